@@ -1,0 +1,118 @@
+// The `keyplane` command: serve (default), migrate, orgs create|list, keys create-admin.
+// Every command takes the same settings as flags or environment variables (see config.ts / README).
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig, SETTINGS, type Config, type FlagValues } from '../config.ts';
+import { DomainError } from '../domain/errors.ts';
+import { SYSTEM } from '../domain/actor.ts';
+import { openRuntime, StartupError, type Runtime } from '../runtime.ts';
+import { serve } from './serve.ts';
+
+function withSettings(cmd: Command, keys: (keyof Config)[] = Object.keys(SETTINGS) as (keyof Config)[]): Command {
+  for (const k of keys) {
+    const s = SETTINGS[k];
+    cmd.addOption(new Option(`${s.flag} <value>`, `${s.describe} [env ${s.env}]`));
+  }
+  return cmd;
+}
+
+const STORE_SETTINGS: (keyof Config)[] = ['dataDir', 'databaseUrl', 'masterKey', 'logLevel'];
+
+async function withRuntime<T>(flags: FlagValues, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const rt = await openRuntime(loadConfig(flags));
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+const program = new Command('keyplane')
+  .description('Self-hosted control plane for AI platforms')
+  .showHelpAfterError()
+  .exitOverride();
+
+withSettings(program.command('serve', { isDefault: true }).description('start the server (default)')).action(async (flags: FlagValues) => {
+  await serve(loadConfig(flags));
+});
+
+withSettings(program.command('migrate').description('apply pending database migrations and exit'), STORE_SETTINGS).action(async (flags: FlagValues) => {
+  await withRuntime(flags, async (rt) => {
+    process.stdout.write(`keyplane: ${rt.store.dialect} database is up to date\n`);
+  });
+});
+
+const orgs = program.command('orgs').description('manage organizations (tenants)');
+withSettings(
+  orgs
+    .command('create')
+    .description("create an organization with an owner and a first admin key (printed once)")
+    .requiredOption('--name <name>', 'display name')
+    .requiredOption('--slug <slug>', 'unique slug (lower-case letters, digits, - and _)')
+    .option('--owner-email <email>', 'email of the owner user (default owner@<slug>.invalid)')
+    .option('--owner-name <name>', 'name of the owner user'),
+  STORE_SETTINGS,
+).action(async (opts: FlagValues & { name: string; slug: string; ownerEmail?: string; ownerName?: string }) => {
+  await withRuntime(opts, async (rt) => {
+    const c = await rt.core.orgs.create(SYSTEM, { name: opts.name, slug: opts.slug, ownerEmail: opts.ownerEmail, ownerName: opts.ownerName });
+    process.stdout.write(
+      `organization ${c.org.slug} (${c.org.id}) created; owner ${c.owner.email}\n` +
+        `admin key ${c.adminKey.row.id} (shown once, store it now):\n${c.adminKey.secret}\n`,
+    );
+  });
+});
+
+withSettings(orgs.command('list').description('list organizations').option('--json', 'print JSON'), STORE_SETTINGS).action(
+  async (opts: FlagValues & { json?: boolean }) => {
+    await withRuntime(opts, async (rt) => {
+      const list = await rt.core.orgs.list(SYSTEM);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(list.map((o) => ({ id: o.id, slug: o.slug, name: o.name, created_at: new Date(o.created_at).toISOString() })), null, 2) + '\n');
+        return;
+      }
+      for (const o of list) process.stdout.write(`${o.slug}\t${o.id}\t${o.name}\t${new Date(o.created_at).toISOString()}\n`);
+    });
+  },
+);
+
+const keys = program.command('keys').description('manage API keys');
+withSettings(
+  keys
+    .command('create-admin')
+    .description("issue an admin key for an organization (printed once)")
+    .requiredOption('--org <slug>', 'organization slug')
+    .option('--name <name>', 'key name', 'operator')
+    .option('--expires-in-days <days>', 'expire after this many days (1-365)'),
+  STORE_SETTINGS,
+).action(async (opts: FlagValues & { org: string; name: string; expiresInDays?: string }) => {
+  let expiresAt: number | null = null;
+  if (opts.expiresInDays !== undefined) {
+    const d = Number(opts.expiresInDays);
+    if (!Number.isInteger(d) || d < 1 || d > 365) throw new DomainError('invalid', '--expires-in-days must be an integer from 1 to 365', 'expires-in-days');
+    expiresAt = Date.now() + d * 86_400_000;
+  }
+  await withRuntime(opts, async (rt) => {
+    const org = await rt.core.orgs.getBySlug(SYSTEM, opts.org);
+    const k = await rt.core.keys.createAdminKey(SYSTEM, org.id, { name: opts.name, expiresAt });
+    process.stdout.write(`admin key ${k.row.id} for ${org.slug} (shown once, store it now):\n${k.secret}\n`);
+  });
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const e = err as { code?: string; exitCode?: number; message?: string };
+  if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+    // commander already printed help or the usage error
+    process.exit(e.exitCode ?? 2);
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`keyplane: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof StartupError || err instanceof DomainError) {
+    process.stderr.write(`keyplane: ${err.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`keyplane: ${e.message?.split('\n')[0] ?? String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,53 @@
+// `keyplane serve`: open, bootstrap, listen; on SIGTERM/SIGINT finish in-flight requests, flush
+// buffered writes, close the store and exit 0.
+import pino from 'pino';
+import type { Config } from '../config.ts';
+import { openRuntime, runBootstrap } from '../runtime.ts';
+import { buildServer, loggerOptions } from '../server.ts';
+
+export async function serve(config: Config): Promise<void> {
+  const log = pino(loggerOptions(config.logLevel));
+  const rt = await openRuntime(config, { onBackgroundError: (err, what) => log.error({ err: err.message }, `${what} failed`) });
+  const boot = await runBootstrap(rt);
+  if (boot.created) {
+    if (boot.printableSecret) {
+      // The one and only time this secret is shown; it is never logged.
+      process.stdout.write(
+        `\nkeyplane: created organization '${boot.orgSlug}'. Its admin API key (shown once, also saved to ${boot.keyFile} with mode 0600):\n\n    ${boot.printableSecret}\n\n`,
+      );
+    } else {
+      log.info({ keyFile: boot.keyFile }, `created organization '${boot.orgSlug}' with the admin key from KEYPLANE_BOOTSTRAP_ADMIN_KEY`);
+    }
+  } else if (config.bootstrapAdminKey) {
+    log.warn('KEYPLANE_BOOTSTRAP_ADMIN_KEY ignored: this database is already bootstrapped');
+  }
+  if (rt.masterKey.source === 'generated') log.info('generated a new master key in the data dir (mode 0600); back it up with the database');
+
+  const app = await buildServer(config, rt.core);
+  await rt.core.start();
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info({ database: rt.store.dialect, platformApi: !!config.rootKey }, 'keyplane ready');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      app.log.error('shutdown timed out; exiting with in-flight work unfinished');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    try {
+      await app.close();
+      await rt.close(); // flushes buffered key usage, then closes the store
+      app.log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      app.log.error({ err: (err as Error).message }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,125 @@
+// Every setting keyplane reads, from flags (highest), then environment, then defaults; validated once
+// at start. An invalid setting is a ConfigError whose message names it, e.g.
+//   invalid setting PORT (--port): must be an integer from 0 to 65535, got "80a"
+import path from 'node:path';
+import { checkSuppliedAdminKey, estimateEntropyBits } from './crypto/keys.ts';
+import { parseKey } from './crypto/envelope.ts';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  /** 32-byte master key from KEYPLANE_MASTER_KEY; undefined: use/generate `<data dir>/master-key`. */
+  masterKey: Buffer | undefined;
+  bootstrapAdminKey: string | undefined;
+  rootKey: string | undefined;
+  logLevel: LogLevel;
+  keyCacheMax: number;
+  keyCacheTtlMs: number;
+  usageFlushMs: number;
+  shutdownTimeoutMs: number;
+}
+
+/** One row per setting: environment variable, flag, and how to read it. */
+export interface SettingSpec {
+  env: string;
+  flag: string;
+  describe: string;
+  secret?: boolean;
+}
+
+export const SETTINGS = {
+  port: { env: 'PORT', flag: '--port', describe: 'TCP port to listen on (0 picks a free one)' },
+  host: { env: 'HOST', flag: '--host', describe: 'address to bind' },
+  dataDir: { env: 'KEYPLANE_DATA_DIR', flag: '--data-dir', describe: 'directory of the SQLite file, master-key and admin-key files' },
+  databaseUrl: { env: 'DATABASE_URL', flag: '--database-url', describe: 'postgres:// URL to use PostgreSQL instead of SQLite', secret: true },
+  masterKey: { env: 'KEYPLANE_MASTER_KEY', flag: '--master-key', describe: '256-bit master key (64 hex chars or base64)', secret: true },
+  bootstrapAdminKey: { env: 'KEYPLANE_BOOTSTRAP_ADMIN_KEY', flag: '--bootstrap-admin-key', describe: 'admin key to create on first start (sk-admin-…)', secret: true },
+  rootKey: { env: 'KEYPLANE_ROOT_KEY', flag: '--root-key', describe: 'bearer key of the operator platform API; unset turns it off', secret: true },
+  logLevel: { env: 'LOG_LEVEL', flag: '--log-level', describe: `one of ${LOG_LEVELS.join(', ')}` },
+  keyCacheMax: { env: 'KEYPLANE_KEY_CACHE_MAX', flag: '--key-cache-max', describe: 'entries in the key verification cache' },
+  keyCacheTtlMs: { env: 'KEYPLANE_KEY_CACHE_TTL_MS', flag: '--key-cache-ttl-ms', describe: 'longest time a verified key is trusted without a database read' },
+  usageFlushMs: { env: 'KEYPLANE_USAGE_FLUSH_MS', flag: '--usage-flush-ms', describe: 'how often buffered last_used_at and call counts are written' },
+  shutdownTimeoutMs: { env: 'KEYPLANE_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', describe: 'how long SIGTERM waits for in-flight requests' },
+} satisfies Record<keyof Config, SettingSpec>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: SettingSpec,
+    reason: string,
+    shown?: string,
+  ) {
+    super(`invalid setting ${setting.env} (${setting.flag}): ${reason}${shown === undefined ? '' : `, got ${JSON.stringify(shown)}`}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Flag values as commander gives them (camelCase keys), all strings. */
+export type FlagValues = Partial<Record<keyof Config, string>>;
+
+export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const raw = (k: keyof Config): string | undefined => {
+    const v = flags[k] ?? env[SETTINGS[k].env];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const int = (k: keyof Config, def: number, min: number, max: number): number => {
+    const v = raw(k);
+    if (v === undefined) return def;
+    if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) {
+      throw new ConfigError(SETTINGS[k], `must be an integer from ${min} to ${max}`, v);
+    }
+    return Number(v);
+  };
+
+  const host = raw('host') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:\-\[\]]+$/.test(host)) throw new ConfigError(SETTINGS.host, 'must be a host name or IP address', host);
+
+  const databaseUrl = raw('databaseUrl');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/\S+$/i.test(databaseUrl)) {
+    // never echo the value: it may carry a password
+    throw new ConfigError(SETTINGS.databaseUrl, 'must be a postgres:// or postgresql:// URL (leave unset for the embedded SQLite file)');
+  }
+
+  let masterKey: Buffer | undefined;
+  const mk = raw('masterKey');
+  if (mk !== undefined) {
+    const parsed = parseKey(mk);
+    if (!parsed) throw new ConfigError(SETTINGS.masterKey, 'must be 32 random bytes as 64 hex characters or base64 (try: openssl rand -hex 32)');
+    masterKey = parsed;
+  }
+
+  const bootstrapAdminKey = raw('bootstrapAdminKey');
+  if (bootstrapAdminKey !== undefined) {
+    const why = checkSuppliedAdminKey(bootstrapAdminKey);
+    if (why) throw new ConfigError(SETTINGS.bootstrapAdminKey, why);
+  }
+
+  const rootKey = raw('rootKey');
+  if (rootKey !== undefined && (rootKey.length < 32 || estimateEntropyBits(rootKey) < 128 || /\s/.test(rootKey))) {
+    throw new ConfigError(SETTINGS.rootKey, 'needs at least 32 random characters without spaces (about 128 bits; try: openssl rand -hex 32)');
+  }
+
+  const logLevel = (raw('logLevel') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    throw new ConfigError(SETTINGS.logLevel, `must be one of ${LOG_LEVELS.join(', ')}`, raw('logLevel'));
+  }
+
+  return {
+    port: int('port', 8080, 0, 65535),
+    host,
+    dataDir: path.resolve(cwd, raw('dataDir') ?? 'data'),
+    databaseUrl,
+    masterKey,
+    bootstrapAdminKey,
+    rootKey,
+    logLevel: logLevel as LogLevel,
+    keyCacheMax: int('keyCacheMax', 100_000, 1, 10_000_000),
+    keyCacheTtlMs: int('keyCacheTtlMs', 60_000, 0, 86_400_000),
+    usageFlushMs: int('usageFlushMs', 1_000, 10, 3_600_000),
+    shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 600_000),
+  };
+}

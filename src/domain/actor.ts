@@ -1,0 +1,63 @@
+// The acting principal of every service call, resolved by a face from the caller's key.
+import { forbidden } from './errors.ts';
+import type { ApiKeyKind } from '../store/schema.ts';
+
+/** What a verified API key stands for. */
+export interface KeyPrincipal {
+  keyId: string;
+  orgId: string;
+  kind: ApiKeyKind;
+  projectId: string | null;
+  ownerType: 'user' | 'service_account' | null;
+  ownerId: string | null;
+  scopes: string[];
+  expiresAt: number | null;
+}
+
+export type Actor =
+  /** keyplane itself: bootstrap and the operator CLI. */
+  | { type: 'system' }
+  /** The operator's platform API, authenticated by KEYPLANE_ROOT_KEY. */
+  | { type: 'root' }
+  /** A caller holding an API key of some organization. */
+  | { type: 'key'; key: KeyPrincipal };
+
+export const SYSTEM: Actor = { type: 'system' };
+export const ROOT: Actor = { type: 'root' };
+
+export function keyActor(key: KeyPrincipal): Actor {
+  return { type: 'key', key };
+}
+
+/** The operator (system or root) may act in any organization. */
+export function isOperator(actor: Actor): boolean {
+  return actor.type === 'system' || actor.type === 'root';
+}
+
+/** Organization administration: operators, or an admin key of that very organization. */
+export function requireOrgAdmin(actor: Actor, orgId: string): void {
+  if (isOperator(actor)) return;
+  if (actor.type === 'key' && actor.key.kind === 'admin' && actor.key.orgId === orgId) return;
+  throw forbidden(
+    actor.type === 'key' && actor.key.orgId === orgId
+      ? 'This operation needs an admin API key; the key you used is not one.'
+      : 'You do not have access to this organization.',
+  );
+}
+
+/** Operator-only actions: creating organizations, issuing keys across tenants. */
+export function requireOperator(actor: Actor): void {
+  if (!isOperator(actor)) throw forbidden('This operation is reserved to the keyplane operator.');
+}
+
+/** Columns describing the actor in an audit row. */
+export function auditActor(actor: Actor): { actor_type: string; actor_id: string | null; actor_key_id: string | null } {
+  switch (actor.type) {
+    case 'system':
+      return { actor_type: 'system', actor_id: null, actor_key_id: null };
+    case 'root':
+      return { actor_type: 'root', actor_id: null, actor_key_id: null };
+    case 'key':
+      return { actor_type: 'api_key', actor_id: actor.key.ownerId, actor_key_id: actor.key.keyId };
+  }
+}

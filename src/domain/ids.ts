@@ -1,0 +1,43 @@
+// Identifiers: a kind prefix and a time-ordered random part, so ids sort roughly by creation time
+// and keyset pages ordered by (created_at, id) are stable.
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
+
+function encodeTime(ms: number): string {
+  let out = '';
+  let t = ms;
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[t % 32]! + out;
+    t = Math.floor(t / 32);
+  }
+  return out;
+}
+
+function randomPart(chars: number): string {
+  const bytes = randomBytes(chars);
+  let out = '';
+  for (let i = 0; i < chars; i++) out += ALPHABET[bytes[i]! & 31];
+  return out;
+}
+
+export const ID_PREFIX = {
+  org: 'org-',
+  user: 'user-',
+  invite: 'invite-',
+  project: 'proj_',
+  group: 'group_',
+  role: 'role_',
+  roleAssignment: 'ra_',
+  serviceAccount: 'svc_acct_',
+  key: 'key_',
+  rateLimit: 'rl_',
+  certificate: 'cert_',
+  credential: 'cred_',
+  usage: 'use_',
+  audit: 'audit_log-',
+} as const;
+
+export function newId(prefix: string, now = Date.now()): string {
+  return prefix + encodeTime(now) + randomPart(16);
+}

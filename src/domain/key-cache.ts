@@ -1,0 +1,55 @@
+// The hot path of every authenticated request: hash → principal, bounded and short-lived, dropped at
+// once when a key is revoked, deleted, deactivated or its expiry changes (on every node: see Invalidator).
+import { LRUCache } from 'lru-cache';
+import type { KeyPrincipal } from './actor.ts';
+
+export class KeyCache {
+  private readonly lru: LRUCache<string, KeyPrincipal>;
+  /** Bumped by every invalidation: a read that started before one must not fill the cache. */
+  private epoch = 0;
+
+  constructor(max: number, ttlMs: number) {
+    this.lru = new LRUCache<string, KeyPrincipal>({ max, ...(ttlMs > 0 ? { ttl: ttlMs } : {}) });
+  }
+
+  get(hash: string): KeyPrincipal | undefined {
+    return this.lru.get(hash);
+  }
+
+  /** The current epoch; pass it to `fill` after reading the store. */
+  mark(): number {
+    return this.epoch;
+  }
+
+  /** Caches `principal` unless some key was invalidated since `mark()` (the read may be stale). */
+  fill(hash: string, principal: KeyPrincipal, mark: number): void {
+    if (mark === this.epoch) this.lru.set(hash, principal);
+  }
+
+  delete(hash: string): void {
+    this.epoch++;
+    this.lru.delete(hash);
+  }
+
+  clear(): void {
+    this.epoch++;
+    this.lru.clear();
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+}
+
+/** Tells every keyplane process that a key changed. */
+export interface Invalidator {
+  /** Called after the change has committed. */
+  publish(secretHash: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One process (the embedded SQLite default): the local cache is the only one. */
+export const localInvalidator: Invalidator = {
+  async publish() {},
+  async close() {},
+};

@@ -1,0 +1,325 @@
+// API keys of every kind (admin, project, user) in one table: issue, list, change state, delete, and
+// verify. Secrets are returned once by `issue`; the store keeps only SHA-256 and a redacted form.
+import type { Executor, Store, Tx } from '../store/db.ts';
+import { isUniqueViolation } from '../store/db.ts';
+import type { ApiKeyKind, ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
+import { generateSecret, hashSecret, KEY_PREFIX, redactSecret } from '../crypto/keys.ts';
+import { requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
+import { recordAudit } from './audit.ts';
+import { conflict, invalid, notFound } from './errors.ts';
+import { ID_PREFIX, newId } from './ids.ts';
+import type { KeyCache, Invalidator } from './key-cache.ts';
+import { keysetPage, type Page, type PageQuery } from './paging.ts';
+
+export interface IssueKeyInput {
+  orgId: string;
+  kind: ApiKeyKind;
+  name?: string | null;
+  projectId?: string | null;
+  ownerType?: 'user' | 'service_account' | null;
+  ownerId?: string | null;
+  scopes?: string[] | null;
+  collectionId?: string | null;
+  expiresAt?: number | null;
+  /** Face-specific public id (WhyLabs keyId). */
+  publicId?: string | null;
+  /** Secret prefix; defaults to the kind's own. */
+  prefix?: string;
+  /** A secret chosen by the operator (bootstrap); otherwise one is generated. */
+  secret?: string;
+  /** Secret formatter for faces with their own key formats; gets fresh randomness each call. */
+  makeSecret?: () => string;
+  /** Redacted display form; defaults to `sk-…...abcd`. */
+  redact?: (secret: string) => string;
+}
+
+export interface IssuedKey {
+  row: ApiKeyRow;
+  /** The plaintext secret: shown to the caller once, never stored. */
+  secret: string;
+}
+
+export interface KeyFilter {
+  kind?: ApiKeyKind;
+  projectId?: string;
+  ownerId?: string;
+  ownerIds?: string[];
+  statuses?: ApiKeyStatus[];
+}
+
+const DEFAULT_PREFIX: Record<ApiKeyKind, string> = {
+  admin: KEY_PREFIX.admin,
+  project: KEY_PREFIX.project,
+  user: KEY_PREFIX.user,
+};
+
+export function principalOf(row: ApiKeyRow): KeyPrincipal {
+  return {
+    keyId: row.id,
+    orgId: row.org_id,
+    kind: row.kind,
+    projectId: row.project_id,
+    ownerType: row.owner_type,
+    ownerId: row.owner_id,
+    scopes: row.scopes ? (JSON.parse(row.scopes) as string[]) : [],
+    expiresAt: row.expires_at,
+  };
+}
+
+/** Buffers last_used_at and call counts; `flush` writes them in one transaction. */
+export class KeyUseBuffer {
+  private pending = new Map<string, { count: number; lastUsedAt: number }>();
+
+  record(keyId: string, at: number): void {
+    const p = this.pending.get(keyId);
+    if (p) {
+      p.count++;
+      if (at > p.lastUsedAt) p.lastUsedAt = at;
+    } else this.pending.set(keyId, { count: 1, lastUsedAt: at });
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  async flush(db: Executor): Promise<number> {
+    if (!this.pending.size) return 0;
+    const batch = this.pending;
+    this.pending = new Map();
+    try {
+      await db.transaction().execute(async (tx) => {
+        for (const [id, u] of batch) {
+          await tx
+            .updateTable('api_keys')
+            .set((eb) => ({
+              usage_count: eb('usage_count', '+', u.count),
+              last_used_at: u.lastUsedAt,
+            }))
+            .where('id', '=', id)
+            .execute();
+        }
+      });
+    } catch (err) {
+      // put the counts back so the next flush retries them
+      for (const [id, u] of batch) {
+        const p = this.pending.get(id);
+        if (p) {
+          p.count += u.count;
+          p.lastUsedAt = Math.max(p.lastUsedAt, u.lastUsedAt);
+        } else this.pending.set(id, u);
+      }
+      throw err;
+    }
+    return batch.size;
+  }
+}
+
+export class KeyService {
+  constructor(
+    private readonly store: Store,
+    private readonly cache: KeyCache,
+    private readonly uses: KeyUseBuffer,
+    private readonly invalidator: () => Invalidator,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Creates a key inside `tx` with its audit event. Permission checks are the caller's (the service
+   * that knows what the key is for); this only enforces the key's own invariants.
+   */
+  async issue(tx: Tx, actor: Actor, input: IssueKeyInput): Promise<IssuedKey> {
+    const now = this.now();
+    if (input.expiresAt != null && input.expiresAt <= now) throw invalid('The expiry must be in the future.', 'expires_at');
+    const prefix = input.prefix ?? DEFAULT_PREFIX[input.kind];
+    const make = input.makeSecret ?? (() => generateSecret(prefix));
+    const secret = input.secret ?? make();
+    const row: ApiKeyRow = {
+      id: newId(ID_PREFIX.key, now),
+      org_id: input.orgId,
+      kind: input.kind,
+      project_id: input.projectId ?? null,
+      owner_type: input.ownerType ?? null,
+      owner_id: input.ownerId ?? null,
+      name: input.name ?? null,
+      public_id: input.publicId ?? null,
+      scopes: input.scopes ? JSON.stringify(input.scopes) : null,
+      collection_id: input.collectionId ?? null,
+      secret_hash: hashSecret(secret),
+      redacted_value: (input.redact ?? redactSecret)(secret),
+      status: 'active',
+      created_at: now,
+      expires_at: input.expiresAt ?? null,
+      last_used_at: null,
+      usage_count: 0,
+      revoked_at: null,
+      created_by: actor.type === 'key' ? actor.key.keyId : actor.type,
+    };
+    try {
+      await tx.insertInto('api_keys').values(row).execute();
+    } catch (err) {
+      // A supplied secret that already exists; generated ones never collide (288 random bits).
+      if (isUniqueViolation(err)) throw conflict('A key with this value already exists.');
+      throw err;
+    }
+    await recordAudit(
+      tx,
+      actor,
+      {
+        orgId: row.org_id,
+        type: 'api_key.created',
+        targetType: 'api_key',
+        targetId: row.id,
+        projectId: row.project_id,
+        payload: { kind: row.kind, name: row.name, redacted_value: row.redacted_value, owner_id: row.owner_id, expires_at: row.expires_at, scopes: input.scopes ?? null },
+      },
+      now,
+    );
+    return { row, secret };
+  }
+
+  /** Creates an organization admin key. The owner is the acting key's owner, else the organization's owner. */
+  async createAdminKey(actor: Actor, orgId: string, input: { name: string; expiresAt?: number | null; secret?: string }): Promise<IssuedKey> {
+    requireOrgAdmin(actor, orgId);
+    return this.store.db.transaction().execute(async (tx) => {
+      let ownerId = actor.type === 'key' && actor.key.ownerType === 'user' ? actor.key.ownerId : null;
+      if (!ownerId) {
+        const owner = await tx
+          .selectFrom('org_memberships')
+          .select('user_id')
+          .where('org_id', '=', orgId)
+          .where('role', '=', 'owner')
+          .orderBy('created_at')
+          .executeTakeFirst();
+        ownerId = owner?.user_id ?? null;
+      }
+      return this.issue(tx, actor, {
+        orgId,
+        kind: 'admin',
+        name: input.name,
+        ownerType: ownerId ? 'user' : null,
+        ownerId,
+        expiresAt: input.expiresAt ?? null,
+        ...(input.secret ? { secret: input.secret } : {}),
+      });
+    });
+  }
+
+  async get(actor: Actor, orgId: string, keyId: string, kind?: ApiKeyKind): Promise<ApiKeyRow> {
+    requireOrgAdmin(actor, orgId);
+    let q = this.store.db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId);
+    if (kind) q = q.where('kind', '=', kind);
+    const row = await q.executeTakeFirst();
+    if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
+    return row;
+  }
+
+  async list(actor: Actor, orgId: string, filter: KeyFilter, page: PageQuery): Promise<Page<ApiKeyRow>> {
+    requireOrgAdmin(actor, orgId);
+    let q = this.store.db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId);
+    if (filter.kind) q = q.where('kind', '=', filter.kind);
+    if (filter.projectId) q = q.where('project_id', '=', filter.projectId);
+    if (filter.ownerId) q = q.where('owner_id', '=', filter.ownerId);
+    if (filter.ownerIds) q = filter.ownerIds.length ? q.where('owner_id', 'in', filter.ownerIds) : q.where('id', '=', '');
+    if (filter.statuses?.length) q = q.where('status', 'in', filter.statuses);
+    return keysetPage(q, 'api_keys', page);
+  }
+
+  /** Deletes a key; it is refused on the very next request, on every node. */
+  async delete(actor: Actor, orgId: string, keyId: string, kind?: ApiKeyKind): Promise<ApiKeyRow> {
+    requireOrgAdmin(actor, orgId);
+    const row = await this.store.db.transaction().execute(async (tx) => {
+      let q = tx.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId);
+      if (kind) q = q.where('kind', '=', kind);
+      const row = await q.executeTakeFirst();
+      if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
+      await tx.deleteFrom('api_keys').where('id', '=', keyId).execute();
+      await recordAudit(tx, actor, {
+        orgId,
+        type: 'api_key.deleted',
+        targetType: 'api_key',
+        targetId: keyId,
+        projectId: row.project_id,
+        payload: { kind: row.kind, name: row.name, redacted_value: row.redacted_value },
+      });
+      return row;
+    });
+    await this.invalidate(row.secret_hash);
+    return row;
+  }
+
+  /** Deactivates or revokes a key (idempotent); it is refused on the very next request. */
+  async setStatus(actor: Actor, orgId: string, keyId: string, status: Exclude<ApiKeyStatus, 'active'>): Promise<ApiKeyRow> {
+    return this.update(actor, orgId, keyId, (row) =>
+      row.status === status ? null : { status, revoked_at: status === 'revoked' ? this.now() : row.revoked_at },
+    );
+  }
+
+  /** Sets or clears (null) a key's expiry. */
+  async setExpiry(actor: Actor, orgId: string, keyId: string, expiresAt: number | null): Promise<ApiKeyRow> {
+    if (expiresAt !== null && expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_at');
+    return this.update(actor, orgId, keyId, (row) => (row.expires_at === expiresAt ? null : { expires_at: expiresAt }));
+  }
+
+  async rename(actor: Actor, orgId: string, keyId: string, name: string): Promise<ApiKeyRow> {
+    return this.update(actor, orgId, keyId, (row) => (row.name === name ? null : { name }));
+  }
+
+  private async update(
+    actor: Actor,
+    orgId: string,
+    keyId: string,
+    change: (row: ApiKeyRow) => Partial<Pick<ApiKeyRow, 'status' | 'revoked_at' | 'expires_at' | 'name'>> | null,
+  ): Promise<ApiKeyRow> {
+    requireOrgAdmin(actor, orgId);
+    const row = await this.store.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId).executeTakeFirst();
+      if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
+      const set = change(row);
+      if (!set) return row; // nothing to change, nothing to audit
+      await tx.updateTable('api_keys').set(set).where('id', '=', keyId).execute();
+      await recordAudit(tx, actor, {
+        orgId,
+        type: 'api_key.updated',
+        targetType: 'api_key',
+        targetId: keyId,
+        projectId: row.project_id,
+        payload: { changes_requested: set },
+      });
+      return { ...row, ...set };
+    });
+    await this.invalidate(row.secret_hash);
+    return row;
+  }
+
+  /** Drops the key from this node's cache at once and tells the other nodes. */
+  async invalidate(secretHash: string): Promise<void> {
+    this.cache.delete(secretHash);
+    await this.invalidator().publish(secretHash);
+  }
+
+  /**
+   * Verifies a presented secret. Returns the principal of an active, unexpired key, else null.
+   * A cached principal is trusted until it is invalidated or its TTL ends; expiry is checked on every call.
+   */
+  async verify(secret: string): Promise<KeyPrincipal | null> {
+    if (!secret || secret.length > 512) return null;
+    const hash = hashSecret(secret);
+    const now = this.now();
+    let principal = this.cache.get(hash);
+    if (!principal) {
+      // Cache miss: read the store. Only active keys are cached, so a revoked key always reads here.
+      const mark = this.cache.mark();
+      const row = await this.store.db.selectFrom('api_keys').selectAll().where('secret_hash', '=', hash).executeTakeFirst();
+      if (!row || row.status !== 'active') return null;
+      principal = principalOf(row);
+      if (principal.expiresAt !== null && principal.expiresAt <= now) return null;
+      this.cache.fill(hash, principal, mark);
+    }
+    if (principal.expiresAt !== null && principal.expiresAt <= now) {
+      this.cache.delete(hash);
+      return null;
+    }
+    this.uses.record(principal.keyId, now);
+    return principal;
+  }
+}

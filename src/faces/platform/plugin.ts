@@ -1,0 +1,81 @@
+// keyplane's own operator API under /platform/v1, authenticated by KEYPLANE_ROOT_KEY (Bearer).
+// Without a root key configured the whole face is absent. Errors use the OpenAI-style envelope.
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Core } from '../../domain/core.ts';
+import { ROOT } from '../../domain/actor.ts';
+import { notFound, unauthenticated } from '../../domain/errors.ts';
+import { constantTimeEqual } from '../../crypto/keys.ts';
+import { authToken, toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
+import { sendOpenAIError } from '../openai/envelope.ts';
+import type { Organization, ApiKeyRow } from '../../store/schema.ts';
+import { MAX_EXPIRES_IN_SECONDS } from '../openai/admin-api-keys.ts';
+
+const Slug = Type.String({ minLength: 1, maxLength: 63 });
+const CreateOrgBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  slug: Slug,
+  owner_email: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+  owner_name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+const CreateKeyBody = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  expires_in_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPIRES_IN_SECONDS })),
+});
+
+export function formatOrg(org: Organization) {
+  return { object: 'organization' as const, id: org.id, slug: org.slug, name: org.name, created_at: toUnixSeconds(org.created_at) };
+}
+
+function formatIssuedKey(row: ApiKeyRow, secret: string) {
+  return {
+    object: 'organization.admin_api_key' as const,
+    id: row.id,
+    name: row.name,
+    redacted_value: row.redacted_value,
+    created_at: toUnixSeconds(row.created_at),
+    expires_at: toUnixSecondsOrNull(row.expires_at),
+    value: secret,
+  };
+}
+
+export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: string }> = async (app, { core, rootKey }) => {
+  app.setErrorHandler((err, req, reply) => {
+    if (!(err as { statusCode?: number }).statusCode && !(err as { kind?: unknown }).kind) req.log.error({ err }, 'unhandled error');
+    return sendOpenAIError(reply, err);
+  });
+  app.setNotFoundHandler((req, reply) => sendOpenAIError(reply, notFound(`Invalid URL (${req.method} ${req.url.split('?')[0]}).`)));
+  app.addHook('onRequest', async (req) => {
+    const token = authToken(req);
+    if (!token || !constantTimeEqual(token, rootKey)) throw unauthenticated('The platform API needs the operator root key (Authorization: Bearer $KEYPLANE_ROOT_KEY).');
+    req.actor = ROOT;
+  });
+
+  app.get('/organizations', async () => {
+    const orgs = await core.orgs.list(ROOT);
+    return { object: 'list', data: orgs.map(formatOrg) };
+  });
+
+  app.get('/organizations/:slug', { schema: { params: Type.Object({ slug: Slug }) } }, async (req) => formatOrg(await core.orgs.getBySlug(ROOT, req.params.slug)));
+
+  app.post('/organizations', { schema: { body: CreateOrgBody } }, async (req, reply) => {
+    const b = req.body;
+    const created = await core.orgs.create(ROOT, { name: b.name, slug: b.slug, ownerEmail: b.owner_email, ownerName: b.owner_name });
+    reply.code(201);
+    return {
+      ...formatOrg(created.org),
+      owner: { id: created.owner.id, email: created.owner.email, name: created.owner.name },
+      admin_key: formatIssuedKey(created.adminKey.row, created.adminKey.secret),
+    };
+  });
+
+  app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: Type.Optional(CreateKeyBody) } }, async (req, reply) => {
+    const org = await core.orgs.getBySlug(ROOT, req.params.slug);
+    const body = req.body ?? {};
+    const { row, secret } = await core.keys.createAdminKey(ROOT, org.id, {
+      name: body.name ?? 'operator',
+      expiresAt: body.expires_in_seconds ? Date.now() + body.expires_in_seconds * 1000 : null,
+    });
+    reply.code(201);
+    return formatIssuedKey(row, secret);
+  });
+};

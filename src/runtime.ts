@@ -1,0 +1,98 @@
+// Everything keyplane opens at start, in order: master key, store, migrations, vault check, core.
+// Used by `keyplane serve`, by the other CLI commands and by the tests.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config.ts';
+import { loadMasterKey, type MasterKey } from './crypto/master-key.ts';
+import { openStore, type Store } from './store/db.ts';
+import { Core } from './domain/core.ts';
+import { bootstrap } from './domain/bootstrap.ts';
+
+export const ADMIN_KEY_FILE = 'admin-key';
+
+/** A start-up failure whose message is meant for the operator as it is. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export interface Runtime {
+  config: Config;
+  store: Store;
+  core: Core;
+  masterKey: MasterKey;
+  close(): Promise<void>;
+}
+
+export async function openRuntime(config: Config, hooks: { onBackgroundError?: (err: Error, what: string) => void } = {}): Promise<Runtime> {
+  let masterKey: MasterKey;
+  try {
+    masterKey = loadMasterKey(config.masterKey, config.dataDir);
+  } catch (err) {
+    throw new StartupError(`cannot load the master key: ${(err as Error).message}`);
+  }
+  const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await store.migrate();
+    await checkVault(store, masterKey);
+  } catch (err) {
+    await store.close().catch(() => {});
+    if (err instanceof StartupError) throw err;
+    throw new StartupError(`cannot open the ${store.dialect === 'postgres' ? 'PostgreSQL database' : `SQLite database ${store.file}`}: ${describe(err)}`);
+  }
+  const core = new Core(store, {
+    keyCacheMax: config.keyCacheMax,
+    keyCacheTtlMs: config.keyCacheTtlMs,
+    usageFlushMs: config.usageFlushMs,
+    databaseUrl: config.databaseUrl,
+    onBackgroundError: hooks.onBackgroundError,
+  });
+  return {
+    config,
+    store,
+    core,
+    masterKey,
+    async close() {
+      await core.stop();
+      await store.close();
+    },
+  };
+}
+
+/** Refuses to start with a master key other than the one that wrapped the existing data keys. */
+async function checkVault(store: Store, masterKey: MasterKey): Promise<void> {
+  const other = await store.db.selectFrom('data_keys').select('master_key_id').where('master_key_id', '!=', masterKey.id).executeTakeFirst();
+  if (other) {
+    throw new StartupError(
+      `the master key (${masterKey.source === 'config' ? 'KEYPLANE_MASTER_KEY' : 'data dir master-key file'}, id ${masterKey.id}) is not the one that encrypted this vault (id ${other.master_key_id}); start with the original KEYPLANE_MASTER_KEY`,
+    );
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; code?: string };
+  return (e?.message || e?.code || String(err)).split('\n')[0]!;
+}
+
+export interface BootstrapOutcome {
+  created: boolean;
+  orgSlug?: string;
+  /** The generated secret, to print once; undefined when the operator supplied it. */
+  printableSecret?: string;
+  keyFile?: string;
+}
+
+/** First start: creates organization `main` and writes its admin key to `<data dir>/admin-key` (0600). */
+export async function runBootstrap(rt: Runtime): Promise<BootstrapOutcome> {
+  const created = await bootstrap(rt.core.orgs, rt.config.bootstrapAdminKey);
+  if (!created) return { created: false };
+  const keyFile = path.join(rt.config.dataDir, ADMIN_KEY_FILE);
+  fs.mkdirSync(rt.config.dataDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(keyFile, created.adminKey.secret + '\n', { mode: 0o600 });
+  fs.chmodSync(keyFile, 0o600); // mode only applies when the file is new
+  return {
+    created: true,
+    orgSlug: created.org.slug,
+    keyFile,
+    ...(rt.config.bootstrapAdminKey ? {} : { printableSecret: created.adminKey.secret }),
+  };
+}

@@ -1,0 +1,85 @@
+// Builds the Fastify app from config: one plugin per face, each with its own prefix, auth hook,
+// error envelope and not-found handler, so conventions cannot leak between faces.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import sjson from 'secure-json-parse';
+import { Ajv } from 'ajv';
+import { randomBytes } from 'node:crypto';
+import type { Config } from './config.ts';
+import type { Core } from './domain/core.ts';
+import type { Actor } from './domain/actor.ts';
+import { healthRoutes } from './faces/health.ts';
+import { openaiFace } from './faces/openai/plugin.ts';
+import { platformFace } from './faces/platform/plugin.ts';
+import { sendOpenAIError } from './faces/openai/envelope.ts';
+import { notFound } from './domain/errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The acting principal, set by the face's auth hook. */
+    actor: Actor;
+  }
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'>;
+
+/** Logger options: secrets in headers are redacted should a serializer ever log them. */
+export function loggerOptions(level: Config['logLevel']) {
+  return {
+    level,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'headers.authorization'],
+      censor: '[redacted]',
+    },
+  };
+}
+
+export async function buildServer(config: ServerConfig, core: Core): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel),
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => `req_${randomBytes(12).toString('hex')}`,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest('actor', null as never);
+
+  // Bodies are typed JSON: a number is not a string. Query strings and path parameters arrive as
+  // text, so those are coerced ("20" → 20, a single `key[]=a` → ["a"]).
+  const ajvOptions = { removeAdditional: true, useDefaults: true, allErrors: false, strict: false } as const;
+  const strictAjv = new Ajv({ ...ajvOptions, coerceTypes: false });
+  const coercingAjv = new Ajv({ ...ajvOptions, coerceTypes: 'array' });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
+
+  // JSON bodies: an empty body counts as `{}` (SDKs send bodyless POSTs); prototype poisoning is refused.
+  app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser('text/plain'); // every face speaks JSON: anything else is a 415
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, {});
+    try {
+      done(null, sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch {
+      const err = Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' });
+      done(err, undefined);
+    }
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (!(err as { statusCode?: number }).statusCode) req.log.error({ err }, 'unhandled error');
+    return sendOpenAIError(reply, err);
+  });
+  app.setNotFoundHandler((req, reply) => sendOpenAIError(reply, notFound(`Invalid URL (${req.method} ${req.url.split('?')[0]}).`)));
+
+  await app.register(healthRoutes, { store: core.store });
+  await app.register(openaiFace, { prefix: '/v1', core });
+  if (config.rootKey) await app.register(platformFace, { prefix: '/platform/v1', core, rootKey: config.rootKey });
+  return app;
+}

@@ -1,0 +1,86 @@
+// Opens the store: an embedded SQLite file (WAL mode) by default, PostgreSQL when DATABASE_URL says so.
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import type { Database } from './schema.ts';
+import { migrateToLatest } from './migrate.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+/** Either the database or an open transaction: store queries accept both. */
+export type Executor = Kysely<Database>;
+
+export interface StoreOptions {
+  /** `postgres://…` for PostgreSQL; otherwise ignored. */
+  databaseUrl?: string | undefined;
+  /** Directory of the SQLite file `keyplane.db` when no PostgreSQL URL is given. */
+  dataDir: string;
+  /** Pool size for PostgreSQL. */
+  poolMax?: number;
+}
+
+export interface Store {
+  readonly db: Db;
+  readonly dialect: Dialect;
+  /** Path of the SQLite file, when the store is SQLite. */
+  readonly file: string | null;
+  /** The PostgreSQL pool, for LISTEN/NOTIFY. */
+  readonly pool: pg.Pool | null;
+  migrate(): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function isPostgresUrl(url: string | undefined): url is string {
+  return !!url && /^postgres(ql)?:\/\//i.test(url);
+}
+
+// int8 (COUNT(*), bigint columns) as numbers: epoch milliseconds and counters stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+export function openStore(opts: StoreOptions): Store {
+  if (isPostgresUrl(opts.databaseUrl)) {
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
+    // An idle client that loses its connection must not crash the process.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return makeStore(db, 'postgres', null, pool);
+  }
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(opts.dataDir, 'keyplane.db');
+  const sqlite = new SQLite(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return makeStore(db, 'sqlite', file, null);
+}
+
+function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null): Store {
+  let closed = false;
+  return {
+    db,
+    dialect,
+    file,
+    pool,
+    migrate: () => migrateToLatest(db),
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+/** True when `err` is a unique or primary-key violation on either dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

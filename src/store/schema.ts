@@ -1,0 +1,282 @@
+// Kysely table types: the shape of every row keyplane stores. Times are UTC epoch milliseconds,
+// flags are integers 0/1 and JSON is stored as text, so the same queries run on SQLite and PostgreSQL.
+import type { Insertable, Selectable, Updateable } from 'kysely';
+
+export interface OrganizationsTable {
+  id: string;
+  slug: string;
+  name: string;
+  use_default_llm_key: number;
+  free_trial_enabled: number;
+  free_trial_metadata: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  created_at: number;
+}
+
+export interface OrgMembershipsTable {
+  org_id: string;
+  user_id: string;
+  role: 'owner' | 'reader';
+  created_at: number;
+}
+
+export interface InvitesTable {
+  id: string;
+  org_id: string;
+  email: string;
+  role: 'owner' | 'reader';
+  status: 'pending' | 'accepted' | 'expired';
+  projects: string; // JSON [{id, role}]
+  invited_at: number;
+  expires_at: number;
+  accepted_at: number | null;
+}
+
+export interface ProjectsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  status: 'active' | 'archived';
+  external_key_id: string | null;
+  residency: string | null;
+  created_at: number;
+  archived_at: number | null;
+}
+
+export interface ProjectMembersTable {
+  project_id: string;
+  user_id: string;
+  org_id: string;
+  role: 'owner' | 'member';
+  created_at: number;
+}
+
+export interface GroupsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  is_scim_managed: number;
+  created_at: number;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+  org_id: string;
+  created_at: number;
+}
+
+export interface ProjectGroupsTable {
+  project_id: string;
+  group_id: string;
+  org_id: string;
+  role: string;
+  created_at: number;
+}
+
+export interface RolesTable {
+  id: string;
+  org_id: string;
+  project_id: string | null; // null: organization role
+  name: string;
+  description: string | null;
+  permissions: string; // JSON string[]
+  predefined: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RoleAssignmentsTable {
+  id: string;
+  org_id: string;
+  role_id: string;
+  principal_type: 'user' | 'group';
+  principal_id: string;
+  project_id: string; // '' for organization-level assignments
+  created_at: number;
+}
+
+export interface ServiceAccountsTable {
+  id: string;
+  org_id: string;
+  project_id: string;
+  name: string;
+  role: 'owner' | 'member';
+  created_at: number;
+}
+
+export type ApiKeyKind = 'admin' | 'project' | 'user';
+export type ApiKeyStatus = 'active' | 'deactivated' | 'revoked';
+
+export interface ApiKeysTable {
+  id: string;
+  org_id: string;
+  kind: ApiKeyKind;
+  project_id: string | null;
+  owner_type: 'user' | 'service_account' | null;
+  owner_id: string | null;
+  name: string | null;
+  /** Face-specific public id (WhyLabs keyId), unique when present. */
+  public_id: string | null;
+  scopes: string | null; // JSON string[]
+  collection_id: string | null;
+  secret_hash: string; // hex sha256 of the whole secret
+  redacted_value: string;
+  status: ApiKeyStatus;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  usage_count: number;
+  revoked_at: number | null;
+  created_by: string | null;
+}
+
+export interface RateLimitsTable {
+  id: string;
+  org_id: string;
+  project_id: string;
+  model: string;
+  max_requests_per_1_minute: number | null;
+  max_tokens_per_1_minute: number | null;
+  max_images_per_1_minute: number | null;
+  max_audio_megabytes_per_1_minute: number | null;
+  max_requests_per_1_day: number | null;
+  batch_1_day_max_input_tokens: number | null;
+  updated_at: number;
+}
+
+export interface CertificatesTable {
+  id: string;
+  org_id: string;
+  name: string | null;
+  content: string; // the PEM; certificates are public material
+  fingerprint: string;
+  valid_at: number;
+  expires_at: number;
+  org_active: number;
+  created_at: number;
+}
+
+export interface ProjectCertificatesTable {
+  project_id: string;
+  certificate_id: string;
+  org_id: string;
+  created_at: number;
+}
+
+export interface DataKeysTable {
+  org_id: string;
+  wrapped_key: string; // base64(iv | tag | ciphertext) under the master key
+  master_key_id: string; // short fingerprint of the master key that wraps it
+  created_at: number;
+  rotated_at: number | null;
+}
+
+export interface CredentialsTable {
+  id: string;
+  org_id: string;
+  kind: 'llm' | 'integration';
+  name: string;
+  platform: string;
+  ciphertext: string; // base64(iv | tag | ciphertext) under the organization's data key
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PlatformSettingsTable {
+  org_id: string;
+  services: string; // JSON {name: {llm_options: {...}}}
+  active_llm: string | null;
+  active_stt: string | null;
+  active_tts: string | null;
+  updated_at: number;
+}
+
+export interface UsageEventsTable {
+  id: string;
+  org_id: string;
+  project_id: string | null;
+  api_key_id: string | null;
+  user_id: string | null;
+  session_id: string | null;
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  created_at: number;
+}
+
+export interface UsageDailyTable {
+  org_id: string;
+  day: string; // YYYY-MM-DD (UTC)
+  project_id: string; // '' when none
+  user_id: string; // '' when none
+  session_id: string; // '' when none
+  model: string;
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+export interface AuditLogsTable {
+  id: string;
+  org_id: string;
+  type: string;
+  actor_type: string;
+  actor_id: string | null;
+  actor_key_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  project_id: string | null;
+  payload: string; // JSON, never secrets
+  created_at: number;
+}
+
+export interface IdempotencyRecordsTable {
+  org_id: string;
+  key_id: string;
+  idempotency_key: string;
+  request_hash: string;
+  status_code: number;
+  response_body: string;
+  created_at: number;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  users: UsersTable;
+  org_memberships: OrgMembershipsTable;
+  invites: InvitesTable;
+  projects: ProjectsTable;
+  project_members: ProjectMembersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  project_groups: ProjectGroupsTable;
+  roles: RolesTable;
+  role_assignments: RoleAssignmentsTable;
+  service_accounts: ServiceAccountsTable;
+  api_keys: ApiKeysTable;
+  rate_limits: RateLimitsTable;
+  certificates: CertificatesTable;
+  project_certificates: ProjectCertificatesTable;
+  data_keys: DataKeysTable;
+  credentials: CredentialsTable;
+  platform_settings: PlatformSettingsTable;
+  usage_events: UsageEventsTable;
+  usage_daily: UsageDailyTable;
+  audit_logs: AuditLogsTable;
+  idempotency_records: IdempotencyRecordsTable;
+}
+
+export type Organization = Selectable<OrganizationsTable>;
+export type User = Selectable<UsersTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type NewApiKey = Insertable<ApiKeysTable>;
+export type ApiKeyUpdate = Updateable<ApiKeysTable>;
+export type AuditLogRow = Selectable<AuditLogsTable>;

@@ -1,0 +1,43 @@
+// Starts a real keyplane server in this process, listening on a free loopback port, on a fresh
+// database of the given dialect; everything it made is removed by close().
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type FlagValues } from '../../src/config.ts';
+import { openRuntime, runBootstrap, type Runtime } from '../../src/runtime.ts';
+import { buildServer } from '../../src/server.ts';
+import { createTestDb, type TestDb } from './db.ts';
+
+export interface TestServer {
+  url: string;
+  /** The bootstrap admin key of organization `main`. */
+  adminKey: string;
+  rt: Runtime;
+  app: FastifyInstance;
+  db: TestDb;
+  close(): Promise<void>;
+}
+
+export async function startServer(dialect: 'sqlite' | 'postgres', flags: FlagValues = {}): Promise<TestServer> {
+  const db = await createTestDb(dialect);
+  const config = loadConfig({ port: '0', logLevel: 'silent', dataDir: db.dataDir, ...(db.databaseUrl ? { databaseUrl: db.databaseUrl } : {}), ...flags }, {});
+  const rt = await openRuntime(config);
+  const boot = await runBootstrap(rt);
+  const fs = await import('node:fs');
+  const adminKey = fs.readFileSync(boot.keyFile!, 'utf8').trim();
+  const app = await buildServer(config, rt.core);
+  await rt.core.start();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    adminKey,
+    rt,
+    app,
+    db,
+    async close() {
+      await app.close();
+      await rt.close();
+      await db.drop();
+    },
+  };
+}
