@@ -38,6 +38,33 @@ export const ID_PREFIX = {
   audit: 'audit_log-',
 } as const;
 
+let lastTime = -1;
+let lastRandom = '';
+
+/** Increments a base32 string by one (the random part of a monotonic id). */
+function increment(s: string): string {
+  const chars = s.split('');
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const v = ALPHABET.indexOf(chars[i]!);
+    if (v < 31) {
+      chars[i] = ALPHABET[v + 1]!;
+      return chars.join('');
+    }
+    chars[i] = ALPHABET[0]!;
+  }
+  return randomPart(s.length); // overflow of 80 bits within one millisecond: practically never
+}
+
+/**
+ * A new id: prefix, 10 characters of time, 16 of randomness. Ids made by this process within one
+ * millisecond increase, so events of one transaction keep their order.
+ */
 export function newId(prefix: string, now = Date.now()): string {
-  return prefix + encodeTime(now) + randomPart(16);
+  if (now <= lastTime) {
+    lastRandom = increment(lastRandom);
+  } else {
+    lastTime = now;
+    lastRandom = randomPart(16);
+  }
+  return prefix + encodeTime(lastTime) + lastRandom;
 }
