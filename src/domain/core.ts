@@ -4,6 +4,7 @@ import { pgInvalidator } from '../store/notify.ts';
 import { KeyCache, localInvalidator, type Invalidator } from './key-cache.ts';
 import { KeyService, KeyUseBuffer } from './keys.ts';
 import { OrganizationService } from './organizations.ts';
+import { ProjectService } from './projects.ts';
 import { UserService } from './users.ts';
 
 export interface CoreOptions {
@@ -22,6 +23,7 @@ export class Core {
   readonly keys: KeyService;
   readonly orgs: OrganizationService;
   readonly users: UserService;
+  readonly projects: ProjectService;
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly opts: CoreOptions;
@@ -35,7 +37,10 @@ export class Core {
     this.cache = new KeyCache(opts.keyCacheMax ?? 100_000, opts.keyCacheTtlMs ?? 60_000);
     this.keys = new KeyService(store, this.cache, this.keyUses, () => this.invalidator, now);
     this.orgs = new OrganizationService(store, this.keys, now);
-    this.users = new UserService(store);
+    this.users = new UserService(store, async (hashes) => {
+      for (const h of hashes) await this.keys.invalidate(h);
+    }, now);
+    this.projects = new ProjectService(store, now);
   }
 
   /** Starts background work: the buffered-usage flush and, on PostgreSQL, the invalidation listener. */

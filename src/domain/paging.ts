@@ -15,7 +15,7 @@ export interface Page<T> {
   hasMore: boolean;
 }
 
-type PagedTable = { [K in keyof Database]: Database[K] extends { id: string; created_at: number } ? K : never }[keyof Database];
+type PagedTable = { [K in keyof Database]: Database[K] extends { created_at: number } ? K : never }[keyof Database];
 
 /**
  * Runs `q` (already filtered) one page at a time. The cursor row must be a row of `q` itself,
@@ -25,6 +25,8 @@ export async function keysetPage<T extends PagedTable, O>(
   q: SelectQueryBuilder<Database, T, O>,
   table: T,
   page: PageQuery,
+  /** The unique column that breaks ties and names the cursor (`id`, or `user_id` for memberships). */
+  idColumn = 'id',
 ): Promise<Page<O>> {
   const order = page.order ?? 'asc';
   const cmp = order === 'asc' ? '>' : '<';
@@ -35,17 +37,17 @@ export async function keysetPage<T extends PagedTable, O>(
     const cursor = await (q as any)
       .clearSelect()
       .select(`${table}.created_at as created_at`)
-      .where(`${table}.id`, '=', page.after)
+      .where(`${table}.${idColumn}`, '=', page.after)
       .executeTakeFirst();
     if (!cursor) throw invalid(`No such object to page after: '${page.after}'.`, 'after', 'invalid_cursor');
     const c = cursor.created_at as number;
     query = query.where((eb: any) =>
-      eb.or([eb(`${table}.created_at`, cmp, c), eb.and([eb(`${table}.created_at`, '=', c), eb(`${table}.id`, cmp, page.after)])]),
+      eb.or([eb(`${table}.created_at`, cmp, c), eb.and([eb(`${table}.created_at`, '=', c), eb(`${table}.${idColumn}`, cmp, page.after)])]),
     );
   }
   const rows = (await query
     .orderBy(`${table}.created_at`, order)
-    .orderBy(`${table}.id`, order)
+    .orderBy(`${table}.${idColumn}`, order)
     .limit(page.limit + 1)
     .execute()) as O[];
   const hasMore = rows.length > page.limit;

@@ -29,3 +29,13 @@ export function cursorList<T extends { id: string }>(data: T[], hasMore: boolean
     has_more: hasMore,
   };
 }
+
+/** `NextCursorPage` envelope (groups, roles, role assignments, project groups): `next` is the cursor. */
+export function nextCursorList<T>(data: T[], hasMore: boolean, cursorOf: (item: T) => string) {
+  return {
+    object: 'list' as const,
+    data,
+    has_more: hasMore,
+    next: hasMore && data.length ? cursorOf(data[data.length - 1]!) : null,
+  };
+}

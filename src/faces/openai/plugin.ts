@@ -6,6 +6,7 @@ import { forbidden, notFound, unauthenticated } from '../../domain/errors.ts';
 import { authToken } from '../common.ts';
 import { sendOpenAIError } from './envelope.ts';
 import { adminApiKeysRoutes } from './admin-api-keys.ts';
+import { projectsRoutes } from './projects.ts';
 
 /** The admin key's organization: every admin endpoint acts in it. */
 export function orgOf(req: FastifyRequest): string {
@@ -42,4 +43,5 @@ export async function openaiFace(app: FastifyInstance, opts: { core: Core }): Pr
   });
 
   await app.register(adminApiKeysRoutes, { core });
+  await app.register(projectsRoutes, { core });
 }

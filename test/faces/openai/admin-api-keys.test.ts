@@ -135,7 +135,7 @@ for (const dialect of await testDialects()) {
       }
       const after = (await raw(s, 'GET', `/v1${LIST}?limit=100`, s.adminKey)).json.data.length;
       assert.equal(after, before);
-      await assert.rejects(sdk.admin.organization.adminAPIKeys.retrieve('key_nope'), (e: any) => e instanceof OpenAI.NotFoundError && e.error?.type === 'invalid_request_error');
+      await assert.rejects(sdk.admin.organization.adminAPIKeys.retrieve('key_nope'), (e: any) => e instanceof OpenAI.NotFoundError && (e.error as any)?.type === 'invalid_request_error');
     });
 
     test('missing, unknown and non-admin keys are refused', async () => {
