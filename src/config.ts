@@ -1,9 +1,11 @@
 // Every setting keyplane reads, from flags (highest), then environment, then defaults; validated once
 // at start. An invalid setting is a ConfigError whose message names it, e.g.
 //   invalid setting PORT (--port): must be an integer from 0 to 65535, got "80a"
+import fs from 'node:fs';
 import path from 'node:path';
 import { checkSuppliedAdminKey, estimateEntropyBits } from './crypto/keys.ts';
 import { parseKey } from './crypto/envelope.ts';
+import { parseModelCatalog, type ModelCatalog } from './domain/model-catalog.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -22,6 +24,8 @@ export interface Config {
   keyCacheTtlMs: number;
   usageFlushMs: number;
   shutdownTimeoutMs: number;
+  /** The model catalog file (KEYPLANE_MODELS_FILE) and its parsed content; undefined: the built-in catalog. */
+  modelsFile: { path: string; catalog: ModelCatalog } | undefined;
 }
 
 /** One row per setting: environment variable, flag, and how to read it. */
@@ -45,6 +49,7 @@ export const SETTINGS = {
   keyCacheTtlMs: { env: 'KEYPLANE_KEY_CACHE_TTL_MS', flag: '--key-cache-ttl-ms', describe: 'longest time a verified key is trusted without a database read' },
   usageFlushMs: { env: 'KEYPLANE_USAGE_FLUSH_MS', flag: '--usage-flush-ms', describe: 'how often buffered last_used_at and call counts are written' },
   shutdownTimeoutMs: { env: 'KEYPLANE_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', describe: 'how long SIGTERM waits for in-flight requests' },
+  modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
 } satisfies Record<keyof Config, SettingSpec>;
 
 export class ConfigError extends Error {
@@ -108,6 +113,29 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     throw new ConfigError(SETTINGS.logLevel, `must be one of ${LOG_LEVELS.join(', ')}`, raw('logLevel'));
   }
 
+  let modelsFile: Config['modelsFile'];
+  const mf = raw('modelsFile');
+  if (mf !== undefined) {
+    const file = path.resolve(cwd, mf);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(SETTINGS.modelsFile, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ConfigError(SETTINGS.modelsFile, `${file} is not valid JSON`);
+    }
+    try {
+      modelsFile = { path: file, catalog: parseModelCatalog(parsed) };
+    } catch (err) {
+      throw new ConfigError(SETTINGS.modelsFile, `${file}: ${(err as Error).message}`);
+    }
+  }
+
   return {
     port: int('port', 8080, 0, 65535),
     host,
@@ -121,5 +149,6 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     keyCacheTtlMs: int('keyCacheTtlMs', 60_000, 0, 86_400_000),
     usageFlushMs: int('usageFlushMs', 1_000, 10, 3_600_000),
     shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 600_000),
+    modelsFile,
   };
 }

@@ -24,27 +24,31 @@ export interface Runtime {
 }
 
 export async function openRuntime(config: Config, hooks: { onBackgroundError?: (err: Error, what: string) => void } = {}): Promise<Runtime> {
-  let masterKey: MasterKey;
-  try {
-    masterKey = loadMasterKey(config.masterKey, config.dataDir);
-  } catch (err) {
-    throw new StartupError(`cannot load the master key: ${(err as Error).message}`);
-  }
+  // The database first: a start that cannot reach it leaves nothing behind (not even a new master key).
   const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     await store.migrate();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw new StartupError(`cannot open the ${store.dialect === 'postgres' ? 'PostgreSQL database' : `SQLite database ${store.file}`}: ${describe(err)}`);
+  }
+  let masterKey: MasterKey;
+  try {
+    masterKey = loadMasterKey(config.masterKey, config.dataDir);
     await checkVault(store, masterKey);
   } catch (err) {
     await store.close().catch(() => {});
     if (err instanceof StartupError) throw err;
-    throw new StartupError(`cannot open the ${store.dialect === 'postgres' ? 'PostgreSQL database' : `SQLite database ${store.file}`}: ${describe(err)}`);
+    throw new StartupError(`cannot load the master key: ${describe(err)}`);
   }
   const core = new Core(store, {
     keyCacheMax: config.keyCacheMax,
     keyCacheTtlMs: config.keyCacheTtlMs,
     usageFlushMs: config.usageFlushMs,
     databaseUrl: config.databaseUrl,
+    modelCatalog: config.modelsFile?.catalog,
     onBackgroundError: hooks.onBackgroundError,
+    masterKey: masterKey.key,
   });
   return {
     config,

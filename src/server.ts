@@ -68,6 +68,11 @@ export async function buildServer(config: ServerConfig, core: Core): Promise<Fas
     }
   });
 
+  // A POST without a body (the SDKs send none for archive and similar calls) counts as `{}`.
+  app.addHook('preValidation', async (req) => {
+    if ((req.method === 'POST' || req.method === 'PATCH' || req.method === 'PUT') && (req.body === undefined || req.body === null)) req.body = {};
+  });
+
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

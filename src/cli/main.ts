@@ -97,6 +97,23 @@ withSettings(
   });
 });
 
+const invites = program.command('invites').description('accept invitations (keyplane sends no mail)');
+withSettings(
+  invites
+    .command('accept')
+    .description('accept a pending invite: the user joins the organization and its projects')
+    .requiredOption('--org <slug>', 'organization slug')
+    .requiredOption('--invite <id>', 'invite id (invite-…)')
+    .option('--name <name>', 'display name of the new user'),
+  STORE_SETTINGS,
+).action(async (opts: FlagValues & { org: string; invite: string; name?: string }) => {
+  await withRuntime(opts, async (rt) => {
+    const org = await rt.core.orgs.getBySlug(SYSTEM, opts.org);
+    const { member } = await rt.core.invites.accept(SYSTEM, org.id, opts.invite, { name: opts.name ?? null });
+    process.stdout.write(`invite ${opts.invite} accepted: ${member.email} is user ${member.id} (${member.role}) of ${org.slug}\n`);
+  });
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -5,7 +5,19 @@ import { KeyCache, localInvalidator, type Invalidator } from './key-cache.ts';
 import { KeyService, KeyUseBuffer } from './keys.ts';
 import { OrganizationService } from './organizations.ts';
 import { ProjectService } from './projects.ts';
+import { ProjectUserService } from './project-users.ts';
+import { InviteService } from './invites.ts';
+import { ServiceAccountService } from './service-accounts.ts';
+import { ProjectKeyService } from './project-keys.ts';
+import { IdempotencyService } from './idempotency.ts';
+import { generateKey } from '../crypto/envelope.ts';
 import { UserService } from './users.ts';
+import { CertificateService } from './certificates.ts';
+import { RateLimitService } from './rate-limits.ts';
+import { AuditService } from './audit.ts';
+import { DEFAULT_MODEL_CATALOG, type ModelCatalog } from './model-catalog.ts';
+import { RoleService } from './roles.ts';
+import { GroupService } from './groups.ts';
 
 export interface CoreOptions {
   keyCacheMax?: number;
@@ -14,7 +26,11 @@ export interface CoreOptions {
   /** PostgreSQL URL, to LISTEN for invalidations from other nodes. */
   databaseUrl?: string | undefined;
   now?: () => number;
+  /** Models and their default rate limits (KEYPLANE_MODELS_FILE); the built-in catalog when unset. */
+  modelCatalog?: ModelCatalog | undefined;
   onBackgroundError?: (err: Error, what: string) => void;
+  /** Master key: seals stored idempotent answers (a random one when absent, for tests). */
+  masterKey?: Buffer;
 }
 
 export class Core {
@@ -24,6 +40,16 @@ export class Core {
   readonly orgs: OrganizationService;
   readonly users: UserService;
   readonly projects: ProjectService;
+  readonly certificates: CertificateService;
+  readonly rateLimits: RateLimitService;
+  readonly audit: AuditService;
+  readonly roles: RoleService;
+  readonly groups: GroupService;
+  readonly projectUsers: ProjectUserService;
+  readonly invites: InviteService;
+  readonly serviceAccounts: ServiceAccountService;
+  readonly projectKeys: ProjectKeyService;
+  readonly idempotency: IdempotencyService;
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly opts: CoreOptions;
@@ -41,6 +67,16 @@ export class Core {
       for (const h of hashes) await this.keys.invalidate(h);
     }, now);
     this.projects = new ProjectService(store, now);
+    this.certificates = new CertificateService(store, now);
+    this.rateLimits = new RateLimitService(store, opts.modelCatalog ?? DEFAULT_MODEL_CATALOG, now);
+    this.audit = new AuditService(store);
+    this.roles = new RoleService(store, now);
+    this.groups = new GroupService(store, now);
+    this.projectUsers = new ProjectUserService(store, now);
+    this.invites = new InviteService(store, this.users, now);
+    this.serviceAccounts = new ServiceAccountService(store, this.keys, now);
+    this.projectKeys = new ProjectKeyService(store, this.keys);
+    this.idempotency = new IdempotencyService(store, opts.masterKey ?? generateKey(), now);
   }
 
   /** Starts background work: the buffered-usage flush and, on PostgreSQL, the invalidation listener. */

@@ -41,9 +41,9 @@ export async function keysetPage<T extends PagedTable, O>(
       .executeTakeFirst();
     if (!cursor) throw invalid(`No such object to page after: '${page.after}'.`, 'after', 'invalid_cursor');
     const c = cursor.created_at as number;
-    query = query.where((eb: any) =>
-      eb.or([eb(`${table}.created_at`, cmp, c), eb.and([eb(`${table}.created_at`, '=', c), eb(`${table}.${idColumn}`, cmp, page.after)])]),
-    );
+    // A row-value comparison, (created_at, id) > (c, after), is a range on the (…, created_at, id)
+    // index on both dialects; the equivalent OR form makes SQLite scan from the start of the range.
+    query = query.where((eb: any) => eb(eb.refTuple(`${table}.created_at`, `${table}.${idColumn}`), cmp, eb.tuple(c, page.after)));
   }
   const rows = (await query
     .orderBy(`${table}.created_at`, order)

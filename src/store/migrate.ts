@@ -18,7 +18,8 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new Error(`migration ${failed ?? ''} failed: ${(error as Error).message ?? String(error)}`);
+    const why = (error as Error).message ?? String(error);
+    throw new Error(failed ? `migration ${failed} failed: ${why}` : why);
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -34,7 +34,7 @@ export interface InvitesTable {
   role: 'owner' | 'reader';
   status: 'pending' | 'accepted' | 'expired';
   projects: string; // JSON [{id, role}]
-  invited_at: number;
+  created_at: number; // when the invite was sent
   expires_at: number;
   accepted_at: number | null;
 }
@@ -108,7 +108,7 @@ export interface ServiceAccountsTable {
   org_id: string;
   project_id: string;
   name: string;
-  role: 'owner' | 'member';
+  role: 'owner' | 'member' | 'none'; // none: created with create_service_account_only
   created_at: number;
 }
 

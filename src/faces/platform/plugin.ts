@@ -9,6 +9,7 @@ import { authToken, toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
 import { sendOpenAIError } from '../openai/envelope.ts';
 import type { Organization, ApiKeyRow } from '../../store/schema.ts';
 import { MAX_EXPIRES_IN_SECONDS } from '../openai/admin-api-keys.ts';
+import { formatInvite, formatOrgUser } from '../openai/users.ts';
 
 const Slug = Type.String({ minLength: 1, maxLength: 63 });
 const CreateOrgBody = Type.Object({
@@ -68,9 +69,33 @@ export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: stri
     };
   });
 
-  app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: Type.Optional(CreateKeyBody) } }, async (req, reply) => {
+  app.post(
+    '/organizations/:slug/invites/:invite_id/accept',
+    { schema: { params: Type.Object({ slug: Slug, invite_id: Type.String({ minLength: 1, maxLength: 200 }) }), body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }) } },
+    async (req) => {
+      const org = await core.orgs.getBySlug(ROOT, req.params.slug);
+      const { invite, member } = await core.invites.accept(ROOT, org.id, req.params.invite_id, { name: req.body.name ?? null });
+      return { invite: formatInvite(invite), user: formatOrgUser(member) };
+    },
+  );
+
+  app.post(
+    '/organizations/:slug/projects/:project_id/api_keys',
+    { schema: { params: Type.Object({ slug: Slug, project_id: Type.String({ minLength: 1, maxLength: 200 }) }), body: Type.Object({ user_id: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })), expires_in_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPIRES_IN_SECONDS })) }) } },
+    async (req, reply) => {
+      const org = await core.orgs.getBySlug(ROOT, req.params.slug);
+      const { row, secret } = await core.projectKeys.createForUser(ROOT, org.id, req.params.project_id, req.body.user_id, {
+        name: req.body.name,
+        expiresAt: req.body.expires_in_seconds ? Date.now() + req.body.expires_in_seconds * 1000 : null,
+      });
+      reply.code(201);
+      return { object: 'organization.project.api_key' as const, id: row.id, name: row.name, redacted_value: row.redacted_value, created_at: toUnixSeconds(row.created_at), expires_at: toUnixSecondsOrNull(row.expires_at), project_id: row.project_id, value: secret };
+    },
+  );
+
+  app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: CreateKeyBody } }, async (req, reply) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
-    const body = req.body ?? {};
+    const body = req.body;
     const { row, secret } = await core.keys.createAdminKey(ROOT, org.id, {
       name: body.name ?? 'operator',
       expiresAt: body.expires_in_seconds ? Date.now() + body.expires_in_seconds * 1000 : null,

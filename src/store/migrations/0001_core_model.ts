@@ -42,11 +42,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('role', 'text', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('projects', 'text', (c) => c.notNull().defaultTo('[]'))
-    .addColumn('invited_at', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull()) // when the invite was sent
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
     .addColumn('accepted_at', 'bigint')
     .execute();
-  await s.createIndex('invites_page').on('invites').columns(['org_id', 'invited_at', 'id']).execute();
+  await s.createIndex('invites_page').on('invites').columns(['org_id', 'created_at', 'id']).execute();
 
   await s
     .createTable('projects')
@@ -90,6 +90,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('group_members_pk', ['group_id', 'user_id'])
     .execute();
+  await s.createIndex('group_members_page').on('group_members').columns(['group_id', 'created_at', 'user_id']).execute();
 
   await s
     .createTable('project_groups')
@@ -100,6 +101,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('project_groups_pk', ['project_id', 'group_id'])
     .execute();
+  await s.createIndex('project_groups_page').on('project_groups').columns(['project_id', 'created_at', 'group_id']).execute();
 
   await s
     .createTable('roles')
@@ -132,6 +134,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .columns(['principal_type', 'principal_id', 'project_id', 'role_id'])
     .unique()
     .execute();
+  await s.createIndex('role_assignments_role').on('role_assignments').columns(['role_id']).execute();
 
   await s
     .createTable('service_accounts')
@@ -199,6 +202,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
   await s.createIndex('certificates_page').on('certificates').columns(['org_id', 'created_at', 'id']).execute();
+  await s.createIndex('certificates_fingerprint').on('certificates').columns(['org_id', 'fingerprint']).unique().execute();
 
   await s
     .createTable('project_certificates')

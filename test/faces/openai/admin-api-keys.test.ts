@@ -177,3 +177,37 @@ for (const dialect of await testDialects()) {
     });
   });
 }
+
+for (const dialect of await testDialects()) {
+  describe(`OpenAI Idempotency-Key (${dialect})`, () => {
+    let s: TestServer;
+    before(async () => {
+      s = await startServer(dialect);
+    });
+    after(async () => s?.close());
+
+    test('a retried create with the same key replays the first answer and creates once', async () => {
+      const headers = { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json', 'idempotency-key': 'retry-1' };
+      const first = await fetch(`${s.url}/v1${LIST}`, { method: 'POST', headers, body: JSON.stringify({ name: 'once' }) });
+      const second = await fetch(`${s.url}/v1${LIST}`, { method: 'POST', headers, body: JSON.stringify({ name: 'once' }) });
+      const a = await first.json();
+      const b = await second.json();
+      assert.equal(first.status, 200);
+      assert.equal(second.status, 200);
+      assert.equal(second.headers.get('idempotent-replayed'), 'true');
+      assert.deepEqual(b, a, 'same key id and the same secret');
+      const names = (await raw(s, 'GET', `/v1${LIST}?limit=100`, s.adminKey)).json.data.map((k: any) => k.name);
+      assert.equal(names.filter((n: string) => n === 'once').length, 1);
+      // the stored answer holds the secret only sealed
+      const rows = await s.rt.store.db.selectFrom('idempotency_records').selectAll().execute();
+      assert.equal(rows.length, 1);
+      assert.ok(!JSON.stringify(rows).includes(a.value));
+      // the same key with another body is refused and creates nothing
+      const other = await fetch(`${s.url}/v1${LIST}`, { method: 'POST', headers, body: JSON.stringify({ name: 'twice' }) });
+      assert.equal(other.status, 400);
+      assert.equal((await other.json()).error.code, 'idempotency_key_reused');
+      const after = (await raw(s, 'GET', `/v1${LIST}?limit=100`, s.adminKey)).json.data.map((k: any) => k.name);
+      assert.ok(!after.includes('twice'));
+    });
+  });
+}

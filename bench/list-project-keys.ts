@@ -1,0 +1,105 @@
+// Benchmark: a page of project API keys costs the same with 1,000,000 keys in the project as with
+// 1,000 (keyset pagination). Both projects live in one database and are measured in the same run,
+// through the real HTTP endpoint; the figure printed is the ratio of the two.
+//
+//   npm run bench:list-keys [-- --dialect sqlite|postgres --big 1000000 --small 1000 --requests 400]
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { SYSTEM } from '../src/domain/actor.ts';
+import { newId, ID_PREFIX } from '../src/domain/ids.ts';
+import type { ApiKeyRow } from '../src/store/schema.ts';
+import { startServer } from '../test/helpers/server.ts';
+
+const { values } = parseArgs({
+  options: {
+    dialect: { type: 'string', default: 'sqlite' },
+    big: { type: 'string', default: '1000000' },
+    small: { type: 'string', default: '1000' },
+    requests: { type: 'string', default: '400' },
+    target: { type: 'string', default: '1.5' },
+  },
+});
+const dialect = values.dialect === 'postgres' ? 'postgres' : 'sqlite';
+const BIG = Number(values.big);
+const SMALL = Number(values.small);
+const REQUESTS = Number(values.requests);
+const TARGET = Number(values.target);
+
+const s = await startServer(dialect);
+try {
+  const orgId = (await s.rt.core.orgs.getBySlug(SYSTEM, 'main')).id;
+  const small = await s.rt.core.projects.create(SYSTEM, orgId, { name: 'small' });
+  const big = await s.rt.core.projects.create(SYSTEM, orgId, { name: 'big' });
+  const sa = await s.rt.core.serviceAccounts.create(SYSTEM, orgId, big.id, { name: 'bench', accountOnly: true });
+  const saSmall = await s.rt.core.serviceAccounts.create(SYSTEM, orgId, small.id, { name: 'bench', accountOnly: true });
+
+  const fill = async (projectId: string, ownerId: string, n: number) => {
+    const t0 = performance.now();
+    const base = Date.now() - n; // one millisecond apart, oldest first
+    const batch = dialect === 'sqlite' ? 5000 : 2000;
+    for (let i = 0; i < n; i += batch) {
+      const rows: ApiKeyRow[] = [];
+      for (let j = i; j < Math.min(n, i + batch); j++) {
+        const created = base + j;
+        rows.push({
+          id: newId(ID_PREFIX.key, created), org_id: orgId, kind: 'project', project_id: projectId, owner_type: 'service_account', owner_id: ownerId,
+          name: `k${j}`, public_id: null, scopes: null, collection_id: null, secret_hash: randomBytes(32).toString('hex'), redacted_value: 'sk-svcacct...bench',
+          status: 'active', created_at: created, expires_at: null, last_used_at: null, usage_count: 0, revoked_at: null, created_by: 'bench',
+        });
+      }
+      // a fixture load, not a domain operation: chunked so parameters stay under each driver's limit
+      const chunk = dialect === 'sqlite' ? 1500 : 2000;
+      await s.rt.store.db.transaction().execute(async (tx) => {
+        for (let k = 0; k < rows.length; k += Math.floor(chunk / 19)) await tx.insertInto('api_keys').values(rows.slice(k, k + Math.floor(chunk / 19))).execute();
+      });
+    }
+    return (performance.now() - t0) / 1000;
+  };
+
+  console.log(`keyplane bench: list project API keys, ${dialect}, page of 20, ${REQUESTS} requests per case`);
+  const tSmall = await fill(small.id, saSmall.account.id, SMALL);
+  const tBig = await fill(big.id, sa.account.id, BIG);
+  console.log(`loaded ${SMALL.toLocaleString()} keys in ${tSmall.toFixed(1)}s and ${BIG.toLocaleString()} keys in ${tBig.toFixed(1)}s`);
+  if (dialect === 'postgres') await s.rt.store.db.executeQuery({ sql: 'ANALYZE api_keys', parameters: [], query: { kind: 'RawNode' } as any } as any).catch(() => {});
+
+  const headers = { authorization: `Bearer ${s.adminKey}` };
+  const get = async (path: string) => {
+    const res = await fetch(`${s.url}${path}`, { headers });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<{ data: Array<{ id: string }>; last_id: string }>;
+  };
+  // cursors in the middle of each project, so deep pages are measured too
+  const midCursor = async (projectId: string, n: number) => {
+    const row = await s.rt.store.db.selectFrom('api_keys').select('id').where('project_id', '=', projectId).orderBy('created_at').orderBy('id').offset(Math.floor(n / 2)).limit(1).executeTakeFirstOrThrow();
+    return row.id;
+  };
+  const cases = {
+    small: { first: `/v1/organization/projects/${small.id}/api_keys?limit=20`, deep: `/v1/organization/projects/${small.id}/api_keys?limit=20&after=${await midCursor(small.id, SMALL)}` },
+    big: { first: `/v1/organization/projects/${big.id}/api_keys?limit=20`, deep: `/v1/organization/projects/${big.id}/api_keys?limit=20&after=${await midCursor(big.id, BIG)}` },
+  };
+  const measure = async (path: string) => {
+    for (let i = 0; i < 50; i++) await get(path); // warm-up
+    const t0 = performance.now();
+    for (let i = 0; i < REQUESTS; i++) await get(path);
+    return ((performance.now() - t0) / REQUESTS) * 1000; // µs per request
+  };
+  // interleave the cases twice to spread machine noise over both
+  const r: Record<string, number[]> = { smallFirst: [], bigFirst: [], smallDeep: [], bigDeep: [] };
+  for (let round = 0; round < 2; round++) {
+    r.smallFirst!.push(await measure(cases.small.first));
+    r.bigFirst!.push(await measure(cases.big.first));
+    r.smallDeep!.push(await measure(cases.small.deep));
+    r.bigDeep!.push(await measure(cases.big.deep));
+  }
+  const best = (xs: number[]) => Math.min(...xs);
+  const first = best(r.bigFirst!) / best(r.smallFirst!);
+  const deep = best(r.bigDeep!) / best(r.smallDeep!);
+  console.log(`first page:  ${SMALL.toLocaleString()} keys ${best(r.smallFirst!).toFixed(0)} µs (baseline)   ${BIG.toLocaleString()} keys ${best(r.bigFirst!).toFixed(0)} µs   ratio ${first.toFixed(2)}`);
+  console.log(`middle page: ${SMALL.toLocaleString()} keys ${best(r.smallDeep!).toFixed(0)} µs (baseline)   ${BIG.toLocaleString()} keys ${best(r.bigDeep!).toFixed(0)} µs   ratio ${deep.toFixed(2)}`);
+  const worst = Math.max(first, deep);
+  console.log(`${worst <= TARGET ? 'PASS' : 'FAIL'}: worst ratio ${worst.toFixed(2)} (target ≤ ${TARGET})`);
+  process.exitCode = worst <= TARGET ? 0 : 1;
+} finally {
+  await s.close();
+}

@@ -1,0 +1,102 @@
+// Invites: the only way into an organization. keyplane sends no mail: the operator accepts an invite
+// through the platform API or the CLI, which creates the organization user (and project memberships).
+import type { Store } from '../store/db.ts';
+import type { InvitesTable } from '../store/schema.ts';
+import type { Selectable } from 'kysely';
+import { requireOrgAdmin, requireOperator, type Actor } from './actor.ts';
+import { recordAudit } from './audit.ts';
+import { invalid, notFound } from './errors.ts';
+import { ID_PREFIX, newId } from './ids.ts';
+import { keysetPage, type Page, type PageQuery } from './paging.ts';
+import { loadActiveProject } from './projects.ts';
+import { addProjectMember, checkProjectRole, type ProjectRole } from './project-users.ts';
+import { normalizeEmail, ORG_ROLES, type OrgMember, type OrgRole, UserService } from './users.ts';
+
+export type Invite = Selectable<InvitesTable>;
+export const INVITE_TTL_MS = 7 * 86_400_000;
+
+export function inviteProjects(inv: Invite): Array<{ id: string; role: ProjectRole }> {
+  return JSON.parse(inv.projects) as Array<{ id: string; role: ProjectRole }>;
+}
+
+export class InviteService {
+  constructor(
+    private readonly store: Store,
+    private readonly users: UserService,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Status as of now: a pending invite past its expiry reads as expired. */
+  private view(inv: Invite): Invite {
+    return inv.status === 'pending' && inv.expires_at <= this.now() ? { ...inv, status: 'expired' } : inv;
+  }
+
+  async create(actor: Actor, orgId: string, input: { email: string; role: string; projects?: Array<{ id: string; role: string }> }): Promise<Invite> {
+    requireOrgAdmin(actor, orgId);
+    const email = normalizeEmail(input.email);
+    if (!(ORG_ROLES as readonly string[]).includes(input.role)) throw invalid(`Invalid role '${input.role}': use owner or reader.`, 'role');
+    const projects = (input.projects ?? []).map((p, i) => ({ id: p.id, role: checkProjectRoleAt(p.role, i) }));
+    if (new Set(projects.map((p) => p.id)).size !== projects.length) throw invalid('A project is listed twice.', 'projects');
+    const now = this.now();
+    return this.store.db.transaction().execute(async (tx) => {
+      for (const p of projects) await loadActiveProject(tx, orgId, p.id);
+      const member = await tx.selectFrom('users').innerJoin('org_memberships', 'org_memberships.user_id', 'users.id').select('users.id').where('org_memberships.org_id', '=', orgId).where('users.email', '=', email).executeTakeFirst();
+      if (member) throw invalid(`${email} is already a member of this organization.`, 'email', 'user_exists');
+      const pending = await tx.selectFrom('invites').select('id').where('org_id', '=', orgId).where('email', '=', email).where('status', '=', 'pending').where('expires_at', '>', now).executeTakeFirst();
+      if (pending) throw invalid(`${email} already has a pending invite (${pending.id}).`, 'email', 'invite_exists');
+      const inv: Invite = { id: newId(ID_PREFIX.invite, now), org_id: orgId, email, role: input.role as OrgRole, status: 'pending', projects: JSON.stringify(projects), created_at: now, expires_at: now + INVITE_TTL_MS, accepted_at: null };
+      await tx.insertInto('invites').values(inv).execute();
+      await recordAudit(tx, actor, { orgId, type: 'invite.sent', targetType: 'invite', targetId: inv.id, payload: { data: { email, role: inv.role, projects } } }, now);
+      return inv;
+    });
+  }
+
+  async list(actor: Actor, orgId: string, page: PageQuery): Promise<Page<Invite>> {
+    requireOrgAdmin(actor, orgId);
+    const q = this.store.db.selectFrom('invites').selectAll().where('org_id', '=', orgId);
+    const p = await keysetPage(q, 'invites', page);
+    return { items: p.items.map((i) => this.view(i)), hasMore: p.hasMore };
+  }
+
+  async get(actor: Actor, orgId: string, inviteId: string): Promise<Invite> {
+    requireOrgAdmin(actor, orgId);
+    const inv = await this.store.db.selectFrom('invites').selectAll().where('org_id', '=', orgId).where('id', '=', inviteId).executeTakeFirst();
+    if (!inv) throw notFound(`No such invite: '${inviteId}'.`, 'invite_id');
+    return this.view(inv);
+  }
+
+  async delete(actor: Actor, orgId: string, inviteId: string): Promise<Invite> {
+    const inv = await this.get(actor, orgId, inviteId);
+    if (inv.status === 'accepted') throw invalid('An accepted invite cannot be deleted.', 'invite_id', 'invite_accepted');
+    await this.store.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('invites').where('id', '=', inviteId).execute();
+      await recordAudit(tx, actor, { orgId, type: 'invite.deleted', targetType: 'invite', targetId: inviteId, payload: { email: inv.email } });
+    });
+    return inv;
+  }
+
+  /** Accepts a pending invite: the user joins the organization and the invite's projects. Operator only. */
+  async accept(actor: Actor, orgId: string, inviteId: string, input: { name?: string | null } = {}): Promise<{ invite: Invite; member: OrgMember }> {
+    requireOperator(actor);
+    return this.store.db.transaction().execute(async (tx) => {
+      const raw = await tx.selectFrom('invites').selectAll().where('org_id', '=', orgId).where('id', '=', inviteId).executeTakeFirst();
+      if (!raw) throw notFound(`No such invite: '${inviteId}'.`, 'invite_id');
+      const inv = this.view(raw);
+      if (inv.status !== 'pending') throw invalid(`This invite is ${inv.status}.`, 'invite_id', `invite_${inv.status}`);
+      const now = this.now();
+      const member = await this.users.addMember(actor, orgId, { email: inv.email, name: input.name ?? null, role: inv.role }, tx);
+      for (const p of inviteProjects(inv)) await addProjectMember(tx, actor, orgId, p.id, member.id, p.role, now);
+      await tx.updateTable('invites').set({ status: 'accepted', accepted_at: now }).where('id', '=', inviteId).execute();
+      await recordAudit(tx, actor, { orgId, type: 'invite.accepted', targetType: 'invite', targetId: inviteId, payload: { user_id: member.id } }, now);
+      return { invite: { ...inv, status: 'accepted' as const, accepted_at: now }, member };
+    });
+  }
+}
+
+function checkProjectRoleAt(role: string, i: number): ProjectRole {
+  try {
+    return checkProjectRole(role);
+  } catch {
+    throw invalid(`Invalid role '${role}' for projects[${i}]: use owner or member.`, `projects.${i}.role`);
+  }
+}

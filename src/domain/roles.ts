@@ -1,0 +1,439 @@
+// Roles and role assignments. A role is scoped to the organization (project_id null) or to one
+// project, and carries a list of permission strings. Roles are assigned to users and groups: an
+// organization role at organization level only, a project role within its own project only.
+// Predefined roles (predefined = 1) cannot be changed or deleted; deleting a role removes its
+// assignments.
+import type { Selectable } from 'kysely';
+import type { Executor, Store, Tx } from '../store/db.ts';
+import type { RolesTable } from '../store/schema.ts';
+import { requireOrgAdmin, type Actor } from './actor.ts';
+import { recordAudit } from './audit.ts';
+import { conflict, invalid, notFound } from './errors.ts';
+import { loadGroup, type Group } from './groups.ts';
+import { ID_PREFIX, newId } from './ids.ts';
+import { keysetPage, type Page, type PageQuery } from './paging.ts';
+import { loadActiveProject, loadProject } from './projects.ts';
+import { loadMember, type OrgMember } from './users.ts';
+
+type RoleRow = Selectable<RolesTable>;
+
+export interface Role {
+  id: string;
+  org_id: string;
+  /** null: an organization role. */
+  project_id: string | null;
+  name: string;
+  description: string | null;
+  permissions: string[];
+  predefined: boolean;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A role as assigned to a principal: the role and when it was assigned. */
+export interface AssignedRole extends Role {
+  assigned_at: number;
+}
+
+export interface RoleInput {
+  name?: string | null | undefined;
+  permissions?: string[] | null | undefined;
+  description?: string | null | undefined;
+}
+
+export type PrincipalType = 'user' | 'group';
+export interface Principal {
+  type: PrincipalType;
+  id: string;
+}
+
+/** The result of an assignment: the role and the principal that received it. */
+export type Assignment =
+  | { principal: 'user'; role: Role; user: OrgMember }
+  | { principal: 'group'; role: Role; group: Group };
+
+export const MAX_PERMISSIONS = 1000;
+const PERMISSION = /^[A-Za-z0-9_.:*\-/]{1,256}$/;
+
+function toRole(r: RoleRow): Role {
+  let permissions: string[] = [];
+  try {
+    const p = JSON.parse(r.permissions) as unknown;
+    if (Array.isArray(p)) permissions = p.filter((x): x is string => typeof x === 'string');
+  } catch {
+    permissions = [];
+  }
+  return {
+    id: r.id,
+    org_id: r.org_id,
+    project_id: r.project_id,
+    name: r.name,
+    description: r.description,
+    permissions,
+    predefined: r.predefined === 1,
+    created_at: Number(r.created_at),
+    updated_at: Number(r.updated_at),
+  };
+}
+
+/** `api.organization` or `api.project`: the resource type a role is bound to. */
+export function resourceTypeOf(role: { project_id: string | null }): string {
+  return role.project_id === null ? 'api.organization' : 'api.project';
+}
+
+function cleanRoleName(name: string | null | undefined): string {
+  const n = name?.trim();
+  if (!n || n.length > 256) throw invalid('A role needs a name of 1 to 256 characters.', 'role_name');
+  return n;
+}
+
+function cleanPermissions(perms: string[] | null | undefined): string[] {
+  if (!Array.isArray(perms)) throw invalid('A role needs a list of permissions.', 'permissions');
+  if (perms.length > MAX_PERMISSIONS) throw invalid(`A role has at most ${MAX_PERMISSIONS} permissions.`, 'permissions');
+  const out: string[] = [];
+  for (const p of perms) {
+    const t = typeof p === 'string' ? p.trim() : '';
+    if (!PERMISSION.test(t)) throw invalid(`Invalid permission '${String(p)}'.`, 'permissions');
+    if (!out.includes(t)) out.push(t);
+  }
+  return out;
+}
+
+function cleanDescription(d: string | null | undefined): string | null {
+  if (d === null || d === undefined) return null;
+  if (d.length > 2000) throw invalid('A role description has at most 2000 characters.', 'description');
+  return d;
+}
+
+/**
+ * Loads a role of the organization in the given scope (`projectId` null: organization roles), or
+ * fails with not found: a role of another scope is unknown there.
+ */
+export async function loadRole(db: Executor, orgId: string, projectId: string | null, roleId: string): Promise<Role> {
+  let q = db.selectFrom('roles').selectAll().where('org_id', '=', orgId).where('id', '=', roleId);
+  q = projectId === null ? q.where('project_id', 'is', null) : q.where('project_id', '=', projectId);
+  const r = await q.executeTakeFirst();
+  if (!r) throw notFound(`No such role: '${roleId}'.`, 'role_id');
+  return toRole(r);
+}
+
+/**
+ * Loads a role to assign in `projectId`'s scope (null: organization level). A role of the
+ * organization but of another scope is a bad request; a role of no scope here is not found.
+ */
+export async function loadAssignableRole(db: Executor, orgId: string, projectId: string | null, roleId: string, param = 'role_id'): Promise<Role> {
+  const r = await db.selectFrom('roles').selectAll().where('org_id', '=', orgId).where('id', '=', roleId).executeTakeFirst();
+  if (!r) throw notFound(`No such role: '${roleId}'.`, param);
+  const role = toRole(r);
+  if (projectId === null && role.project_id !== null) {
+    throw invalid(`Role '${roleId}' is a project role; only organization roles can be assigned at organization level.`, param, 'invalid_role_scope');
+  }
+  if (projectId !== null && role.project_id !== projectId) {
+    throw invalid(
+      role.project_id === null
+        ? `Role '${roleId}' is an organization role; only roles of project '${projectId}' can be assigned in it.`
+        : `Role '${roleId}' belongs to another project; only roles of project '${projectId}' can be assigned in it.`,
+      param,
+      'invalid_role_scope',
+    );
+  }
+  return role;
+}
+
+/** Inserts a role assignment and its audit event inside `tx`; fails if it exists already. */
+export async function insertAssignment(tx: Tx, actor: Actor, orgId: string, principal: Principal, projectId: string | null, role: Role, now: number): Promise<string> {
+  const scope = projectId ?? '';
+  const existing = await tx
+    .selectFrom('role_assignments')
+    .select('id')
+    .where('principal_type', '=', principal.type)
+    .where('principal_id', '=', principal.id)
+    .where('project_id', '=', scope)
+    .where('role_id', '=', role.id)
+    .executeTakeFirst();
+  if (existing) throw conflict(`Role '${role.id}' is already assigned to ${principal.type} '${principal.id}'.`, 'role_id');
+  const id = newId(ID_PREFIX.roleAssignment, now);
+  await tx
+    .insertInto('role_assignments')
+    .values({ id, org_id: orgId, role_id: role.id, principal_type: principal.type, principal_id: principal.id, project_id: scope, created_at: now })
+    .execute();
+  await recordAudit(
+    tx,
+    actor,
+    {
+      orgId,
+      type: 'role.assignment.created',
+      targetType: 'role_assignment',
+      targetId: id,
+      projectId,
+      payload: {
+        role_id: role.id,
+        principal_id: principal.id,
+        principal_type: principal.type,
+        resource_id: projectId ?? orgId,
+        resource_type: projectId === null ? 'api.organization' : 'api.project',
+      },
+    },
+    now,
+  );
+  return id;
+}
+
+/** Deletes every role assignment of `principal` in `projectId` (null: all scopes), with audit events. */
+export async function deleteAssignmentsOf(tx: Tx, actor: Actor, orgId: string, principal: Principal, projectId: string | null, now: number): Promise<void> {
+  let q = tx.selectFrom('role_assignments').selectAll().where('org_id', '=', orgId).where('principal_type', '=', principal.type).where('principal_id', '=', principal.id);
+  if (projectId !== null) q = q.where('project_id', '=', projectId);
+  const rows = await q.execute();
+  if (!rows.length) return;
+  await tx.deleteFrom('role_assignments').where('id', 'in', rows.map((r) => r.id)).execute();
+  for (const r of rows) await auditUnassign(tx, actor, orgId, r, now);
+}
+
+async function auditUnassign(
+  tx: Tx,
+  actor: Actor,
+  orgId: string,
+  ra: { id: string; role_id: string; principal_type: string; principal_id: string; project_id: string },
+  now: number,
+): Promise<void> {
+  await recordAudit(
+    tx,
+    actor,
+    {
+      orgId,
+      type: 'role.assignment.deleted',
+      targetType: 'role_assignment',
+      targetId: ra.id,
+      projectId: ra.project_id || null,
+      payload: {
+        role_id: ra.role_id,
+        principal_id: ra.principal_id,
+        principal_type: ra.principal_type,
+        resource_id: ra.project_id || orgId,
+        resource_type: ra.project_id ? 'api.project' : 'api.organization',
+      },
+    },
+    now,
+  );
+}
+
+export class RoleService {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  // ---- roles ----
+
+  /** Roles of the organization (`projectId` null) or of one project. */
+  async list(actor: Actor, orgId: string, projectId: string | null, page: PageQuery): Promise<Page<Role>> {
+    requireOrgAdmin(actor, orgId);
+    if (projectId !== null) await loadProject(this.store.db, orgId, projectId);
+    let q = this.store.db.selectFrom('roles').selectAll().where('org_id', '=', orgId);
+    q = projectId === null ? q.where('project_id', 'is', null) : q.where('project_id', '=', projectId);
+    const p = await keysetPage(q, 'roles', page);
+    return { items: p.items.map(toRole), hasMore: p.hasMore };
+  }
+
+  async get(actor: Actor, orgId: string, projectId: string | null, roleId: string): Promise<Role> {
+    requireOrgAdmin(actor, orgId);
+    if (projectId !== null) await loadProject(this.store.db, orgId, projectId);
+    return loadRole(this.store.db, orgId, projectId, roleId);
+  }
+
+  async create(actor: Actor, orgId: string, projectId: string | null, input: RoleInput): Promise<Role> {
+    requireOrgAdmin(actor, orgId);
+    const name = cleanRoleName(input.name);
+    const permissions = cleanPermissions(input.permissions);
+    const description = cleanDescription(input.description);
+    return this.store.db.transaction().execute(async (tx) => {
+      if (projectId !== null) await loadActiveProject(tx, orgId, projectId);
+      await this.requireUniqueName(tx, orgId, projectId, name, null);
+      const now = this.now();
+      const role: Role = { id: newId(ID_PREFIX.role, now), org_id: orgId, project_id: projectId, name, description, permissions, predefined: false, created_at: now, updated_at: now };
+      await tx
+        .insertInto('roles')
+        .values({ id: role.id, org_id: orgId, project_id: projectId, name, description, permissions: JSON.stringify(permissions), predefined: 0, created_at: now, updated_at: now })
+        .execute();
+      await recordAudit(
+        tx,
+        actor,
+        { orgId, type: 'role.created', targetType: 'role', targetId: role.id, projectId, payload: { role_name: name, permissions, resource_id: projectId ?? orgId, resource_type: resourceTypeOf(role) } },
+        now,
+      );
+      return role;
+    });
+  }
+
+  /** Changes the name, permissions or description; null or absent fields stay as they are. */
+  async update(actor: Actor, orgId: string, projectId: string | null, roleId: string, input: RoleInput): Promise<Role> {
+    requireOrgAdmin(actor, orgId);
+    const name = input.name === undefined || input.name === null ? undefined : cleanRoleName(input.name);
+    const permissions = input.permissions === undefined || input.permissions === null ? undefined : cleanPermissions(input.permissions);
+    const description = input.description === undefined || input.description === null ? undefined : cleanDescription(input.description);
+    return this.store.db.transaction().execute(async (tx) => {
+      if (projectId !== null) await loadActiveProject(tx, orgId, projectId);
+      const role = await loadRole(tx, orgId, projectId, roleId);
+      if (role.predefined) throw invalid(`Role '${roleId}' is predefined and cannot be changed.`, 'role_id', 'predefined_role');
+      const next: Role = { ...role };
+      const changes: Record<string, unknown> = {};
+      if (name !== undefined && name !== role.name) {
+        await this.requireUniqueName(tx, orgId, projectId, name, roleId);
+        next.name = name;
+        changes.role_name = name;
+      }
+      if (description !== undefined && description !== role.description) {
+        next.description = description;
+        changes.description = description;
+      }
+      if (permissions !== undefined) {
+        const added = permissions.filter((p) => !role.permissions.includes(p));
+        const removed = role.permissions.filter((p) => !permissions.includes(p));
+        if (added.length || removed.length || permissions.join('\n') !== role.permissions.join('\n')) {
+          next.permissions = permissions;
+          changes.permissions_added = added;
+          changes.permissions_removed = removed;
+        }
+      }
+      if (!Object.keys(changes).length) return role;
+      const now = this.now();
+      next.updated_at = now;
+      await tx
+        .updateTable('roles')
+        .set({ name: next.name, description: next.description, permissions: JSON.stringify(next.permissions), updated_at: now })
+        .where('id', '=', roleId)
+        .execute();
+      await recordAudit(
+        tx,
+        actor,
+        { orgId, type: 'role.updated', targetType: 'role', targetId: roleId, projectId, payload: { changes_requested: { ...changes, resource_id: projectId ?? orgId, resource_type: resourceTypeOf(role) } } },
+        now,
+      );
+      return next;
+    });
+  }
+
+  /** Deletes a custom role and every assignment of it. */
+  async delete(actor: Actor, orgId: string, projectId: string | null, roleId: string): Promise<Role> {
+    requireOrgAdmin(actor, orgId);
+    return this.store.db.transaction().execute(async (tx) => {
+      if (projectId !== null) await loadActiveProject(tx, orgId, projectId);
+      const role = await loadRole(tx, orgId, projectId, roleId);
+      if (role.predefined) throw invalid(`Role '${roleId}' is predefined and cannot be deleted.`, 'role_id', 'predefined_role');
+      const now = this.now();
+      const assignments = await tx.selectFrom('role_assignments').selectAll().where('role_id', '=', roleId).execute();
+      if (assignments.length) {
+        await tx.deleteFrom('role_assignments').where('role_id', '=', roleId).execute();
+        for (const ra of assignments) await auditUnassign(tx, actor, orgId, ra, now);
+      }
+      await tx.deleteFrom('roles').where('id', '=', roleId).execute();
+      await recordAudit(tx, actor, { orgId, type: 'role.deleted', targetType: 'role', targetId: roleId, projectId, payload: { role_name: role.name } }, now);
+      return role;
+    });
+  }
+
+  private async requireUniqueName(tx: Tx, orgId: string, projectId: string | null, name: string, exceptId: string | null): Promise<void> {
+    let q = tx.selectFrom('roles').select('id').where('org_id', '=', orgId).where('name', '=', name);
+    q = projectId === null ? q.where('project_id', 'is', null) : q.where('project_id', '=', projectId);
+    if (exceptId) q = q.where('id', '!=', exceptId);
+    if (await q.executeTakeFirst()) {
+      throw invalid(`A role named '${name}' already exists ${projectId === null ? 'in this organization' : 'in this project'}.`, 'role_name', 'role_name_taken');
+    }
+  }
+
+  // ---- assignments ----
+
+  /**
+   * Checks that the principal exists where the assignment lives: an organization member or group;
+   * in a project, a project member or a group added to the project.
+   */
+  private async loadPrincipal(db: Executor, orgId: string, principal: Principal, projectId: string | null): Promise<OrgMember | Group> {
+    if (principal.type === 'user') {
+      const member = await loadMember(db, orgId, principal.id);
+      if (projectId !== null) {
+        const pm = await db.selectFrom('project_members').select('user_id').where('project_id', '=', projectId).where('user_id', '=', principal.id).executeTakeFirst();
+        if (!pm) throw notFound(`No such user in project: '${principal.id}'.`, 'user_id');
+      }
+      return member;
+    }
+    const group = await loadGroup(db, orgId, principal.id);
+    if (projectId !== null) {
+      const pg = await db.selectFrom('project_groups').select('group_id').where('project_id', '=', projectId).where('group_id', '=', principal.id).executeTakeFirst();
+      if (!pg) throw notFound(`No such group in project: '${principal.id}'.`, 'group_id');
+    }
+    return group;
+  }
+
+  private assignedQuery(db: Executor, orgId: string, principal: Principal, projectId: string | null) {
+    return db
+      .selectFrom('role_assignments')
+      .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
+      .select([
+        'roles.id as id',
+        'roles.org_id as org_id',
+        'roles.project_id as project_id',
+        'roles.name as name',
+        'roles.description as description',
+        'roles.permissions as permissions',
+        'roles.predefined as predefined',
+        'roles.created_at as created_at',
+        'roles.updated_at as updated_at',
+        'role_assignments.created_at as assigned_at',
+      ])
+      .where('role_assignments.org_id', '=', orgId)
+      .where('role_assignments.principal_type', '=', principal.type)
+      .where('role_assignments.principal_id', '=', principal.id)
+      .where('role_assignments.project_id', '=', projectId ?? '');
+  }
+
+  /** Roles assigned directly to a principal at organization level (`projectId` null) or in a project. */
+  async listAssignments(actor: Actor, orgId: string, principal: Principal, projectId: string | null, page: PageQuery): Promise<Page<AssignedRole>> {
+    requireOrgAdmin(actor, orgId);
+    const db = this.store.db;
+    if (projectId !== null) await loadProject(db, orgId, projectId);
+    await this.loadPrincipal(db, orgId, principal, projectId);
+    const p = await keysetPage(this.assignedQuery(db, orgId, principal, projectId), 'role_assignments', page, 'role_id');
+    return { items: p.items.map((r) => ({ ...toRole(r), assigned_at: Number(r.assigned_at) })), hasMore: p.hasMore };
+  }
+
+  async getAssignment(actor: Actor, orgId: string, principal: Principal, projectId: string | null, roleId: string): Promise<AssignedRole> {
+    requireOrgAdmin(actor, orgId);
+    const db = this.store.db;
+    if (projectId !== null) await loadProject(db, orgId, projectId);
+    await this.loadPrincipal(db, orgId, principal, projectId);
+    const r = await this.assignedQuery(db, orgId, principal, projectId).where('role_assignments.role_id', '=', roleId).executeTakeFirst();
+    if (!r) throw notFound(`Role '${roleId}' is not assigned to ${principal.type} '${principal.id}'.`, 'role_id');
+    return { ...toRole(r), assigned_at: Number(r.assigned_at) };
+  }
+
+  async assign(actor: Actor, orgId: string, principal: Principal, projectId: string | null, roleId: string): Promise<Assignment> {
+    requireOrgAdmin(actor, orgId);
+    return this.store.db.transaction().execute(async (tx) => {
+      if (projectId !== null) await loadActiveProject(tx, orgId, projectId);
+      const who = await this.loadPrincipal(tx, orgId, principal, projectId);
+      const role = await loadAssignableRole(tx, orgId, projectId, roleId);
+      await insertAssignment(tx, actor, orgId, principal, projectId, role, this.now());
+      return principal.type === 'user' ? { principal: 'user', role, user: who as OrgMember } : { principal: 'group', role, group: who as Group };
+    });
+  }
+
+  async unassign(actor: Actor, orgId: string, principal: Principal, projectId: string | null, roleId: string): Promise<void> {
+    requireOrgAdmin(actor, orgId);
+    await this.store.db.transaction().execute(async (tx) => {
+      if (projectId !== null) await loadActiveProject(tx, orgId, projectId);
+      await this.loadPrincipal(tx, orgId, principal, projectId);
+      const ra = await tx
+        .selectFrom('role_assignments')
+        .selectAll()
+        .where('org_id', '=', orgId)
+        .where('principal_type', '=', principal.type)
+        .where('principal_id', '=', principal.id)
+        .where('project_id', '=', projectId ?? '')
+        .where('role_id', '=', roleId)
+        .executeTakeFirst();
+      if (!ra) throw notFound(`Role '${roleId}' is not assigned to ${principal.type} '${principal.id}'.`, 'role_id');
+      await tx.deleteFrom('role_assignments').where('id', '=', ra.id).execute();
+      await auditUnassign(tx, actor, orgId, ra, this.now());
+    });
+  }
+}

@@ -1,0 +1,113 @@
+// Settings: an invalid one stops `keyplane serve` before it touches anything, with one stderr line
+// that names the setting and never echoes a secret; plus loadConfig's defaults and precedence.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { tmpDir } from '../helpers/db.ts';
+import { killAll, runKeyplane, stderrLines } from './spawn.ts';
+
+after(killAll);
+
+interface BadSetting {
+  title: string;
+  setting: string;
+  env?: Record<string, string>;
+  args?: string[];
+  /** Text that must appear nowhere in the output (a secret). */
+  secret?: string;
+}
+
+const bad: BadSetting[] = [
+  { title: 'PORT=abc', setting: 'PORT', env: { PORT: 'abc' } },
+  { title: 'PORT=70000', setting: 'PORT', env: { PORT: '70000' } },
+  { title: '--port abc', setting: 'PORT', args: ['--port', 'abc'] },
+  { title: 'LOG_LEVEL=loud', setting: 'LOG_LEVEL', env: { LOG_LEVEL: 'loud', PORT: '0' } },
+  { title: 'DATABASE_URL=mysql://x', setting: 'DATABASE_URL', env: { DATABASE_URL: 'mysql://x', PORT: '0' } },
+  { title: 'DATABASE_URL with a password', setting: 'DATABASE_URL', env: { DATABASE_URL: 'mysql://u:hunter2@h/x', PORT: '0' }, secret: 'hunter2' },
+  { title: 'KEYPLANE_MASTER_KEY=short', setting: 'KEYPLANE_MASTER_KEY', env: { KEYPLANE_MASTER_KEY: 'short', PORT: '0' }, secret: 'short' },
+  { title: 'KEYPLANE_ROOT_KEY=short', setting: 'KEYPLANE_ROOT_KEY', env: { KEYPLANE_ROOT_KEY: 'short', PORT: '0' }, secret: 'short' },
+];
+
+describe('an invalid setting stops `keyplane serve` with one line naming it', { concurrency: 2 }, () => {
+  for (const b of bad) {
+    test(b.title, async () => {
+      // run in an empty directory: the default data dir (./data) must not appear
+      const cwd = tmpDir('kp-config');
+      try {
+        const r = await runKeyplane(['serve', ...(b.args ?? [])], { cwd, env: b.env ?? {} });
+        assert.notEqual(r.code, 0, `exits non-zero\n${r.stdout}\n${r.stderr}`);
+        assert.equal(r.signal, null);
+        const lines = stderrLines(r.stderr);
+        assert.equal(lines.length, 1, `exactly one stderr line, got ${JSON.stringify(r.stderr)}`);
+        assert.ok(lines[0]!.trim().length > 0);
+        assert.ok(lines[0]!.includes(b.setting), `names ${b.setting}: ${lines[0]}`);
+        assert.ok(!r.stdout.includes('Server listening'), 'never listened');
+        if (b.secret) {
+          assert.ok(!r.stderr.includes(b.secret) && !r.stdout.includes(b.secret), `does not echo ${JSON.stringify(b.secret)}: ${lines[0]}`);
+        }
+        assert.deepEqual(fs.readdirSync(cwd), [], 'nothing was created');
+      } finally {
+        fs.rmSync(cwd, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('loadConfig', () => {
+  test('defaults', () => {
+    const c = loadConfig({}, {});
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.dataDir, path.resolve('data'));
+    assert.equal(c.logLevel, 'info');
+    assert.equal(c.databaseUrl, undefined);
+    assert.equal(c.masterKey, undefined);
+    assert.equal(c.rootKey, undefined);
+    assert.equal(c.bootstrapAdminKey, undefined);
+  });
+
+  test('environment variables are read; flags win over them', () => {
+    const env = { PORT: '7000', LOG_LEVEL: 'warn', KEYPLANE_DATA_DIR: '/srv/env-data', HOST: '0.0.0.0' };
+    const fromEnv = loadConfig({}, env);
+    assert.equal(fromEnv.port, 7000);
+    assert.equal(fromEnv.logLevel, 'warn');
+    assert.equal(fromEnv.dataDir, '/srv/env-data');
+    assert.equal(fromEnv.host, '0.0.0.0');
+
+    const c = loadConfig({ port: '9000', logLevel: 'debug', dataDir: '/srv/flag-data' }, env);
+    assert.equal(c.port, 9000);
+    assert.equal(c.logLevel, 'debug');
+    assert.equal(c.dataDir, '/srv/flag-data');
+    assert.equal(c.host, '0.0.0.0', 'an env setting without a flag still applies');
+
+    // a valid flag overrides an invalid environment value instead of failing on it
+    assert.equal(loadConfig({ port: '9001' }, { PORT: 'abc' }).port, 9001);
+    // and an invalid flag fails even when the environment is valid
+    assert.throws(() => loadConfig({ port: 'abc' }, { PORT: '7000' }), (e: unknown) => e instanceof ConfigError && /PORT/.test(e.message));
+  });
+
+  test('a relative data dir resolves against the working directory', () => {
+    assert.equal(loadConfig({ dataDir: 'x/y' }, {}, '/opt/kp').dataDir, '/opt/kp/x/y');
+  });
+
+  test('a 64-hex master key parses to its 32 bytes', () => {
+    const hex = crypto.randomBytes(32).toString('hex');
+    const c = loadConfig({}, { KEYPLANE_MASTER_KEY: hex });
+    assert.ok(Buffer.isBuffer(c.masterKey));
+    assert.equal(c.masterKey!.length, 32);
+    assert.deepEqual(c.masterKey, Buffer.from(hex, 'hex'));
+    const b64 = Buffer.from(hex, 'hex').toString('base64');
+    assert.deepEqual(loadConfig({ masterKey: b64 }, {}).masterKey, Buffer.from(hex, 'hex'), 'base64 is accepted too');
+  });
+
+  test('errors are ConfigErrors naming the env variable and flag', () => {
+    assert.throws(
+      () => loadConfig({}, { DATABASE_URL: 'mysql://u:hunter2@h/x' }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes('DATABASE_URL') && e.message.includes('--database-url') && !e.message.includes('hunter2'),
+    );
+    assert.throws(() => loadConfig({}, { LOG_LEVEL: 'loud' }), (e: unknown) => e instanceof ConfigError && e.message.includes('LOG_LEVEL'));
+  });
+});
