@@ -12,7 +12,7 @@ import { healthRoutes } from './faces/health.ts';
 import { openaiFace } from './faces/openai/plugin.ts';
 import { platformFace } from './faces/platform/plugin.ts';
 import { sendOpenAIError } from './faces/openai/envelope.ts';
-import { notFound } from './domain/errors.ts';
+import { invalid, notFound } from './domain/errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -43,6 +43,11 @@ export async function buildServer(config: ServerConfig, core: Core): Promise<Fas
     genReqId: () => `req_${randomBytes(12).toString('hex')}`,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Malformed URLs (bad percent-encoding, over-long path parameters) are refused before routing:
+    // answer them in the same error envelope as everything else.
+    frameworkErrors: (err, _req, reply) => {
+      sendOpenAIError(reply, err);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('actor', null as never);
@@ -68,9 +73,11 @@ export async function buildServer(config: ServerConfig, core: Core): Promise<Fas
     }
   });
 
-  // A POST without a body (the SDKs send none for archive and similar calls) counts as `{}`.
   app.addHook('preValidation', async (req) => {
+    // A POST without a body (the SDKs send none for archive and similar calls) counts as `{}`.
     if ((req.method === 'POST' || req.method === 'PATCH' || req.method === 'PUT') && (req.body === undefined || req.body === null)) req.body = {};
+    // No text keyplane stores or looks up may hold NUL: PostgreSQL cannot even compare it.
+    if (hasNul(req.params) || hasNul(req.query) || hasNul(req.body)) throw invalid('Text may not contain NUL characters.', null, 'invalid_characters');
   });
 
   app.addHook('onSend', async (req, reply) => {
@@ -87,4 +94,12 @@ export async function buildServer(config: ServerConfig, core: Core): Promise<Fas
   await app.register(openaiFace, { prefix: '/v1', core });
   if (config.rootKey) await app.register(platformFace, { prefix: '/platform/v1', core, rootKey: config.rootKey });
   return app;
+}
+
+/** True when any string (or key) inside `v` contains a NUL character. */
+function hasNul(v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (!v || typeof v !== 'object' || depth > 32) return false;
+  for (const [k, x] of Object.entries(v)) if (k.includes('\u0000') || hasNul(x, depth + 1)) return true;
+  return false;
 }

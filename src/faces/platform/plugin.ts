@@ -7,8 +7,9 @@ import { notFound, unauthenticated } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../crypto/keys.ts';
 import { authToken, toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
 import { sendOpenAIError } from '../openai/envelope.ts';
-import type { Organization, ApiKeyRow } from '../../store/schema.ts';
-import { MAX_EXPIRES_IN_SECONDS } from '../openai/admin-api-keys.ts';
+import type { Organization } from '../../store/schema.ts';
+import { formatAdminKey, MAX_EXPIRES_IN_SECONDS } from '../openai/admin-api-keys.ts';
+import type { IssuedKey } from '../../domain/keys.ts';
 import { formatInvite, formatOrgUser } from '../openai/users.ts';
 
 const Slug = Type.String({ minLength: 1, maxLength: 63 });
@@ -27,16 +28,10 @@ export function formatOrg(org: Organization) {
   return { object: 'organization' as const, id: org.id, slug: org.slug, name: org.name, created_at: toUnixSeconds(org.created_at) };
 }
 
-function formatIssuedKey(row: ApiKeyRow, secret: string) {
-  return {
-    object: 'organization.admin_api_key' as const,
-    id: row.id,
-    name: row.name,
-    redacted_value: row.redacted_value,
-    created_at: toUnixSeconds(row.created_at),
-    expires_at: toUnixSecondsOrNull(row.expires_at),
-    value: secret,
-  };
+/** A newly issued admin key as the OpenAI face shows it, with its secret `value` (this once). */
+async function formatIssuedKey(core: Core, key: IssuedKey) {
+  const owners = await core.users.membersByIds(ROOT, key.row.org_id, [key.row.owner_id ?? '']);
+  return { ...formatAdminKey(key.row, owners), value: key.secret };
 }
 
 export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: string }> = async (app, { core, rootKey }) => {
@@ -65,7 +60,7 @@ export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: stri
     return {
       ...formatOrg(created.org),
       owner: { id: created.owner.id, email: created.owner.email, name: created.owner.name },
-      admin_key: formatIssuedKey(created.adminKey.row, created.adminKey.secret),
+      admin_key: await formatIssuedKey(core, created.adminKey),
     };
   });
 
@@ -96,11 +91,11 @@ export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: stri
   app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: CreateKeyBody } }, async (req, reply) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
     const body = req.body;
-    const { row, secret } = await core.keys.createAdminKey(ROOT, org.id, {
+    const issued = await core.keys.createAdminKey(ROOT, org.id, {
       name: body.name ?? 'operator',
       expiresAt: body.expires_in_seconds ? Date.now() + body.expires_in_seconds * 1000 : null,
     });
     reply.code(201);
-    return formatIssuedKey(row, secret);
+    return formatIssuedKey(core, issued);
   });
 };

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { assertOpenAIError, http, openaiClient } from '../../helpers/http.ts';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects } from '../../helpers/db.ts';
 import { assertMatchesSpec } from '../../helpers/spec.ts';
@@ -12,25 +13,10 @@ const SPEC = 'openai-admin.subset.json';
 const LIST = '/organization/admin_api_keys';
 const ONE = '/organization/admin_api_keys/{key_id}';
 
-function client(s: TestServer, key: string, maxRetries = 0): OpenAI {
-  return new OpenAI({ adminAPIKey: key, baseURL: `${s.url}/v1`, maxRetries });
-}
+const client = openaiClient;
 
-async function raw(s: TestServer, method: string, path: string, key: string | null, body?: string, contentType = 'application/json') {
-  const headers: Record<string, string> = {};
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = contentType;
-  const res = await fetch(`${s.url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };
-}
+const raw = http;
 
-function assertOpenAIError(body: any) {
-  assert.equal(typeof body?.error?.message, 'string');
-  assert.equal(typeof body.error.type, 'string');
-  assert.ok('param' in body.error && 'code' in body.error, 'param and code are always present');
-  assert.ok(!JSON.stringify(body).includes('    at '), 'no stack trace');
-}
 
 for (const dialect of await testDialects()) {
   describe(`OpenAI admin API keys (${dialect})`, () => {

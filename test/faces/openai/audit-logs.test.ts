@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import type { AuditLogListParams } from 'openai/resources/admin/organization/audit-logs';
+import { openaiClient } from '../../helpers/http.ts';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects } from '../../helpers/db.ts';
 import { assertMatchesSpec } from '../../helpers/spec.ts';
@@ -13,9 +14,7 @@ import { makeCertificate } from '../../fixtures/certs.ts';
 const SPEC = 'openai-admin.subset.json';
 const PATH = '/organization/audit_logs';
 
-function client(s: TestServer, key: string): OpenAI {
-  return new OpenAI({ adminAPIKey: key, baseURL: `${s.url}/v1`, maxRetries: 0 });
-}
+const client = openaiClient;
 
 async function raw(s: TestServer, query: string, key: string) {
   const res = await fetch(`${s.url}/v1${PATH}${query ? `?${query}` : ''}`, { headers: { authorization: `Bearer ${key}` } });

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import OpenAI from 'openai';
+import { assertOpenAIError, http, openaiClient } from '../../helpers/http.ts';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects } from '../../helpers/db.ts';
 import { assertMatchesSpec } from '../../helpers/spec.ts';
@@ -15,24 +16,10 @@ const LIST = '/organization/certificates';
 const ONE = '/organization/certificates/{certificate_id}';
 const PLIST = '/organization/projects/{project_id}/certificates';
 
-function client(s: TestServer, key: string): OpenAI {
-  return new OpenAI({ adminAPIKey: key, baseURL: `${s.url}/v1`, maxRetries: 0 });
-}
+const client = openaiClient;
 
-async function raw(s: TestServer, method: string, path: string, key: string, body?: unknown) {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${s.url}/v1${path}`, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const raw = (s: TestServer, method: string, path: string, key: string | null, body?: unknown, contentType?: string) => http(s, method, `/v1${path}`, key, body, contentType);
 
-function assertOpenAIError(body: any) {
-  assert.equal(typeof body?.error?.message, 'string');
-  assert.equal(body.error.type, 'invalid_request_error');
-  assert.ok('param' in body.error && 'code' in body.error);
-  assert.ok(!JSON.stringify(body).includes('    at '), 'no stack trace');
-}
 
 const isStatus = (status: number) => (e: any) => e instanceof OpenAI.APIError && e.status === status;
 

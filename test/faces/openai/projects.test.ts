@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { http } from '../../helpers/http.ts';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects } from '../../helpers/db.ts';
 import { assertMatchesSpec } from '../../helpers/spec.ts';
@@ -11,14 +12,7 @@ import { SYSTEM } from '../../../src/domain/actor.ts';
 const SPEC = 'openai-admin.subset.json';
 const ROOT_KEY = 'r'.repeat(0) + 'f3b1c9a07d2e4b6a8c5d1e0f9a7b3c2d4e6f8a0b1c3d5e7f9a2b4c6d8e0f1a3b';
 
-async function raw(s: TestServer, method: string, path: string, key: string | null, body?: unknown) {
-  const headers: Record<string, string> = {};
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${s.url}${path}`, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const raw = http;
 
 const is = (cls: any) => (e: unknown) => e instanceof cls;
 

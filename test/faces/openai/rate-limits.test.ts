@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
+import { assertOpenAIError, http, openaiClient } from '../../helpers/http.ts';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects, tmpDir } from '../../helpers/db.ts';
 import { assertMatchesSpec } from '../../helpers/spec.ts';
@@ -16,23 +17,10 @@ const SPEC = 'openai-admin.subset.json';
 const LIST = '/organization/projects/{project_id}/rate_limits';
 const ONE = '/organization/projects/{project_id}/rate_limits/{rate_limit_id}';
 
-function client(s: TestServer, key: string): OpenAI {
-  return new OpenAI({ adminAPIKey: key, baseURL: `${s.url}/v1`, maxRetries: 0 });
-}
+const client = openaiClient;
 
-async function raw(s: TestServer, method: string, path: string, key: string, body?: unknown) {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${s.url}/v1${path}`, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const raw = (s: TestServer, method: string, path: string, key: string | null, body?: unknown, contentType?: string) => http(s, method, `/v1${path}`, key, body, contentType);
 
-function assertOpenAIError(body: any) {
-  assert.equal(typeof body?.error?.message, 'string');
-  assert.equal(body.error.type, 'invalid_request_error');
-  assert.ok('param' in body.error && 'code' in body.error);
-}
 
 describe('KEYPLANE_MODELS_FILE', () => {
   const dir = tmpDir('kp-models');

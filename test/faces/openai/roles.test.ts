@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { assertOpenAIError, http, openaiClient } from '../../helpers/http.ts';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects } from '../../helpers/db.ts';
 import { assertMatchesSpec } from '../../helpers/spec.ts';
@@ -12,24 +13,10 @@ import { SYSTEM } from '../../../src/domain/actor.ts';
 
 const SPEC = 'openai-admin.subset.json';
 
-function client(s: TestServer, key: string): OpenAI {
-  return new OpenAI({ adminAPIKey: key, baseURL: `${s.url}/v1`, maxRetries: 0 });
-}
+const client = openaiClient;
 
-async function raw(s: TestServer, method: string, path: string, key: string, body?: string) {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${s.url}/v1${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const raw = (s: TestServer, method: string, path: string, key: string | null, body?: unknown, contentType?: string) => http(s, method, `/v1${path}`, key, body, contentType);
 
-function assertOpenAIError(body: any) {
-  assert.equal(typeof body?.error?.message, 'string');
-  assert.equal(body.error.type, 'invalid_request_error');
-  assert.ok('param' in body.error && 'code' in body.error, 'param and code are always present');
-  assert.ok(!JSON.stringify(body).includes('    at '), 'no stack trace');
-}
 
 const isNotFound = (e: any) => e instanceof OpenAI.NotFoundError;
 const isBadRequest = (e: any) => e instanceof OpenAI.BadRequestError;
