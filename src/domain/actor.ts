@@ -12,6 +12,11 @@ export interface KeyPrincipal {
   ownerId: string | null;
   scopes: string[];
   expiresAt: number | null;
+  /**
+   * The organization role of the key's owner when the owner is a user (resolved when the key is
+   * verified; a role change evicts the user's keys from the cache), else null.
+   */
+  ownerOrgRole: 'owner' | 'reader' | null;
 }
 
 export type Actor =
@@ -34,10 +39,19 @@ export function isOperator(actor: Actor): boolean {
   return actor.type === 'system' || actor.type === 'root';
 }
 
-/** Organization administration: operators, or an admin key of that very organization. */
+/**
+ * Tenant administrators of `orgId`: the operator, an admin key of that organization, or a user key
+ * (the h2oGPTe, WhyLabs and ibl.ai faces' own keys) whose owner is an owner of the organization.
+ */
+export function isOrgAdmin(actor: Actor, orgId: string): boolean {
+  if (isOperator(actor)) return true;
+  if (actor.type !== 'key' || actor.key.orgId !== orgId) return false;
+  return actor.key.kind === 'admin' || (actor.key.kind === 'user' && actor.key.ownerOrgRole === 'owner');
+}
+
+/** Organization administration: see isOrgAdmin. */
 export function requireOrgAdmin(actor: Actor, orgId: string): void {
-  if (isOperator(actor)) return;
-  if (actor.type === 'key' && actor.key.kind === 'admin' && actor.key.orgId === orgId) return;
+  if (isOrgAdmin(actor, orgId)) return;
   throw forbidden(
     actor.type === 'key' && actor.key.orgId === orgId
       ? 'This operation needs an admin API key; the key you used is not one.'

@@ -10,6 +10,7 @@ import { InviteService } from './invites.ts';
 import { ServiceAccountService } from './service-accounts.ts';
 import { ProjectKeyService } from './project-keys.ts';
 import { IdempotencyService } from './idempotency.ts';
+import { UserKeyService } from './user-keys.ts';
 import { generateKey } from '../crypto/envelope.ts';
 import { UserService } from './users.ts';
 import { CertificateService } from './certificates.ts';
@@ -50,6 +51,7 @@ export class Core {
   readonly serviceAccounts: ServiceAccountService;
   readonly projectKeys: ProjectKeyService;
   readonly idempotency: IdempotencyService;
+  readonly userKeys: UserKeyService;
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly opts: CoreOptions;
@@ -76,6 +78,7 @@ export class Core {
     this.invites = new InviteService(store, this.users, now);
     this.serviceAccounts = new ServiceAccountService(store, this.keys, now);
     this.projectKeys = new ProjectKeyService(store, this.keys);
+    this.userKeys = new UserKeyService(store, this.keys, now);
     this.idempotency = new IdempotencyService(store, opts.masterKey ?? generateKey(), now);
   }
 

@@ -59,8 +59,8 @@ function checkOrgRole(role: string): OrgRole {
 export class UserService {
   constructor(
     private readonly store: Store,
-    /** Called with the hashes of keys revoked when a user leaves, after commit. */
-    private readonly onKeysRevoked: (hashes: string[]) => Promise<void> = async () => {},
+    /** Called after commit with the hashes of keys revoked or whose owner's role changed. */
+    private readonly onKeysChanged: (hashes: string[]) => Promise<void> = async () => {},
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -99,7 +99,7 @@ export class UserService {
   async updateRole(actor: Actor, orgId: string, userId: string, role: string): Promise<OrgMember> {
     requireOrgAdmin(actor, orgId);
     const newRole = checkOrgRole(role);
-    return this.store.db.transaction().execute(async (tx) => {
+    const updated = await this.store.db.transaction().execute(async (tx) => {
       const m = await loadMember(tx, orgId, userId);
       if (m.role === newRole) return m;
       if (m.role === 'owner') await requireAnotherOwner(tx, orgId, userId);
@@ -107,6 +107,10 @@ export class UserService {
       await recordAudit(tx, actor, { orgId, type: 'user.updated', targetType: 'user', targetId: userId, payload: { changes_requested: { role: newRole } } });
       return { ...m, role: newRole };
     });
+    // verified keys carry their owner's organization role: evict this user's keys from every cache
+    const keys = await this.store.db.selectFrom('api_keys').select('secret_hash').where('org_id', '=', orgId).where('owner_type', '=', 'user').where('owner_id', '=', userId).execute();
+    await this.onKeysChanged(keys.map((k) => k.secret_hash));
+    return updated;
   }
 
   /**
@@ -130,7 +134,7 @@ export class UserService {
       await recordAudit(tx, actor, { orgId, type: 'user.deleted', targetType: 'user', targetId: userId, payload: { email: member.email, revoked_keys: keys.map((k) => k.id) } }, now);
       return { member, hashes: keys.map((k) => k.secret_hash) };
     });
-    await this.onKeysRevoked(hashes);
+    await this.onKeysChanged(hashes);
     return member;
   }
 
