@@ -8,6 +8,7 @@ import { conflict, invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import type { IssuedKey, KeyService } from './keys.ts';
 import { ensureUser } from './users.ts';
+import { seedPredefinedRoles } from './predefined-roles.ts';
 
 export const SLUG = /^[a-z0-9](?:[a-z0-9_-]{0,62})$/;
 
@@ -54,6 +55,7 @@ export class OrganizationService {
           updated_at: now,
         };
         await tx.insertInto('organizations').values(org).execute();
+        await seedPredefinedRoles(tx, org.id, null, now);
         await recordAudit(tx, actor, { orgId: org.id, type: 'organization.created', targetType: 'organization', targetId: org.id, payload: { name, slug: org.slug } }, now);
         const owner = await ensureUser(tx, input.ownerEmail ?? `owner@${org.slug}.invalid`, input.ownerName ?? 'Owner', now);
         await tx.insertInto('org_memberships').values({ org_id: org.id, user_id: owner.id, role: 'owner', created_at: now }).execute();

@@ -8,6 +8,7 @@ import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
+import { seedPredefinedRoles } from './predefined-roles.ts';
 
 export type Project = Selectable<ProjectsTable>;
 
@@ -68,6 +69,7 @@ export class ProjectService {
     };
     await this.store.db.transaction().execute(async (tx) => {
       await tx.insertInto('projects').values(project).execute();
+      await seedPredefinedRoles(tx, orgId, project.id, now);
       await recordAudit(tx, actor, { orgId, type: 'project.created', targetType: 'project', targetId: project.id, projectId: project.id, payload: { data: { name, external_key_id: project.external_key_id } } }, now);
     });
     return project;

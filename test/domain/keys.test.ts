@@ -156,6 +156,14 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(member.map((m) => [m.user_id, m.role]), [[c.owner.id, 'owner']]);
       assert.deepEqual((await auditTypes(t, c.org.id)).map((e) => e.type), ['organization.created', 'user.added', 'api_key.created']);
       assert.equal((await t.core.orgs.getBySlug(SYSTEM, 'acme')).id, c.org.id);
+      // OpenAI's predefined roles come with the organization and with each project
+      const names = async (projectId: string | null) =>
+        (await t.store.db.selectFrom('roles').select(['name', 'predefined', 'project_id']).where('org_id', '=', c.org.id).orderBy('created_at').orderBy('id').execute())
+          .filter((r) => r.project_id === projectId && r.predefined === 1)
+          .map((r) => r.name);
+      assert.deepEqual(await names(null), ['owner', 'reader']);
+      const p = await t.core.projects.create(ROOT, c.org.id, { name: 'P' });
+      assert.deepEqual(await names(p.id), ['owner', 'member', 'viewer']);
     });
 
     test('slugs are unique and well-formed; a refused create leaves nothing', async () => {

@@ -129,7 +129,12 @@ for (const dialect of await testDialects()) {
 
       const list = await raw(s, 'GET', `/projects/${p.id}/roles`, s.adminKey);
       assertMatchesSpec(SPEC, 'get', '/projects/{project_id}/roles', 200, list.json);
-      assert.deepEqual(list.json.data.map((x: any) => x.id), [r.id]);
+      assert.deepEqual(list.json.data.filter((x: any) => !x.predefined_role).map((x: any) => x.id), [r.id]);
+      // every project starts with OpenAI's predefined roles, which cannot be changed or deleted
+      const predefined = list.json.data.filter((x: any) => x.predefined_role);
+      assert.deepEqual(predefined.map((x: any) => x.name), ['owner', 'member', 'viewer']);
+      await assert.rejects(projectRoles().delete(predefined[0].id, { project_id: p.id }), isBadRequest);
+      await assert.rejects(projectRoles().update(predefined[1].id, { project_id: p.id, role_name: 'boss' }), isBadRequest);
 
       // a project role is unknown at organization level and in other projects, and vice versa
       await assert.rejects(roles().retrieve(r.id), isNotFound);
@@ -138,7 +143,7 @@ for (const dialect of await testDialects()) {
       await assert.rejects(projectRoles().delete(r.id, { project_id: other.id }), isNotFound);
       const orgRole = await roles().create({ role_name: uniq('org'), permissions: [] });
       await assert.rejects(projectRoles().retrieve(orgRole.id, { project_id: p.id }), isNotFound);
-      assert.equal((await projectRoles().list(other.id)).data.length, 0);
+      assert.deepEqual((await projectRoles().list(other.id)).data.filter((x) => !x.predefined_role), []);
       await assert.rejects(projectRoles().list('proj_nope'), isNotFound);
       await assert.rejects(projectRoles().create('proj_nope', { role_name: 'x', permissions: [] }), isNotFound);
 
@@ -154,7 +159,7 @@ for (const dialect of await testDialects()) {
       await s.rt.core.projects.archive(SYSTEM, orgId, p.id);
       const before = await count('roles');
       assert.equal((await projectRoles().retrieve(r.id, { project_id: p.id })).id, r.id);
-      assert.equal((await projectRoles().list(p.id)).data.length, 1);
+      assert.equal((await projectRoles().list(p.id)).data.filter((x) => !x.predefined_role).length, 1);
       await assert.rejects(projectRoles().create(p.id, { role_name: 'After', permissions: [] }), (e: any) => isBadRequest(e) && e.code === 'project_archived');
       await assert.rejects(projectRoles().update(r.id, { project_id: p.id, role_name: 'Renamed' }), isBadRequest);
       await assert.rejects(projectRoles().delete(r.id, { project_id: p.id }), isBadRequest);
@@ -165,17 +170,19 @@ for (const dialect of await testDialects()) {
     test('paging walks every role once, in both orders, following `next`', async () => {
       const p = await newProject();
       const made: string[] = [];
+      const predefined = (await projectRoles().list(p.id)).data.map((r) => r.id); // created with the project
       for (let i = 0; i < 7; i++) made.push((await projectRoles().create(p.id, { role_name: `page-${i}`, permissions: [] })).id);
+      const all = [...predefined, ...made];
       const seen: string[] = [];
       for await (const r of projectRoles().list(p.id, { limit: 2 })) seen.push(r.id);
-      assert.deepEqual(seen, made);
+      assert.deepEqual(seen, all);
       const first = await raw(s, 'GET', `/projects/${p.id}/roles?limit=3`, s.adminKey);
       assertMatchesSpec(SPEC, 'get', '/projects/{project_id}/roles', 200, first.json);
       assert.equal(first.json.has_more, true);
-      assert.equal(first.json.next, made[2]);
+      assert.equal(first.json.next, all[2]);
       const desc: string[] = [];
       for await (const r of projectRoles().list(p.id, { limit: 3, order: 'desc' })) desc.push(r.id);
-      assert.deepEqual(desc, [...made].reverse());
+      assert.deepEqual(desc, [...all].reverse());
       const zero = await raw(s, 'GET', `/projects/${p.id}/roles?limit=0`, s.adminKey);
       assert.equal(zero.status, 200);
       assert.deepEqual(zero.json.data, []);
