@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
-import { loadMasterKey, type MasterKey } from './crypto/master-key.ts';
+import { loadMasterKey, MASTER_KEY_FILE, type MasterKey } from './crypto/master-key.ts';
 import { openStore, type Store } from './store/db.ts';
 import { Core } from './domain/core.ts';
 import { bootstrap } from './domain/bootstrap.ts';
@@ -35,7 +35,7 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
   let masterKey: MasterKey;
   try {
     masterKey = loadMasterKey(config.masterKey, config.dataDir);
-    await checkVault(store, masterKey);
+    await checkVault(store, masterKey, config.dataDir);
   } catch (err) {
     await store.close().catch(() => {});
     if (err instanceof StartupError) throw err;
@@ -63,11 +63,18 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
 }
 
 /** Refuses to start with a master key other than the one that wrapped the existing data keys. */
-async function checkVault(store: Store, masterKey: MasterKey): Promise<void> {
+async function checkVault(store: Store, masterKey: MasterKey, dataDir: string): Promise<void> {
+  const stagedFile = path.join(dataDir, `${MASTER_KEY_FILE}.next`);
+  const staged = fs.existsSync(stagedFile) ? stagedFile : null;
   const other = await store.db.selectFrom('data_keys').select('master_key_id').where('master_key_id', '!=', masterKey.id).executeTakeFirst();
   if (other) {
+    if (staged) {
+      throw new StartupError(
+        `the master key (id ${masterKey.id}) is not the one that encrypted this vault (id ${other.master_key_id}), and ${staged} exists: a master-key rotation was interrupted after the database changed; move that file to master-key (or set KEYPLANE_MASTER_KEY to its content)`,
+      );
+    }
     throw new StartupError(
-      `the master key (${masterKey.source === 'config' ? 'KEYPLANE_MASTER_KEY' : 'data dir master-key file'}, id ${masterKey.id}) is not the one that encrypted this vault (id ${other.master_key_id}); start with the original KEYPLANE_MASTER_KEY`,
+      `the master key (${masterKey.source === 'config' ? 'KEYPLANE_MASTER_KEY' : 'data dir master-key file'}, id ${masterKey.id}) is not the one that encrypted this vault (id ${other.master_key_id}); start with the master key that encrypted it (KEYPLANE_MASTER_KEY or the data dir master-key file)`,
     );
   }
 }

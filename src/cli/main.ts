@@ -6,6 +6,7 @@ import { DomainError } from '../domain/errors.ts';
 import { SYSTEM } from '../domain/actor.ts';
 import { openRuntime, StartupError, type Runtime } from '../runtime.ts';
 import { serve } from './serve.ts';
+import { rotateMasterKey } from './vault.ts';
 
 function withSettings(cmd: Command, keys: (keyof Config)[] = Object.keys(SETTINGS) as (keyof Config)[]): Command {
   for (const k of keys) {
@@ -112,6 +113,18 @@ withSettings(
     const { member } = await rt.core.invites.accept(SYSTEM, org.id, opts.invite, { name: opts.name ?? null });
     process.stdout.write(`invite ${opts.invite} accepted: ${member.email} is user ${member.id} (${member.role}) of ${org.slug}\n`);
   });
+});
+
+const vault = program.command('vault').description('the credential vault');
+withSettings(
+  vault
+    .command('rotate-master-key')
+    .description('rewrap every organization data key under a new master key (stop every keyplane server first)')
+    .option('--new-master-key <key>', 'the new 256-bit key, 64 hex characters or base64 [env KEYPLANE_NEW_MASTER_KEY]')
+    .option('--generate', 'generate the new key (printed once when the current key comes from KEYPLANE_MASTER_KEY)'),
+  STORE_SETTINGS,
+).action(async (opts: FlagValues & { newMasterKey?: string; generate?: boolean }) => {
+  await rotateMasterKey(loadConfig(opts), opts.newMasterKey ?? process.env.KEYPLANE_NEW_MASTER_KEY, !!opts.generate);
 });
 
 try {

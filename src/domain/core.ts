@@ -11,6 +11,7 @@ import { ServiceAccountService } from './service-accounts.ts';
 import { ProjectKeyService } from './project-keys.ts';
 import { IdempotencyService } from './idempotency.ts';
 import { UserKeyService } from './user-keys.ts';
+import { CredentialService } from './credentials.ts';
 import { generateKey } from '../crypto/envelope.ts';
 import { UserService } from './users.ts';
 import { CertificateService } from './certificates.ts';
@@ -52,6 +53,7 @@ export class Core {
   readonly projectKeys: ProjectKeyService;
   readonly idempotency: IdempotencyService;
   readonly userKeys: UserKeyService;
+  readonly credentials: CredentialService;
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly opts: CoreOptions;
@@ -79,7 +81,9 @@ export class Core {
     this.serviceAccounts = new ServiceAccountService(store, this.keys, now);
     this.projectKeys = new ProjectKeyService(store, this.keys);
     this.userKeys = new UserKeyService(store, this.keys, now);
-    this.idempotency = new IdempotencyService(store, opts.masterKey ?? generateKey(), now);
+    const masterKey = opts.masterKey ?? generateKey();
+    this.credentials = new CredentialService(store, masterKey, now);
+    this.idempotency = new IdempotencyService(store, masterKey, now);
   }
 
   /** Starts background work: the buffered-usage flush and, on PostgreSQL, the invalidation listener. */

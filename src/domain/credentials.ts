@@ -1,0 +1,190 @@
+// The credential vault: each organization's LLM and integration credentials (arbitrary JSON: an
+// OpenAI key object, a Google service-account file…), sealed with AES-256-GCM under a data key of
+// the organization, itself wrapped by the master key. Plaintext leaves only through `reveal` (toward
+// a provider, on the gateway); every other read returns masked values. Every decrypt is audited.
+import type { Selectable } from 'kysely';
+import type { Executor, Store, Tx } from '../store/db.ts';
+import { isUniqueViolation } from '../store/db.ts';
+import type { CredentialsTable } from '../store/schema.ts';
+import { generateKey, keyFingerprint, open, seal, unwrapDataKey, wrapDataKey } from '../crypto/envelope.ts';
+import { requireOrgAdmin, type Actor } from './actor.ts';
+import { recordAudit } from './audit.ts';
+import { invalid, notFound } from './errors.ts';
+import { ID_PREFIX, newId } from './ids.ts';
+
+export type CredentialKind = 'llm' | 'integration';
+type CredentialRow = Selectable<CredentialsTable>;
+
+export interface Credential {
+  name: string;
+  kind: CredentialKind;
+  platform: string;
+  /** Masked: every string inside keeps only a short tail. */
+  value: unknown;
+  created_at: number;
+  updated_at: number;
+}
+
+export const MAX_VALUE_BYTES = 64 * 1024;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:\- ]{0,254}$/;
+
+/** Masks every string in a JSON value, keeping its last four characters when it is long enough. */
+export function maskSecrets(v: unknown): unknown {
+  if (typeof v === 'string') return v.length > 8 ? `****${v.slice(-4)}` : '****';
+  if (Array.isArray(v)) return v.map(maskSecrets);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskSecrets(x)]));
+  return v;
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME.test(name)) throw invalid('A credential name is 1 to 255 characters: letters, digits, space, and _ . : -, starting with a letter or digit.', 'name');
+  return name;
+}
+
+function checkValue(value: unknown): Buffer {
+  if (value === undefined) throw invalid('A credential needs a value.', 'value');
+  const text = Buffer.from(JSON.stringify(value), 'utf8');
+  if (text.length > MAX_VALUE_BYTES) throw invalid(`A credential value is at most ${MAX_VALUE_BYTES} bytes of JSON.`, 'value');
+  return text;
+}
+
+const aad = (orgId: string, kind: CredentialKind, name: string) => `credential:${orgId}:${kind}:${name}`;
+
+export class CredentialService {
+  /** Unwrapped data keys by organization; dropped when the master key rotates. */
+  private readonly dataKeys = new Map<string, Buffer>();
+
+  constructor(
+    private readonly store: Store,
+    private masterKey: Buffer,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The organization's data key, created and wrapped on first use. */
+  private async dataKey(tx: Executor, orgId: string): Promise<Buffer> {
+    const cached = this.dataKeys.get(orgId);
+    if (cached) return cached;
+    const row = await tx.selectFrom('data_keys').selectAll().where('org_id', '=', orgId).executeTakeFirst();
+    let key: Buffer;
+    if (row) {
+      key = unwrapDataKey(this.masterKey, row.wrapped_key, orgId);
+    } else {
+      key = generateKey();
+      try {
+        await tx.insertInto('data_keys').values({ org_id: orgId, wrapped_key: wrapDataKey(this.masterKey, key, orgId), master_key_id: keyFingerprint(this.masterKey), created_at: this.now(), rotated_at: null }).execute();
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        return this.dataKey(tx, orgId); // created concurrently: use that one
+      }
+    }
+    this.dataKeys.set(orgId, key);
+    return key;
+  }
+
+  private async load(db: Executor, orgId: string, kind: CredentialKind, name: string): Promise<CredentialRow> {
+    const row = await db.selectFrom('credentials').selectAll().where('org_id', '=', orgId).where('kind', '=', kind).where('name', '=', name).executeTakeFirst();
+    if (!row) throw notFound(`No ${kind === 'llm' ? 'LLM' : 'integration'} credential named '${name}'.`, 'name');
+    return row;
+  }
+
+  /** Decrypts inside `tx` and records why. */
+  private async decrypt(tx: Tx, actor: Actor, row: CredentialRow, purpose: 'masked_read' | 'provider'): Promise<unknown> {
+    const key = await this.dataKey(tx, row.org_id);
+    const value = JSON.parse(open(key, row.ciphertext, aad(row.org_id, row.kind, row.name)).toString('utf8')) as unknown;
+    await recordAudit(tx, actor, { orgId: row.org_id, type: 'credential.decrypted', targetType: 'credential', targetId: row.id, payload: { name: row.name, kind: row.kind, purpose } });
+    return value;
+  }
+
+  private async view(tx: Tx, actor: Actor, row: CredentialRow): Promise<Credential> {
+    return { name: row.name, kind: row.kind, platform: row.platform, value: maskSecrets(await this.decrypt(tx, actor, row, 'masked_read')), created_at: row.created_at, updated_at: row.updated_at };
+  }
+
+  async create(actor: Actor, orgId: string, kind: CredentialKind, input: { name: unknown; value: unknown; platform: string }): Promise<Credential> {
+    requireOrgAdmin(actor, orgId);
+    const name = checkName(input.name);
+    const plaintext = checkValue(input.value);
+    const now = this.now();
+    return this.store.db.transaction().execute(async (tx) => {
+      const exists = await tx.selectFrom('credentials').select('id').where('org_id', '=', orgId).where('kind', '=', kind).where('name', '=', name).executeTakeFirst();
+      if (exists) throw invalid(`A credential named '${name}' already exists.`, 'name', 'already_exists');
+      const key = await this.dataKey(tx, orgId);
+      const row: CredentialRow = { id: newId(ID_PREFIX.credential, now), org_id: orgId, kind, name, platform: input.platform, ciphertext: seal(key, plaintext, aad(orgId, kind, name)), created_at: now, updated_at: now };
+      await tx.insertInto('credentials').values(row).execute();
+      await recordAudit(tx, actor, { orgId, type: 'credential.created', targetType: 'credential', targetId: row.id, payload: { name, kind } }, now);
+      return { name, kind, platform: row.platform, value: maskSecrets(input.value), created_at: now, updated_at: now };
+    });
+  }
+
+  /** Partial update: a new value and/or platform. */
+  async update(actor: Actor, orgId: string, kind: CredentialKind, name: string, input: { value?: unknown; platform?: string }): Promise<Credential> {
+    requireOrgAdmin(actor, orgId);
+    const plaintext = input.value === undefined ? null : checkValue(input.value);
+    return this.store.db.transaction().execute(async (tx) => {
+      const row = await this.load(tx, orgId, kind, name);
+      const set: Partial<CredentialRow> = { updated_at: this.now() };
+      if (plaintext) set.ciphertext = seal(await this.dataKey(tx, orgId), plaintext, aad(orgId, kind, name));
+      if (input.platform !== undefined) set.platform = input.platform;
+      await tx.updateTable('credentials').set(set).where('id', '=', row.id).execute();
+      await recordAudit(tx, actor, { orgId, type: 'credential.updated', targetType: 'credential', targetId: row.id, payload: { name, kind, value_changed: !!plaintext } });
+      return this.view(tx, actor, { ...row, ...set });
+    });
+  }
+
+  async get(actor: Actor, orgId: string, kind: CredentialKind, name: string): Promise<Credential> {
+    requireOrgAdmin(actor, orgId);
+    return this.store.db.transaction().execute(async (tx) => this.view(tx, actor, await this.load(tx, orgId, kind, name)));
+  }
+
+  async list(actor: Actor, orgId: string, kind: CredentialKind): Promise<Credential[]> {
+    requireOrgAdmin(actor, orgId);
+    return this.store.db.transaction().execute(async (tx) => {
+      const rows = await tx.selectFrom('credentials').selectAll().where('org_id', '=', orgId).where('kind', '=', kind).orderBy('created_at').orderBy('id').execute();
+      const out: Credential[] = [];
+      for (const r of rows) out.push(await this.view(tx, actor, r));
+      return out;
+    });
+  }
+
+  async delete(actor: Actor, orgId: string, kind: CredentialKind, name: string): Promise<void> {
+    requireOrgAdmin(actor, orgId);
+    await this.store.db.transaction().execute(async (tx) => {
+      const row = await this.load(tx, orgId, kind, name);
+      await tx.deleteFrom('credentials').where('id', '=', row.id).execute();
+      await recordAudit(tx, actor, { orgId, type: 'credential.deleted', targetType: 'credential', targetId: row.id, payload: { name, kind } });
+    });
+  }
+
+  /** The plaintext value, for calling the provider (the gateway). Audited as a provider decrypt. */
+  async reveal(actor: Actor, orgId: string, kind: CredentialKind, name: string): Promise<unknown> {
+    return this.store.db.transaction().execute(async (tx) => this.decrypt(tx, actor, await this.load(tx, orgId, kind, name), 'provider'));
+  }
+
+  /** Names of the organization's credentials of `kind` (no decrypt). */
+  async names(orgId: string, kind: CredentialKind): Promise<string[]> {
+    const rows = await this.store.db.selectFrom('credentials').select('name').where('org_id', '=', orgId).where('kind', '=', kind).orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => r.name);
+  }
+
+  /**
+   * Rewraps every data key under `next` in one transaction (credential values are untouched). On
+   * success this service uses `next` from then on. Returns how many data keys were rewrapped.
+   */
+  async rotateMasterKey(next: Buffer): Promise<number> {
+    const nextId = keyFingerprint(next);
+    const count = await this.store.db.transaction().execute(async (tx) => {
+      const rows = await tx.selectFrom('data_keys').selectAll().execute();
+      const now = this.now();
+      for (const r of rows) {
+        const key = unwrapDataKey(this.masterKey, r.wrapped_key, r.org_id); // throws on a wrong current key
+        await tx.updateTable('data_keys').set({ wrapped_key: wrapDataKey(next, key, r.org_id), master_key_id: nextId, rotated_at: now }).where('org_id', '=', r.org_id).execute();
+        await recordAudit(tx, { type: 'system' }, { orgId: r.org_id, type: 'vault.master_key_rotated', targetType: 'data_key', targetId: r.org_id, payload: { master_key_id: nextId } }, now);
+      }
+      // stored idempotent answers are sealed under a key derived from the master key: drop them
+      await tx.deleteFrom('idempotency_records').execute();
+      return rows.length;
+    });
+    this.masterKey = next;
+    this.dataKeys.clear();
+    return count;
+  }
+}
