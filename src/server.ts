@@ -11,6 +11,11 @@ import type { Actor } from './domain/actor.ts';
 import { healthRoutes } from './faces/health.ts';
 import { openaiFace } from './faces/openai/plugin.ts';
 import { platformFace } from './faces/platform/plugin.ts';
+import { h2ogpteFace } from './faces/h2ogpte/plugin.ts';
+import { isH2ogptePath, sendH2ogpteError } from './faces/h2ogpte/envelope.ts';
+import { isWhyLabsPath, sendWhyLabsError, whylabsFace } from './faces/whylabs/plugin.ts';
+import { iblaiFace } from './faces/iblai/plugin.ts';
+import { isIblaiPath, sendIblaiError } from './faces/iblai/envelope.ts';
 import { sendOpenAIError } from './faces/openai/envelope.ts';
 import { invalid, notFound } from './domain/errors.ts';
 
@@ -45,8 +50,11 @@ export async function buildServer(config: ServerConfig, core: Core): Promise<Fas
     forceCloseConnections: 'idle',
     // Malformed URLs (bad percent-encoding, over-long path parameters) are refused before routing:
     // answer them in the same error envelope as everything else.
-    frameworkErrors: (err, _req, reply) => {
-      sendOpenAIError(reply, err);
+    frameworkErrors: (err, req, reply) => {
+      if (isH2ogptePath(req.url)) sendH2ogpteError(reply, err);
+      else if (isWhyLabsPath(req.url)) sendWhyLabsError(reply, err, req);
+      else if (isIblaiPath(req.url)) sendIblaiError(reply, err, req);
+      else sendOpenAIError(reply, err);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -92,6 +100,9 @@ export async function buildServer(config: ServerConfig, core: Core): Promise<Fas
 
   await app.register(healthRoutes, { store: core.store });
   await app.register(openaiFace, { prefix: '/v1', core });
+  await app.register(h2ogpteFace, { prefix: '/api/v1', core });
+  await app.register(whylabsFace, { prefix: '/v0', core });
+  await app.register(iblaiFace, { prefix: '/api/ai-account', core });
   if (config.rootKey) await app.register(platformFace, { prefix: '/platform/v1', core, rootKey: config.rootKey });
   return app;
 }

@@ -258,17 +258,24 @@ export class KeyService {
     return row;
   }
 
-  /** Deactivates or revokes a key (idempotent); it is refused on the very next request. */
-  async setStatus(actor: Actor, orgId: string, keyId: string, status: Exclude<ApiKeyStatus, 'active'>): Promise<ApiKeyRow> {
-    return this.update(actor, orgId, keyId, (row) =>
-      row.status === status ? null : { status, revoked_at: status === 'revoked' ? this.now() : row.revoked_at },
-    );
+  /**
+   * Deactivates or revokes a key (idempotent; revoked is final); it is refused on the very next
+   * request. `kind` restricts which keys the caller may address.
+   */
+  async setStatus(actor: Actor, orgId: string, keyId: string, status: Exclude<ApiKeyStatus, 'active'>, kind?: ApiKeyKind): Promise<ApiKeyRow> {
+    return this.update(actor, orgId, keyId, (row) => {
+      if (kind && row.kind !== kind) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
+      return row.status === status || row.status === 'revoked' ? null : { status, revoked_at: status === 'revoked' ? this.now() : row.revoked_at };
+    });
   }
 
   /** Sets or clears (null) a key's expiry. */
-  async setExpiry(actor: Actor, orgId: string, keyId: string, expiresAt: number | null): Promise<ApiKeyRow> {
+  async setExpiry(actor: Actor, orgId: string, keyId: string, expiresAt: number | null, kind?: ApiKeyKind): Promise<ApiKeyRow> {
     if (expiresAt !== null && expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_at');
-    return this.update(actor, orgId, keyId, (row) => (row.expires_at === expiresAt ? null : { expires_at: expiresAt }));
+    return this.update(actor, orgId, keyId, (row) => {
+      if (kind && row.kind !== kind) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
+      return row.expires_at === expiresAt ? null : { expires_at: expiresAt };
+    });
   }
 
   async rename(actor: Actor, orgId: string, keyId: string, name: string): Promise<ApiKeyRow> {

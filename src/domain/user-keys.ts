@@ -127,11 +127,11 @@ export class UserKeyService {
   }
 
   deactivate(actor: Actor, orgId: string, keyId: string): Promise<ApiKeyRow> {
-    return this.keys.setStatus(actor, orgId, keyId, 'deactivated');
+    return this.keys.setStatus(actor, orgId, keyId, 'deactivated', 'user');
   }
 
   revoke(actor: Actor, orgId: string, keyId: string): Promise<ApiKeyRow> {
-    return this.keys.setStatus(actor, orgId, keyId, 'revoked');
+    return this.keys.setStatus(actor, orgId, keyId, 'revoked', 'user');
   }
 
   delete(actor: Actor, orgId: string, keyId: string): Promise<ApiKeyRow> {
@@ -139,6 +139,6 @@ export class UserKeyService {
   }
 
   setExpiry(actor: Actor, orgId: string, keyId: string, expiresAt: number | null): Promise<ApiKeyRow> {
-    return this.keys.setExpiry(actor, orgId, keyId, expiresAt);
+    return this.keys.setExpiry(actor, orgId, keyId, expiresAt, 'user');
   }
 }
