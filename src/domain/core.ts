@@ -12,6 +12,8 @@ import { ProjectKeyService } from './project-keys.ts';
 import { IdempotencyService } from './idempotency.ts';
 import { UserKeyService } from './user-keys.ts';
 import { CredentialService } from './credentials.ts';
+import { PlatformService } from './platform.ts';
+import { UsageService } from './usage.ts';
 import { generateKey } from '../crypto/envelope.ts';
 import { UserService } from './users.ts';
 import { CertificateService } from './certificates.ts';
@@ -54,6 +56,8 @@ export class Core {
   readonly idempotency: IdempotencyService;
   readonly userKeys: UserKeyService;
   readonly credentials: CredentialService;
+  readonly platform: PlatformService;
+  readonly usage: UsageService;
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly opts: CoreOptions;
@@ -83,6 +87,8 @@ export class Core {
     this.userKeys = new UserKeyService(store, this.keys, now);
     const masterKey = opts.masterKey ?? generateKey();
     this.credentials = new CredentialService(store, masterKey, now);
+    this.platform = new PlatformService(store, this.credentials, now);
+    this.usage = new UsageService(store, now);
     this.idempotency = new IdempotencyService(store, masterKey, now);
   }
 

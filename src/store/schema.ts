@@ -196,6 +196,8 @@ export interface PlatformSettingsTable {
   active_llm: string | null;
   active_stt: string | null;
   active_tts: string | null;
+  llms: string | null; // JSON string[]: providers listed in metadata.services; null: every LLM credential
+  created_at: number;
   updated_at: number;
 }
 

@@ -242,6 +242,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('active_llm', 'text')
     .addColumn('active_stt', 'text')
     .addColumn('active_tts', 'text')
+    .addColumn('llms', 'text') // JSON string[]: the providers listed in metadata.services; null = every LLM credential
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
 

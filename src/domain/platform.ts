@@ -1,0 +1,272 @@
+// Per-organization platform settings the gateway obeys: whether the tenant uses the platform's
+// default LLM key, its free trial (on/off and free-form metadata), and its platform metadata: per
+// provider LLM options, which providers are listed, and the active LLM / speech-to-text /
+// text-to-speech providers. An active provider must have an LLM credential in the vault.
+import type { Selectable } from 'kysely';
+import type { Executor, Store } from '../store/db.ts';
+import type { Organization, PlatformSettingsTable } from '../store/schema.ts';
+import { requireOrgAdmin, type Actor } from './actor.ts';
+import { recordAudit } from './audit.ts';
+import { MAX_VALUE_BYTES, type CredentialService } from './credentials.ts';
+import { invalid, notFound } from './errors.ts';
+import { resolveOrgUser } from './usage.ts';
+
+type SettingsRow = Selectable<PlatformSettingsTable>;
+
+export interface TenantSettings {
+  useDefaultLlmKey: boolean;
+  freeTrialEnabled: boolean;
+  freeTrialMetadata: Record<string, unknown> | null;
+}
+
+export type LlmOptions = Record<string, unknown>;
+
+export interface PlatformMetadata {
+  /** One entry per listed provider that has an LLM credential (credentials are never shown here). */
+  services: Record<string, { llm_options: LlmOptions }>;
+  active_llm: string | null;
+  active_stt: string | null;
+  active_tts: string | null;
+}
+
+export type ActiveField = 'active_llm' | 'active_stt' | 'active_tts';
+const ACTIVE_FIELDS: readonly ActiveField[] = ['active_llm', 'active_stt', 'active_tts'];
+
+export interface CreateMetadataInput {
+  /** Per provider: a credential to store in the vault (created or replaced) and/or its LLM options. */
+  llms?: Record<string, { credential?: unknown; llm_options?: LlmOptions }>;
+  active_llm?: string | null;
+  active_stt?: string | null;
+  active_tts?: string | null;
+  /** The organization's platform key (slug), recorded on credentials written here. */
+  platform: string;
+}
+
+export interface UpdateMetadataInput {
+  /** The providers listed in `services` (each needs an LLM credential). */
+  llms?: string[];
+  active_llm?: string | null;
+  active_stt?: string | null;
+  active_tts?: string | null;
+}
+
+export const MAX_SETTINGS_BYTES = 16 * 1024;
+const MAX_PROVIDERS = 100;
+// the credential vault's name rule (src/domain/credentials.ts), checked before anything is written
+const PROVIDER = /^[A-Za-z0-9][A-Za-z0-9_.:\- ]{0,254}$/;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v) ?? '', 'utf8');
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+async function loadOrg(db: Executor, orgId: string): Promise<Organization> {
+  const org = await db.selectFrom('organizations').selectAll().where('id', '=', orgId).executeTakeFirst();
+  if (!org) throw notFound(`No such organization: '${orgId}'.`, 'org');
+  return org;
+}
+
+export class PlatformService {
+  constructor(
+    private readonly store: Store,
+    private readonly credentials: CredentialService,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async settings(actor: Actor, orgId: string): Promise<TenantSettings> {
+    requireOrgAdmin(actor, orgId);
+    const org = await loadOrg(this.store.db, orgId);
+    return {
+      useDefaultLlmKey: org.use_default_llm_key === 1,
+      freeTrialEnabled: org.free_trial_enabled === 1,
+      freeTrialMetadata: parseJson<Record<string, unknown> | null>(org.free_trial_metadata, null),
+    };
+  }
+
+  /** Turns the use of the platform's default LLM key on or off for the tenant. */
+  async setDefaultLlmKey(actor: Actor, orgId: string, enabled: boolean): Promise<boolean> {
+    requireOrgAdmin(actor, orgId);
+    if (typeof enabled !== 'boolean') throw invalid('enabled must be a boolean.', 'enable');
+    const now = this.now();
+    await this.store.db.transaction().execute(async (tx) => {
+      await loadOrg(tx, orgId);
+      await tx.updateTable('organizations').set({ use_default_llm_key: enabled ? 1 : 0, updated_at: now }).where('id', '=', orgId).execute();
+      await recordAudit(tx, actor, { orgId, type: 'organization.default_llm_key_updated', targetType: 'organization', targetId: orgId, payload: { enabled } }, now);
+    });
+    return enabled;
+  }
+
+  /** Turns the free trial on or off and/or replaces its metadata (null clears it). */
+  async setFreeTrial(actor: Actor, orgId: string, input: { enabled?: boolean; metadata?: Record<string, unknown> | null }): Promise<TenantSettings> {
+    requireOrgAdmin(actor, orgId);
+    if (input.enabled !== undefined && typeof input.enabled !== 'boolean') throw invalid('enabled must be a boolean.', 'enable');
+    if (input.metadata !== undefined && input.metadata !== null) {
+      if (!isPlainObject(input.metadata)) throw invalid('Free-trial metadata is a JSON object.', 'metadata');
+      if (jsonBytes(input.metadata) > MAX_SETTINGS_BYTES) throw invalid(`Free-trial metadata is at most ${MAX_SETTINGS_BYTES} bytes of JSON.`, 'metadata');
+    }
+    if (input.enabled === undefined && input.metadata === undefined) throw invalid('Pass enable, disable or metadata.', null, 'nothing_to_change');
+    const now = this.now();
+    await this.store.db.transaction().execute(async (tx) => {
+      await loadOrg(tx, orgId);
+      const set: { free_trial_enabled?: number; free_trial_metadata?: string | null; updated_at: number } = { updated_at: now };
+      if (input.enabled !== undefined) set.free_trial_enabled = input.enabled ? 1 : 0;
+      if (input.metadata !== undefined) set.free_trial_metadata = input.metadata === null ? null : JSON.stringify(input.metadata);
+      await tx.updateTable('organizations').set(set).where('id', '=', orgId).execute();
+      await recordAudit(tx, actor, {
+        orgId,
+        type: 'organization.free_trial_updated',
+        targetType: 'organization',
+        targetId: orgId,
+        payload: { ...(input.enabled !== undefined ? { enabled: input.enabled } : {}), metadata_changed: input.metadata !== undefined },
+      }, now);
+    });
+    return this.settings(actor, orgId);
+  }
+
+  /** Whether requests of this user (a member, by id or email) may use the platform's default LLM key. */
+  async userUsesDefaultLlmKey(actor: Actor, orgId: string, userRef: string): Promise<boolean> {
+    requireOrgAdmin(actor, orgId);
+    await resolveOrgUser(this.store.db, orgId, userRef);
+    return (await this.settings(actor, orgId)).useDefaultLlmKey;
+  }
+
+  /** Whether this user (a member, by id or email) is in the tenant's free trial. */
+  async userInFreeTrial(actor: Actor, orgId: string, userRef: string): Promise<boolean> {
+    requireOrgAdmin(actor, orgId);
+    await resolveOrgUser(this.store.db, orgId, userRef);
+    return (await this.settings(actor, orgId)).freeTrialEnabled;
+  }
+
+  private async row(db: Executor, orgId: string): Promise<SettingsRow | undefined> {
+    return db.selectFrom('platform_settings').selectAll().where('org_id', '=', orgId).executeTakeFirst();
+  }
+
+  private async build(orgId: string, row: SettingsRow): Promise<PlatformMetadata> {
+    const names = await this.credentials.names(orgId, 'llm');
+    const listed = parseJson<string[] | null>(row.llms, null);
+    const stored = parseJson<Record<string, { llm_options?: LlmOptions }>>(row.services, {});
+    const visible = listed ? names.filter((n) => listed.includes(n)) : names;
+    const services: PlatformMetadata['services'] = {};
+    for (const n of visible) services[n] = { llm_options: stored[n]?.llm_options ?? {} };
+    // an active provider whose credential is gone reads as none: the gateway cannot use it
+    const active = (p: string | null) => (p !== null && names.includes(p) ? p : null);
+    return { services, active_llm: active(row.active_llm), active_stt: active(row.active_stt), active_tts: active(row.active_tts) };
+  }
+
+  /** Checks active_* choices: each provider must have an LLM credential (and be listed, when a list is set). */
+  private checkActive(input: Partial<Record<ActiveField, string | null>>, withCredential: Set<string>, listed: string[] | null): void {
+    for (const f of ACTIVE_FIELDS) {
+      const v = input[f];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'string' || !v) throw invalid('Must be a provider name.', f);
+      if (!withCredential.has(v)) throw invalid(`No LLM credential for provider '${v}': add one first.`, f, 'no_credential');
+      if (listed && !listed.includes(v)) throw invalid(`Provider '${v}' is not in llms.`, f);
+    }
+  }
+
+  /**
+   * Adds platform metadata (also when some exists: the given providers' options and the given
+   * active providers replace theirs). Credentials given per provider are stored in the vault first.
+   */
+  async createMetadata(actor: Actor, orgId: string, input: CreateMetadataInput): Promise<PlatformMetadata> {
+    requireOrgAdmin(actor, orgId);
+    const llms = input.llms ?? {};
+    if (!isPlainObject(llms)) throw invalid('llms is an object of providers.', 'data');
+    const providers = Object.keys(llms);
+    if (providers.length > MAX_PROVIDERS) throw invalid(`At most ${MAX_PROVIDERS} providers.`, 'data');
+    for (const p of providers) {
+      if (!PROVIDER.test(p)) throw invalid(`'${p}' is not a valid provider name.`, 'data');
+      const entry = llms[p];
+      if (!isPlainObject(entry)) throw invalid(`llms.${p} must be an object.`, 'data');
+      if (entry.llm_options !== undefined && !isPlainObject(entry.llm_options)) throw invalid(`llms.${p}.llm_options must be an object.`, 'data');
+      if (entry.credential !== undefined && jsonBytes(entry.credential) > MAX_VALUE_BYTES) throw invalid(`llms.${p}.credential is too large.`, 'data');
+    }
+    const existing = await this.row(this.store.db, orgId);
+    const names = new Set(await this.credentials.names(orgId, 'llm'));
+    const withCredential = new Set([...names, ...providers.filter((p) => llms[p]!.credential !== undefined)]);
+    const listed = existing ? parseJson<string[] | null>(existing.llms, null) : null;
+    this.checkActive(input, withCredential, listed);
+    const services = existing ? parseJson<Record<string, { llm_options?: LlmOptions }>>(existing.services, {}) : {};
+    for (const p of providers) {
+      const opts = llms[p]!.llm_options;
+      if (opts !== undefined) services[p] = { llm_options: opts };
+    }
+    if (jsonBytes(services) > MAX_SETTINGS_BYTES) throw invalid(`LLM options are at most ${MAX_SETTINGS_BYTES} bytes of JSON in all.`, 'data');
+
+    // everything is valid: store the credentials (each in its own audited transaction), then the settings
+    const written: string[] = [];
+    for (const p of providers) {
+      const value = llms[p]!.credential;
+      if (value === undefined) continue;
+      if (names.has(p)) await this.credentials.update(actor, orgId, 'llm', p, { value });
+      else await this.credentials.create(actor, orgId, 'llm', { name: p, value, platform: input.platform });
+      written.push(p);
+    }
+    const now = this.now();
+    const row = await this.store.db.transaction().execute(async (tx) => {
+      const current = await this.row(tx, orgId);
+      const next: SettingsRow = {
+        org_id: orgId,
+        services: JSON.stringify(services),
+        active_llm: input.active_llm !== undefined ? input.active_llm : (current?.active_llm ?? null),
+        active_stt: input.active_stt !== undefined ? input.active_stt : (current?.active_stt ?? null),
+        active_tts: input.active_tts !== undefined ? input.active_tts : (current?.active_tts ?? null),
+        llms: current?.llms ?? null,
+        created_at: current?.created_at ?? now,
+        updated_at: now,
+      };
+      if (current) await tx.updateTable('platform_settings').set(next).where('org_id', '=', orgId).execute();
+      else await tx.insertInto('platform_settings').values(next).execute();
+      await recordAudit(tx, actor, {
+        orgId,
+        type: current ? 'platform_settings.updated' : 'platform_settings.created',
+        targetType: 'platform_settings',
+        targetId: orgId,
+        payload: { providers, credentials_written: written, active_llm: next.active_llm, active_stt: next.active_stt, active_tts: next.active_tts },
+      }, now);
+      return next;
+    });
+    return this.build(orgId, row);
+  }
+
+  /** The platform metadata; not found until some was created. */
+  async getMetadata(actor: Actor, orgId: string): Promise<PlatformMetadata> {
+    requireOrgAdmin(actor, orgId);
+    const row = await this.row(this.store.db, orgId);
+    if (!row) throw notFound('No platform metadata for this organization.');
+    return this.build(orgId, row);
+  }
+
+  /** Changes the listed providers and/or the active ones; not found until metadata was created. */
+  async updateMetadata(actor: Actor, orgId: string, input: UpdateMetadataInput): Promise<PlatformMetadata> {
+    requireOrgAdmin(actor, orgId);
+    const names = new Set(await this.credentials.names(orgId, 'llm'));
+    if (input.llms !== undefined) {
+      if (!Array.isArray(input.llms) || input.llms.some((n) => typeof n !== 'string')) throw invalid('llms is a list of provider names.', 'llms');
+      if (input.llms.length > MAX_PROVIDERS) throw invalid(`At most ${MAX_PROVIDERS} providers.`, 'llms');
+      const missing = input.llms.filter((n) => !names.has(n));
+      if (missing.length) throw invalid(`No LLM credential for provider${missing.length > 1 ? 's' : ''} ${missing.map((n) => `'${n}'`).join(', ')}.`, 'llms', 'no_credential');
+    }
+    const now = this.now();
+    const row = await this.store.db.transaction().execute(async (tx) => {
+      const current = await this.row(tx, orgId);
+      if (!current) throw notFound('No platform metadata for this organization.');
+      const listed = input.llms !== undefined ? [...new Set(input.llms)] : parseJson<string[] | null>(current.llms, null);
+      this.checkActive(input, names, listed);
+      const set: Partial<SettingsRow> = { updated_at: now };
+      if (input.llms !== undefined) set.llms = JSON.stringify(listed);
+      for (const f of ACTIVE_FIELDS) if (input[f] !== undefined) set[f] = input[f];
+      await tx.updateTable('platform_settings').set(set).where('org_id', '=', orgId).execute();
+      await recordAudit(tx, actor, { orgId, type: 'platform_settings.updated', targetType: 'platform_settings', targetId: orgId, payload: { changes: set } }, now);
+      return { ...current, ...set };
+    });
+    return this.build(orgId, row);
+  }
+}
