@@ -51,19 +51,17 @@ function checkValue(value: unknown): Buffer {
 const aad = (orgId: string, kind: CredentialKind, name: string) => `credential:${orgId}:${kind}:${name}`;
 
 export class CredentialService {
-  /** Unwrapped data keys by organization; dropped when the master key rotates. */
-  private readonly dataKeys = new Map<string, Buffer>();
-
   constructor(
     private readonly store: Store,
     private masterKey: Buffer,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The organization's data key, created and wrapped on first use. */
+  /**
+   * The organization's data key, created and wrapped on first use. Not cached: a key created by a
+   * transaction that then rolls back must never be used again (values sealed under it would be lost).
+   */
   private async dataKey(tx: Executor, orgId: string): Promise<Buffer> {
-    const cached = this.dataKeys.get(orgId);
-    if (cached) return cached;
     const row = await tx.selectFrom('data_keys').selectAll().where('org_id', '=', orgId).executeTakeFirst();
     let key: Buffer;
     if (row) {
@@ -77,7 +75,6 @@ export class CredentialService {
         return this.dataKey(tx, orgId); // created concurrently: use that one
       }
     }
-    this.dataKeys.set(orgId, key);
     return key;
   }
 
@@ -85,6 +82,10 @@ export class CredentialService {
     const row = await db.selectFrom('credentials').selectAll().where('org_id', '=', orgId).where('kind', '=', kind).where('name', '=', name).executeTakeFirst();
     if (!row) throw notFound(`No ${kind === 'llm' ? 'LLM' : 'integration'} credential named '${name}'.`, 'name');
     return row;
+  }
+
+  private inTx<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return tx ? fn(tx) : this.store.db.transaction().execute(fn);
   }
 
   /** Decrypts inside `tx` and records why. */
@@ -99,12 +100,13 @@ export class CredentialService {
     return { name: row.name, kind: row.kind, platform: row.platform, value: maskSecrets(await this.decrypt(tx, actor, row, 'masked_read')), created_at: row.created_at, updated_at: row.updated_at };
   }
 
-  async create(actor: Actor, orgId: string, kind: CredentialKind, input: { name: unknown; value: unknown; platform: string }): Promise<Credential> {
+  /** Creates a credential; inside `tx` when given (so callers can make it part of a larger change). */
+  async create(actor: Actor, orgId: string, kind: CredentialKind, input: { name: unknown; value: unknown; platform: string }, tx?: Tx): Promise<Credential> {
     requireOrgAdmin(actor, orgId);
     const name = checkName(input.name);
     const plaintext = checkValue(input.value);
     const now = this.now();
-    return this.store.db.transaction().execute(async (tx) => {
+    return this.inTx(tx, async (tx) => {
       const exists = await tx.selectFrom('credentials').select('id').where('org_id', '=', orgId).where('kind', '=', kind).where('name', '=', name).executeTakeFirst();
       if (exists) throw invalid(`A credential named '${name}' already exists.`, 'name', 'already_exists');
       const key = await this.dataKey(tx, orgId);
@@ -116,10 +118,10 @@ export class CredentialService {
   }
 
   /** Partial update: a new value and/or platform. */
-  async update(actor: Actor, orgId: string, kind: CredentialKind, name: string, input: { value?: unknown; platform?: string }): Promise<Credential> {
+  async update(actor: Actor, orgId: string, kind: CredentialKind, name: string, input: { value?: unknown; platform?: string }, tx?: Tx): Promise<Credential> {
     requireOrgAdmin(actor, orgId);
     const plaintext = input.value === undefined ? null : checkValue(input.value);
-    return this.store.db.transaction().execute(async (tx) => {
+    return this.inTx(tx, async (tx) => {
       const row = await this.load(tx, orgId, kind, name);
       const set: Partial<CredentialRow> = { updated_at: this.now() };
       if (plaintext) set.ciphertext = seal(await this.dataKey(tx, orgId), plaintext, aad(orgId, kind, name));
@@ -184,7 +186,6 @@ export class CredentialService {
       return rows.length;
     });
     this.masterKey = next;
-    this.dataKeys.clear();
     return count;
   }
 }

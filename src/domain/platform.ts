@@ -200,17 +200,17 @@ export class PlatformService {
     }
     if (jsonBytes(services) > MAX_SETTINGS_BYTES) throw invalid(`LLM options are at most ${MAX_SETTINGS_BYTES} bytes of JSON in all.`, 'data');
 
-    // everything is valid: store the credentials (each in its own audited transaction), then the settings
+    // everything is valid: the credentials, then the settings, are written in one transaction
     const written: string[] = [];
-    for (const p of providers) {
-      const value = llms[p]!.credential;
-      if (value === undefined) continue;
-      if (names.has(p)) await this.credentials.update(actor, orgId, 'llm', p, { value });
-      else await this.credentials.create(actor, orgId, 'llm', { name: p, value, platform: input.platform });
-      written.push(p);
-    }
-    const now = this.now();
     const row = await this.store.db.transaction().execute(async (tx) => {
+      for (const p of providers) {
+        const value = llms[p]!.credential;
+        if (value === undefined) continue;
+        if (names.has(p)) await this.credentials.update(actor, orgId, 'llm', p, { value }, tx);
+        else await this.credentials.create(actor, orgId, 'llm', { name: p, value, platform: input.platform }, tx);
+        written.push(p);
+      }
+      const now = this.now();
       const current = await this.row(tx, orgId);
       const next: SettingsRow = {
         org_id: orgId,

@@ -113,9 +113,11 @@ export class UsageService {
    * Tokens per UTC day for the organization, oldest first, from the rollups only. `userId` and
    * `sessionId` narrow the sums; a session with no usage in the organization is not found.
    */
-  async tokensPerDay(actor: Actor, orgId: string, filter: { userId?: string | undefined; sessionId?: string | undefined } = {}): Promise<DailyTokens[]> {
+  async tokensPerDay(actor: Actor, orgId: string, filter: { userId?: string | undefined; username?: string | undefined; sessionId?: string | undefined } = {}): Promise<DailyTokens[]> {
     requireOrgAdmin(actor, orgId);
     const db = this.store.db;
+    // a username is a keyplane user of the tenant (its id or email), or a former member with usage here
+    if (filter.username !== undefined) filter = { ...filter, userId: (await resolveOrgUser(db, orgId, filter.username, { withUsage: true })).id };
     if (filter.sessionId !== undefined) {
       const known = filter.sessionId !== '' && (await db.selectFrom('usage_daily').select('session_id').where('org_id', '=', orgId).where('session_id', '=', filter.sessionId).limit(1).executeTakeFirst());
       if (!known) throw notFound(`No session '${filter.sessionId}' in this organization.`, 'session_id');

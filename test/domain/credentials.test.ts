@@ -9,6 +9,7 @@ import { maskSecrets } from '../../src/domain/credentials.ts';
 import { generateKey } from '../../src/crypto/envelope.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openRuntime, StartupError, type Runtime } from '../../src/runtime.ts';
+import { Core } from '../../src/domain/core.ts';
 import { createTestDb, testDialects, type TestDb } from '../helpers/db.ts';
 
 const OPENAI_KEY = 'sk-live-PLAINTEXT-4f1c9e2a7b3d5c8e0a1f';
@@ -79,6 +80,22 @@ for (const dialect of await testDialects()) {
       const otherAdmin = keyActor((await rt.core.keys.verify(other.adminKey.secret))!);
       await assert.rejects(rt.core.credentials.get(otherAdmin, orgId, 'llm', 'openai'), (e: any) => e.kind === 'forbidden');
       assert.deepEqual(await rt.core.credentials.list(otherAdmin, other.org.id, 'llm'), [], 'its own vault is empty');
+    });
+
+    test('a data key made by a rolled-back transaction is never used', async () => {
+      const org = await rt.core.orgs.create(SYSTEM, { name: 'R', slug: 'r' });
+      await assert.rejects(
+        rt.store.db.transaction().execute(async (tx) => {
+          await rt.core.credentials.create(ROOT, org.org.id, 'llm', { name: 'a', value: { k: 'first' }, platform: 'r' }, tx);
+          throw new Error('rollback');
+        }),
+        /rollback/,
+      );
+      assert.deepEqual(await rt.core.credentials.names(org.org.id, 'llm'), []);
+      await rt.core.credentials.create(ROOT, org.org.id, 'llm', { name: 'a', value: { k: 'second' }, platform: 'r' });
+      // a fresh core, as after a restart, reads it with the stored data key
+      const fresh = new Core(rt.store, { masterKey });
+      assert.deepEqual(await fresh.credentials.reveal(ROOT, org.org.id, 'llm', 'a'), { k: 'second' });
     });
 
     test('rotating the master key rewraps data keys; reads still work; the old key is then refused at start', async () => {

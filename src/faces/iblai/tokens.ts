@@ -2,7 +2,6 @@
 // [{date, prompt_tokens, completion_tokens}] per UTC day, from the usage rollups.
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../domain/core.ts';
-import { resolveOrgUser } from '../../domain/usage.ts';
 import { queryParam } from './body.ts';
 import { DrfValidationError, type FieldErrors } from './envelope.ts';
 import { orgOf } from './plugin.ts';
@@ -16,7 +15,6 @@ export async function tokensRoutes(app: FastifyInstance, opts: { core: Core }): 
     const sessionId = queryParam(req.query, 'session_id', errors);
     if (Object.keys(errors).length) throw new DrfValidationError(errors);
     // a username is a keyplane user of the tenant: its id (`user-…`) or email
-    const userId = username === undefined ? undefined : (await resolveOrgUser(core.store.db, org.id, username, { withUsage: true })).id;
-    return core.usage.tokensPerDay(req.actor, org.id, { userId, sessionId });
+    return core.usage.tokensPerDay(req.actor, org.id, { username, sessionId });
   });
 }
