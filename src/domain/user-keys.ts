@@ -3,7 +3,7 @@
 // deactivation and revocation are enforced by the same verification as every other key.
 import { randomInt } from 'node:crypto'; // draws from the CSPRNG
 import { sql } from 'kysely';
-import type { Store } from '../store/db.ts';
+import type { Executor, Store } from '../store/db.ts';
 import type { ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
 import { generateSecret, KEY_PREFIX } from '../crypto/keys.ts';
 import { isOrgAdmin, requireOrgAdmin, type Actor } from './actor.ts';
@@ -33,6 +33,18 @@ export function whylabsSecret(): { keyId: string; secret: string } {
 export interface UserKey extends ApiKeyRow {
   owner_email: string;
   owner_name: string;
+}
+
+/** The organization's user keys with their owners' email and name. */
+function userKeysQuery(db: Executor, orgId: string) {
+  return db
+    .selectFrom('api_keys')
+    .innerJoin('users', 'users.id', 'api_keys.owner_id')
+    .selectAll('api_keys')
+    .select(['users.email as owner_email', 'users.name as owner_name'])
+    .where('api_keys.org_id', '=', orgId)
+    .where('api_keys.kind', '=', 'user')
+    .where('api_keys.owner_type', '=', 'user');
 }
 
 export interface CreateUserKeyInput {
@@ -87,14 +99,7 @@ export class UserKeyService {
   ): Promise<UserKey[]> {
     const own = actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && !!opts.userId && actor.key.ownerId === opts.userId;
     if (!own) requireOrgAdmin(actor, orgId);
-    let q = this.store.db
-      .selectFrom('api_keys')
-      .innerJoin('users', 'users.id', 'api_keys.owner_id')
-      .selectAll('api_keys')
-      .select(['users.email as owner_email', 'users.name as owner_name'])
-      .where('api_keys.org_id', '=', orgId)
-      .where('api_keys.kind', '=', 'user')
-      .where('api_keys.owner_type', '=', 'user');
+    let q = userKeysQuery(this.store.db, orgId);
     if (opts.userId) q = q.where('api_keys.owner_id', '=', opts.userId);
     if (opts.statuses?.length) q = q.where('api_keys.status', 'in', opts.statuses);
     if (opts.usernameLike) {
@@ -110,13 +115,7 @@ export class UserKeyService {
 
   /** One user key by its id or (WhyLabs) its public key id. */
   async get(actor: Actor, orgId: string, by: { id?: string; publicId?: string }): Promise<UserKey> {
-    let q = this.store.db
-      .selectFrom('api_keys')
-      .innerJoin('users', 'users.id', 'api_keys.owner_id')
-      .selectAll('api_keys')
-      .select(['users.email as owner_email', 'users.name as owner_name'])
-      .where('api_keys.org_id', '=', orgId)
-      .where('api_keys.kind', '=', 'user');
+    let q = userKeysQuery(this.store.db, orgId);
     q = by.publicId !== undefined ? q.where('api_keys.public_id', '=', by.publicId) : q.where('api_keys.id', '=', by.id ?? '');
     const admin = isOrgAdmin(actor, orgId);
     if (!admin && !(actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user')) requireOrgAdmin(actor, orgId);
