@@ -18,6 +18,7 @@ import { iblaiFace } from './faces/iblai/plugin.ts';
 import { isIblaiPath, sendIblaiError } from './faces/iblai/envelope.ts';
 import { sendOpenAIError } from './faces/openai/envelope.ts';
 import { invalid, notFound } from './domain/errors.ts';
+import { BODY_LIMIT } from './faces/common.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,7 +27,6 @@ declare module 'fastify' {
   }
 }
 
-export const BODY_LIMIT = 1024 * 1024;
 
 export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'>;
 

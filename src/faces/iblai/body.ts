@@ -3,6 +3,8 @@
 // `value` or `data` is then a JSON string). Fields are read with DRF's rules and messages, every
 // error of a body collected before answering.
 import type { FastifyInstance } from 'fastify';
+import { Busboy, type BusboyHeaders } from '@fastify/busboy';
+import { BODY_LIMIT } from '../common.ts';
 import { DrfParseError, DrfValidationError, type FieldErrors } from './envelope.ts';
 
 /** Marks a body that came from a form: its values are text. */
@@ -20,42 +22,44 @@ function formObject(pairs: Iterable<[string, string]>): FormBody {
   return out;
 }
 
-/** Text fields of a multipart/form-data body. File parts are refused. */
-export function parseMultipart(body: Buffer, contentType: string): FormBody {
-  const m = /boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(contentType);
-  if (!m) throw new DrfParseError('Multipart form parse error - Invalid boundary in multipart: None');
-  const delimiter = `--${m[1] ?? m[2]}`;
-  const text = body.toString('utf8');
-  const chunks = text.split(delimiter);
-  if (chunks.length < 2 || !chunks[chunks.length - 1]!.startsWith('--')) throw new DrfParseError('Multipart form parse error - the body does not end with its closing boundary.');
-  const pairs: Array<[string, string]> = [];
-  for (const chunk of chunks.slice(1, -1)) {
-    const part = chunk.startsWith('\r\n') ? chunk.slice(2) : chunk;
-    const split = part.indexOf('\r\n\r\n');
-    if (split < 0) throw new DrfParseError('Multipart form parse error - a part has no headers.');
-    const headers = part.slice(0, split);
-    let value = part.slice(split + 4);
-    if (value.endsWith('\r\n')) value = value.slice(0, -2);
-    const disposition = /^content-disposition:\s*form-data\s*;(.*)$/im.exec(headers);
-    const name = disposition ? /\bname="([^"]*)"/i.exec(disposition[1]!) : null;
-    if (!name) throw new DrfParseError('Multipart form parse error - a part has no field name.');
-    if (/\bfilename\*?=/i.test(disposition![1]!)) throw new DrfParseError('File uploads are not accepted here; send text fields.');
-    pairs.push([name[1]!, value]);
-  }
-  return formObject(pairs);
-}
+/** Limits of a multipart/form-data body: text fields only, within the server's body limit. */
+const MULTIPART_LIMITS = { fieldSize: BODY_LIMIT, fields: 200, parts: 200, fieldNameSize: 200 };
 
 /** Adds the form parsers to the face's (encapsulated) plugin. */
 export function addFormParsers(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, formObject(new URLSearchParams(body as string).entries()));
   });
-  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
+  // multipart through busboy (the parser @fastify/multipart uses); file parts are refused
+  app.addContentTypeParser('multipart/form-data', (req, payload, done) => {
+    let finished = false;
+    const finish = (err: Error | null, body?: FormBody) => {
+      if (finished) return;
+      finished = true;
+      if (err) done(err, undefined);
+      else done(null, body);
+    };
+    let bb: ReturnType<typeof Busboy>;
     try {
-      done(null, parseMultipart(body as Buffer, String(req.headers['content-type'] ?? '')));
-    } catch (err) {
-      done(err as Error, undefined);
+      bb = Busboy({ headers: req.headers as BusboyHeaders, limits: MULTIPART_LIMITS });
+    } catch {
+      return finish(new DrfParseError('Multipart form parse error - Invalid boundary in multipart: None'));
     }
+    const pairs: Array<[string, string]> = [];
+    let failure: DrfParseError | null = null;
+    bb.on('field', (name, value, nameTruncated, valueTruncated) => {
+      if (nameTruncated || valueTruncated) failure ??= new DrfParseError('Multipart form parse error - a field is too large.');
+      else pairs.push([name, value]);
+    });
+    bb.on('file', (_name, stream) => {
+      failure ??= new DrfParseError('File uploads are not accepted here; send text fields.');
+      stream.resume();
+    });
+    for (const limit of ['partsLimit', 'fieldsLimit'] as const) bb.on(limit, () => (failure ??= new DrfParseError('Multipart form parse error - too many fields.')));
+    bb.on('error', (err) => finish(new DrfParseError(`Multipart form parse error - ${(err as Error)?.message ?? 'malformed body'}`)));
+    bb.on('finish', () => finish(failure, failure ? undefined : formObject(pairs)));
+    payload.on('error', (err) => finish(err));
+    payload.pipe(bb);
   });
 }
 

@@ -113,6 +113,26 @@ for (const dialect of await testDialects()) {
       );
       scanFiles([ROTATED_KEY, 'PLAINTEXTPRIVATEKEYMATERIAL']);
 
+      // a file part, a body cut short and a missing boundary are refused, and change nothing
+      const before = await auditCount(s);
+      const withFile = new FormData();
+      withFile.append('name', 'uploaded');
+      withFile.append('platform', 'main');
+      withFile.append('value', new Blob(['{"k":"v"}'], { type: 'application/json' }), 'value.json');
+      const fileRes = await fetch(`${s.url}${integ}`, { method: 'POST', headers: { authorization: `Api-Token ${s.adminKey}` }, body: withFile });
+      assert.equal(fileRes.status, 400);
+      assert.match((await fileRes.json()).detail, /File uploads are not accepted/);
+      for (const [ct, body] of [
+        ['multipart/form-data; boundary=XyZ', '--XyZ\r\nContent-Disposition: form-data; name="name"\r\n\r\nhalf'],
+        ['multipart/form-data', 'name=x'],
+      ] as const) {
+        const r = await fetch(`${s.url}${integ}`, { method: 'POST', headers: { authorization: `Api-Token ${s.adminKey}`, 'content-type': ct }, body });
+        assert.equal(r.status, 400, `${ct}: ${r.status}`);
+        assert.equal(typeof (await r.json()).detail, 'string');
+      }
+      assert.equal(await auditCount(s), before);
+      assert.equal((await ibl(s, 'GET', `${integ}?name=uploaded`, s.adminKey)).status, 404);
+
       const one = await ibl(s, 'GET', `${integ}?name=google-drive`, s.adminKey);
       assert.equal(one.status, 200);
       assertMatchesSpec(SPEC, 'GET', P.integration, 200, one.json);
