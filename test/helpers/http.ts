@@ -19,6 +19,18 @@ export async function http(s: TestServer, method: string, path: string, key: str
   return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
 
+/** Status, text and, when the body is JSON, the parsed body (undefined otherwise) of a response. */
+export async function readResponse(res: Response): Promise<{ status: number; json: any; text: string; headers: Headers }> {
+  const text = await res.text();
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
 /** The official SDK's admin client on a test server, without retries. */
 export function openaiClient(s: TestServer, key: string): OpenAI {
   return new OpenAI({ adminAPIKey: key, baseURL: `${s.url}/v1`, maxRetries: 0 });

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../src/config.ts';
+import { readResponse } from '../helpers/http.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(REPO, 'bin', 'keyplane.mjs');
@@ -238,15 +239,8 @@ export async function http(
     headers['content-type'] = 'application/json';
     body = JSON.stringify(opts.body);
   }
-  const res = await fetch(base + urlPath, { method: opts.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(15_000) });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+  const { status, json, text } = await readResponse(await fetch(base + urlPath, { method: opts.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(15_000) }));
+  return { status, json, text };
 }
 
 /** Lines of a CLI's stderr: exactly one non-empty line is what every failing command should print. */

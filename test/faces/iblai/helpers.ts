@@ -2,6 +2,7 @@
 // scheme), JSON, form or multipart bodies, and DRF error-body checks.
 import assert from 'node:assert/strict';
 import type { TestServer } from '../../helpers/server.ts';
+import { readResponse } from '../../helpers/http.ts';
 
 export const SPEC = 'iblai-ai-account.subset.4.90.4.json';
 export const P = {
@@ -51,15 +52,7 @@ export async function ibl(s: TestServer, method: string, path: string, key: stri
       headers['content-type'] = 'application/json';
     }
   }
-  const res = await fetch(`${s.url}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text, headers: res.headers };
+  return readResponse(await fetch(`${s.url}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) }));
 }
 
 /** A DRF `{"detail": …}` body with this status; no stack trace. */
