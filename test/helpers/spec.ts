@@ -1,11 +1,11 @@
-// Validates response bodies against the OpenAPI extracts in ../shared/reference/specs.
+// Validates response bodies against the OpenAPI extracts in test/fixtures/specs (see SOURCES.md there).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const SPECS_DIR = process.env.KEYPLANE_SPECS_DIR ?? path.resolve(here, '../../../shared/reference/specs');
+export const SPECS_DIR = process.env.KEYPLANE_SPECS_DIR ?? path.resolve(here, '../fixtures/specs');
 
 const cache = new Map<string, Ajv2020>();
 
