@@ -41,12 +41,8 @@ export class KeyCache {
   }
 }
 
-/** Tells every keyplane process that a key changed. */
-export interface Invalidator {
-  /** Called after the change has committed. */
-  publish(secretHash: string): Promise<void>;
-  close(): Promise<void>;
-}
+export type { Invalidator } from '../store/notify.ts';
+import type { Invalidator } from '../store/notify.ts';
 
 /** One process (the embedded SQLite default): the local cache is the only one. */
 export const localInvalidator: Invalidator = {

@@ -2,7 +2,13 @@
 // loses its listening connection clears its whole cache when it reconnects, since it may have missed
 // notifications meanwhile.
 import pg from 'pg';
-import type { Invalidator } from '../domain/key-cache.ts';
+
+/** Tells every keyplane process that a key changed (the store's side of the domain's key cache). */
+export interface Invalidator {
+  /** Called after the change has committed. */
+  publish(secretHash: string): Promise<void>;
+  close(): Promise<void>;
+}
 
 export const KEY_CHANNEL = 'keyplane_key_invalidate';
 
