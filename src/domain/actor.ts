@@ -75,3 +75,13 @@ export function auditActor(actor: Actor): { actor_type: string; actor_id: string
       return { actor_type: 'api_key', actor_id: actor.key.ownerId, actor_key_id: actor.key.keyId };
   }
 }
+
+/** An organization's admin key (the OpenAI admin face admits no other principal). */
+export function isAdminKey(actor: Actor): boolean {
+  return actor.type === 'key' && actor.key.kind === 'admin';
+}
+
+/** Any key of `orgId` (the faces whose operations check finer rights themselves, in the domain). */
+export function isKeyOf(actor: Actor, orgId: string): boolean {
+  return actor.type === 'key' && actor.key.orgId === orgId;
+}

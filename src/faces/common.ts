@@ -3,9 +3,6 @@
 import type { FastifyError, FastifyRequest } from 'fastify';
 import { isDomainError, type DomainErrorKind } from '../domain/errors.ts';
 
-/** Largest request body any face accepts, in bytes. */
-export const BODY_LIMIT = 1024 * 1024;
-
 /** The token after `<scheme> ` in the Authorization header (scheme matched case-insensitively). */
 export function authToken(req: FastifyRequest, schemes: string[] = ['Bearer']): string | null {
   const h = req.headers.authorization;

@@ -6,7 +6,6 @@ import type { UserKey } from '../../domain/user-keys.ts';
 import { invalid } from '../../domain/errors.ts';
 import { parseInterval } from './interval.ts';
 import { toRfc3339 } from './envelope.ts';
-import { orgOf } from './plugin.ts';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -87,7 +86,7 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
   for (const base of ['/admin/api-keys', '/admin/api_keys']) {
     // create_api_key_for_user → 201 APIKeyResult; the secret is in this response only
     app.post(base, { schema: { body: CreateBody } }, async (req, reply) => {
-      const orgId = orgOf(req);
+      const orgId = req.org.id;
       const now = Date.now();
       const issued = await core.userKeys.create(req.actor, orgId, {
         userId: req.body.user_id,
@@ -102,7 +101,7 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
 
     // list_all_api_keys → 200 APIKeyInfo[]
     app.get(base, { schema: { querystring: ListQuery } }, async (req) => {
-      const keys = await core.userKeys.list(req.actor, orgOf(req), {
+      const keys = await core.userKeys.list(req.actor, req.org.id, {
         offset: req.query.offset ?? 0,
         limit: req.query.limit ?? DEFAULT_LIMIT,
         ...(req.query.filter ? { usernameLike: req.query.filter } : {}),
@@ -113,7 +112,7 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
 
     // deactivate_api_key → 204; the key is refused on the very next request
     app.post(`${base}/deactivate/:key_id`, { schema: { params: KeyParams } }, async (req, reply) => {
-      const orgId = orgOf(req);
+      const orgId = req.org.id;
       // only the organization's user keys are this face's keys: an admin or project key id is unknown here
       const key = await core.userKeys.get(req.actor, orgId, { id: keyIdOf(req.params) });
       // a revoked key stays revoked (it is refused either way); deactivating twice changes nothing
@@ -123,13 +122,13 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
 
     // delete_api_key → 204
     app.delete(`${base}/:key_id`, { schema: { params: KeyParams } }, async (req, reply) => {
-      await core.userKeys.delete(req.actor, orgOf(req), keyIdOf(req.params));
+      await core.userKeys.delete(req.actor, req.org.id, keyIdOf(req.params));
       return reply.code(204).send();
     });
 
     // update_api_key_expiry → 204; no body, `{}` or a null `expires_in` removes the expiry
     app.patch(`${base}/expire/:key_id`, { schema: { params: KeyParams, body: ExpiryBody } }, async (req, reply) => {
-      const orgId = orgOf(req);
+      const orgId = req.org.id;
       const keyId = keyIdOf(req.params);
       const expiresAt = expiryOf(req.body?.expires_in, Date.now());
       const key = await core.userKeys.get(req.actor, orgId, { id: keyId });

@@ -3,9 +3,6 @@
 import type { FastifyReply } from 'fastify';
 import { classifyError } from '../common.ts';
 
-/** Every path of the h2oGPTe face lives under this prefix. */
-export const H2OGPTE_PREFIX = '/api/v1';
-
 export interface EndpointError {
   code: number;
   message: string;
@@ -19,11 +16,6 @@ export function h2ogpteError(err: unknown): { status: number; body: EndpointErro
 export function sendH2ogpteError(reply: FastifyReply, err: unknown): FastifyReply {
   const { status, body } = h2ogpteError(err);
   return reply.code(status).type('application/json').send(body);
-}
-
-/** True for request URLs the h2oGPTe face answers (used where no route matched yet). */
-export function isH2ogptePath(url: string): boolean {
-  return url === H2OGPTE_PREFIX || url.startsWith(`${H2OGPTE_PREFIX}/`) || url.startsWith(`${H2OGPTE_PREFIX}?`);
 }
 
 /** Epoch milliseconds as RFC 3339 in UTC, e.g. `2025-01-02T03:04:05.123Z`. */

@@ -4,7 +4,7 @@
 // error of a body collected before answering.
 import type { FastifyInstance } from 'fastify';
 import { Busboy, type BusboyHeaders } from '@fastify/busboy';
-import { BODY_LIMIT } from '../common.ts';
+import { ADMIN_BODY_LIMIT as BODY_LIMIT } from '../kit.ts';
 import { DrfParseError, DrfValidationError, type FieldErrors } from './envelope.ts';
 
 /** Marks a body that came from a form: its values are text. */

@@ -6,7 +6,7 @@ import type { Core } from '../../domain/core.ts';
 import type { Credential, CredentialKind } from '../../domain/credentials.ts';
 import { Fields, queryParam } from './body.ts';
 import { DrfValidationError, type FieldErrors } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { tenantOf } from './tenant.ts';
 
 /** ExternalServiceInfo of the 4.90.4 models: keyplane's built-in catalog of well-known services. */
 const CATALOG: Record<string, [id: number, displayName: string]> = {
@@ -58,7 +58,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { core: Core 
 
     // create: 200 (what the generated clients accept; the seed docstring's 201 would make them return None)
     app.post(path, async (req) => {
-      const org = orgOf(req);
+      const org = tenantOf(req);
       const f = new Fields(req.body);
       const name = f.string('name', { required: true });
       const value = f.json('value', { required: true });
@@ -71,7 +71,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { core: Core 
 
     // partial update of the credential named in the body: a new value and/or platform
     app.patch(path, async (req) => {
-      const org = orgOf(req);
+      const org = tenantOf(req);
       const f = new Fields(req.body);
       const name = f.string('name', { required: true });
       const value = f.json('value');
@@ -87,7 +87,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { core: Core 
 
     // without `name`: every credential of this kind (an array); with it: that one object, 404 if absent
     app.get(path, async (req) => {
-      const org = orgOf(req);
+      const org = tenantOf(req);
       const errors: FieldErrors = {};
       const name = queryParam(req.query, 'name', errors);
       if (Object.keys(errors).length) throw new DrfValidationError(errors);
@@ -97,7 +97,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { core: Core 
 
     // delete: the name in the body (`{name, platform}`, as ibl.ai's docs send it) or in the query
     app.delete(path, async (req, reply) => {
-      const org = orgOf(req);
+      const org = tenantOf(req);
       const errors: FieldErrors = {};
       const fromQuery = queryParam(req.query, 'name', errors);
       const f = new Fields(req.body);

@@ -4,9 +4,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isDomainError } from '../../domain/errors.ts';
 import { classifyError } from '../common.ts';
 
-/** Every path of the ibl.ai face lives under this prefix. */
-export const IBLAI_PREFIX = '/api/ai-account';
-
 /** DRF's standard messages. */
 export const DRF = {
   notAuthenticated: 'Authentication credentials were not provided.',
@@ -59,9 +56,4 @@ export function sendIblaiError(reply: FastifyReply, err: unknown, req?: FastifyR
   // DRF names the expected scheme on 401 (TokenAuthentication's authenticate_header)
   if (status === 401) reply.header('www-authenticate', 'Api-Token');
   return reply.code(status).type('application/json').send(body);
-}
-
-/** True for request URLs the ibl.ai face answers (used where no route matched yet). */
-export function isIblaiPath(url: string): boolean {
-  return url === IBLAI_PREFIX || url.startsWith(`${IBLAI_PREFIX}/`) || url.startsWith(`${IBLAI_PREFIX}?`);
 }

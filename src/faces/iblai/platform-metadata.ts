@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../domain/core.ts';
 import type { CreateMetadataInput, PlatformMetadata, UpdateMetadataInput } from '../../domain/platform.ts';
 import { Fields } from './body.ts';
-import { orgOf } from './plugin.ts';
+import { tenantOf } from './tenant.ts';
 
 /** IBLAIPlatformMeta. */
 const metaView = (m: PlatformMetadata) => ({ metadata: m });
@@ -18,7 +18,7 @@ export async function platformMetadataRoutes(app: FastifyInstance, opts: { core:
 
   // create: body IBLAIPlatformMetaRequest `{data: {llms: {<provider>: {credential?, llm_options?}}, active_llm?, active_stt?, active_tts?}}`
   app.post(path, async (req, reply) => {
-    const org = orgOf(req);
+    const org = tenantOf(req);
     const f = new Fields(req.body);
     const data = f.object('data', { required: true });
     f.done();
@@ -42,13 +42,13 @@ export async function platformMetadataRoutes(app: FastifyInstance, opts: { core:
 
   // list: the one metadata object of the tenant, in an array (what the generated client decodes)
   app.get(path, async (req) => {
-    const org = orgOf(req);
+    const org = tenantOf(req);
     return [metaView(await core.platform.getMetadata(req.actor, org.id))];
   });
 
   // update: body IBLAIPlatformMetaUpdateRequest `{active_llm?, llms?}` (also active_stt, active_tts)
   app.put(path, async (req) => {
-    const org = orgOf(req);
+    const org = tenantOf(req);
     const f = new Fields(req.body);
     const input: UpdateMetadataInput = {};
     for (const k of ACTIVE) {

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../domain/core.ts';
 import { Fields } from './body.ts';
-import { orgOf } from './plugin.ts';
+import { tenantOf } from './tenant.ts';
 
 /** `enable` / `disable` of a body: exactly one of them true, else a DRF 400. */
 function toggle(f: Fields, required: boolean): boolean | undefined {
@@ -19,7 +19,7 @@ export async function tenantSettingsRoutes(app: FastifyInstance, opts: { core: C
   const { core } = opts;
 
   app.post('/orgs/:org/use-default-llm-key/', async (req) => {
-    const org = orgOf(req);
+    const org = tenantOf(req);
     const f = new Fields(req.body);
     const enabled = toggle(f, true);
     f.done();
@@ -28,7 +28,7 @@ export async function tenantSettingsRoutes(app: FastifyInstance, opts: { core: C
   });
 
   app.post('/orgs/:org/use-free-trial/', async (req) => {
-    const org = orgOf(req);
+    const org = tenantOf(req);
     const f = new Fields(req.body);
     const enabled = toggle(f, false);
     const metadata = f.object('metadata', { nullable: true });
@@ -45,13 +45,13 @@ export async function tenantSettingsRoutes(app: FastifyInstance, opts: { core: C
 
   // {user_id}: a keyplane user of the tenant, by id (`user-…`) or email; anyone else is a 404
   app.get('/orgs/:org/users/:user_id/default-llm-key-usage', async (req) => {
-    const org = orgOf(req);
+    const org = tenantOf(req);
     const { user_id } = req.params as { user_id: string };
     return { use_main_credentials: await core.platform.userUsesDefaultLlmKey(req.actor, org.id, user_id) };
   });
 
   app.get('/orgs/:org/users/:user_id/free-trial', async (req) => {
-    const org = orgOf(req);
+    const org = tenantOf(req);
     const { user_id } = req.params as { user_id: string };
     return { is_in_free_trial: await core.platform.userInFreeTrial(req.actor, org.id, user_id) };
   });

@@ -4,12 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../domain/core.ts';
 import { queryParam } from './body.ts';
 import { DrfValidationError, type FieldErrors } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { tenantOf } from './tenant.ts';
 
 export async function tokensRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {
   const { core } = opts;
   app.get('/orgs/:org/tokens/', async (req) => {
-    const org = orgOf(req);
+    const org = tenantOf(req);
     const errors: FieldErrors = {};
     const username = queryParam(req.query, 'username', errors);
     const sessionId = queryParam(req.query, 'session_id', errors);

@@ -5,8 +5,7 @@ import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type
 import type { Core } from '../../domain/core.ts';
 import type { AuditEntry, AuditFilter } from '../../domain/audit.ts';
 import { toUnixSeconds } from '../common.ts';
-import { cursorList } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { cursorList } from '../shared/openai-wire.ts';
 import { Id } from './schemas.ts';
 
 /** OpenAI's organization-scoped audit event types (the spec's AuditLogEventType without `tenant.*`). */
@@ -202,7 +201,7 @@ export function formatAuditLog(e: AuditEntry) {
 export const auditLogsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   app.get('/organization/audit_logs', { schema: { querystring: ListQuery } }, async (req) => {
     const q = req.query;
-    const page = await core.audit.list(req.actor, orgOf(req), auditFilterOf(q), { limit: q.limit ?? 20, after: q.after, before: q.before, order: 'desc' });
+    const page = await core.audit.list(req.actor, req.org.id, auditFilterOf(q), { limit: q.limit ?? 20, after: q.after, before: q.before, order: 'desc' });
     return cursorList(page.items.map(formatAuditLog), page.hasMore);
   });
 };

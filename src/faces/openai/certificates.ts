@@ -4,8 +4,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../domain/core.ts';
 import { MAX_PEM_CHARS, MAX_TOGGLE, type Certificate, type ScopedCertificate } from '../../domain/certificates.ts';
 import { toUnixSeconds } from '../common.ts';
-import { cursorList } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { cursorList } from '../shared/openai-wire.ts';
 import { Id, Order, PageQuery } from './schemas.ts';
 
 type CertObject = 'certificate' | 'organization.certificate' | 'organization.project.certificate';
@@ -47,55 +46,55 @@ export const certificatesRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = asy
   const page = (q: { limit?: number; after?: string; order?: 'asc' | 'desc' }) => ({ limit: q.limit ?? 20, after: q.after, order: q.order ?? 'desc' });
 
   app.get(base, { schema: { querystring: ListQuery } }, async (req) => {
-    const p = await core.certificates.list(req.actor, orgOf(req), page(req.query));
+    const p = await core.certificates.list(req.actor, req.org.id, page(req.query));
     return cursorList(p.items.map(scoped('organization.certificate')), p.hasMore);
   });
 
   app.post(base, { schema: { body: UploadBody } }, async (req) =>
-    formatCertificate(await core.certificates.upload(req.actor, orgOf(req), { certificate: req.body.certificate, name: req.body.name }), 'certificate'),
+    formatCertificate(await core.certificates.upload(req.actor, req.org.id, { certificate: req.body.certificate, name: req.body.name }), 'certificate'),
   );
 
   app.post(`${base}/activate`, { schema: { body: ToggleBody } }, async (req) => ({
     object: 'organization.certificate.activation' as const,
-    data: (await core.certificates.setOrgActive(req.actor, orgOf(req), req.body.certificate_ids, true)).map(scoped('organization.certificate')),
+    data: (await core.certificates.setOrgActive(req.actor, req.org.id, req.body.certificate_ids, true)).map(scoped('organization.certificate')),
   }));
 
   app.post(`${base}/deactivate`, { schema: { body: ToggleBody } }, async (req) => ({
     object: 'organization.certificate.deactivation' as const,
-    data: (await core.certificates.setOrgActive(req.actor, orgOf(req), req.body.certificate_ids, false)).map(scoped('organization.certificate')),
+    data: (await core.certificates.setOrgActive(req.actor, req.org.id, req.body.certificate_ids, false)).map(scoped('organization.certificate')),
   }));
 
   app.get(`${base}/:certificate_id`, { schema: { params: CertParams, querystring: RetrieveQuery } }, async (req) => {
     const content = [...(req.query['include[]'] ?? []), ...(req.query.include ?? [])].includes('content');
-    return formatCertificate(await core.certificates.get(req.actor, orgOf(req), req.params.certificate_id), 'certificate', { content });
+    return formatCertificate(await core.certificates.get(req.actor, req.org.id, req.params.certificate_id), 'certificate', { content });
   });
 
   app.post(`${base}/:certificate_id`, { schema: { params: CertParams, body: UpdateBody } }, async (req) =>
-    formatCertificate(await core.certificates.rename(req.actor, orgOf(req), req.params.certificate_id, req.body.name), 'certificate'),
+    formatCertificate(await core.certificates.rename(req.actor, req.org.id, req.params.certificate_id, req.body.name), 'certificate'),
   );
 
   app.delete(`${base}/:certificate_id`, { schema: { params: CertParams } }, async (req) => {
-    const c = await core.certificates.delete(req.actor, orgOf(req), req.params.certificate_id);
+    const c = await core.certificates.delete(req.actor, req.org.id, req.params.certificate_id);
     return { object: 'certificate.deleted' as const, id: c.id };
   });
 
   const projectBase = '/organization/projects/:project_id/certificates';
 
   app.get(projectBase, { schema: { params: ProjectParams, querystring: ListQuery } }, async (req) => {
-    const p = await core.certificates.listForProject(req.actor, orgOf(req), req.params.project_id, page(req.query));
+    const p = await core.certificates.listForProject(req.actor, req.org.id, req.params.project_id, page(req.query));
     return cursorList(p.items.map(scoped('organization.project.certificate')), p.hasMore);
   });
 
   app.post(`${projectBase}/activate`, { schema: { params: ProjectParams, body: ToggleBody } }, async (req) => ({
     object: 'organization.project.certificate.activation' as const,
-    data: (await core.certificates.setProjectActive(req.actor, orgOf(req), req.params.project_id, req.body.certificate_ids, true)).map(
+    data: (await core.certificates.setProjectActive(req.actor, req.org.id, req.params.project_id, req.body.certificate_ids, true)).map(
       scoped('organization.project.certificate'),
     ),
   }));
 
   app.post(`${projectBase}/deactivate`, { schema: { params: ProjectParams, body: ToggleBody } }, async (req) => ({
     object: 'organization.project.certificate.deactivation' as const,
-    data: (await core.certificates.setProjectActive(req.actor, orgOf(req), req.params.project_id, req.body.certificate_ids, false)).map(
+    data: (await core.certificates.setProjectActive(req.actor, req.org.id, req.params.project_id, req.body.certificate_ids, false)).map(
       scoped('organization.project.certificate'),
     ),
   }));

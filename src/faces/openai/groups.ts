@@ -8,8 +8,7 @@ import type { Core } from '../../domain/core.ts';
 import type { Group, GroupUser, ProjectGroup } from '../../domain/groups.ts';
 import { notFound } from '../../domain/errors.ts';
 import { toUnixSeconds } from '../common.ts';
-import { nextCursorList } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { nextCursorList } from '../shared/openai-wire.ts';
 import { nextPageQuery } from './roles.ts';
 import { Id } from './schemas.ts';
 
@@ -44,21 +43,21 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
 
   app.get(groups, { schema: { querystring: nextPageQuery(1000, 100) } }, async (req) => {
     const q = req.query;
-    const page = await core.groups.list(req.actor, orgOf(req), { limit: q.limit ?? 100, after: q.after, order: q.order ?? 'asc' });
+    const page = await core.groups.list(req.actor, req.org.id, { limit: q.limit ?? 100, after: q.after, order: q.order ?? 'asc' });
     return nextCursorList(page.items.map(formatGroup), page.hasMore, (g) => g.id);
   });
 
-  app.post(groups, { schema: { body: GroupBody } }, async (req) => formatGroup(await core.groups.create(req.actor, orgOf(req), { name: req.body.name })));
+  app.post(groups, { schema: { body: GroupBody } }, async (req) => formatGroup(await core.groups.create(req.actor, req.org.id, { name: req.body.name })));
 
-  app.get(`${groups}/:group_id`, { schema: { params: GroupParams } }, async (req) => formatGroup(await core.groups.get(req.actor, orgOf(req), req.params.group_id)));
+  app.get(`${groups}/:group_id`, { schema: { params: GroupParams } }, async (req) => formatGroup(await core.groups.get(req.actor, req.org.id, req.params.group_id)));
 
   app.post(`${groups}/:group_id`, { schema: { params: GroupParams, body: GroupBody } }, async (req) => {
-    const g = await core.groups.rename(req.actor, orgOf(req), req.params.group_id, { name: req.body.name });
+    const g = await core.groups.rename(req.actor, req.org.id, req.params.group_id, { name: req.body.name });
     return { id: g.id, name: g.name, created_at: toUnixSeconds(g.created_at), is_scim_managed: g.is_scim_managed === 1 };
   });
 
   app.delete(`${groups}/:group_id`, { schema: { params: GroupParams } }, async (req) => {
-    const g = await core.groups.delete(req.actor, orgOf(req), req.params.group_id);
+    const g = await core.groups.delete(req.actor, req.org.id, req.params.group_id);
     return { object: 'group.deleted' as const, id: g.id, deleted: true };
   });
 
@@ -67,22 +66,22 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
 
   app.get(users, { schema: { params: GroupParams, querystring: nextPageQuery(1000, 100) } }, async (req) => {
     const q = req.query;
-    const page = await core.groups.listUsers(req.actor, orgOf(req), req.params.group_id, { limit: q.limit ?? 100, after: q.after, order: q.order ?? 'desc' });
+    const page = await core.groups.listUsers(req.actor, req.org.id, req.params.group_id, { limit: q.limit ?? 100, after: q.after, order: q.order ?? 'desc' });
     return nextCursorList(page.items.map(formatGroupUser), page.hasMore, (u) => u.id);
   });
 
   app.post(users, { schema: { params: GroupParams, body: Type.Object({ user_id: Id }) } }, async (req) => {
-    const u = await core.groups.addUser(req.actor, orgOf(req), req.params.group_id, req.body.user_id);
+    const u = await core.groups.addUser(req.actor, req.org.id, req.params.group_id, req.body.user_id);
     return { object: 'group.user' as const, user_id: u.id, group_id: req.params.group_id };
   });
 
   app.get(`${users}/:user_id`, { schema: { params: GroupUserParams } }, async (req) => {
-    const u = await core.groups.getUser(req.actor, orgOf(req), req.params.group_id, req.params.user_id);
+    const u = await core.groups.getUser(req.actor, req.org.id, req.params.group_id, req.params.user_id);
     return { id: u.id, name: u.name, email: u.email, picture: null, is_service_account: false, user_type: 'user' as const };
   });
 
   app.delete(`${users}/:user_id`, { schema: { params: GroupUserParams } }, async (req) => {
-    await core.groups.removeUser(req.actor, orgOf(req), req.params.group_id, req.params.user_id);
+    await core.groups.removeUser(req.actor, req.org.id, req.params.group_id, req.params.user_id);
     return { object: 'group.user.deleted' as const, deleted: true };
   });
 
@@ -91,22 +90,22 @@ export const groupsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
 
   app.get(projectGroups, { schema: { params: ProjectParams, querystring: nextPageQuery(100, 20) } }, async (req) => {
     const q = req.query;
-    const page = await core.groups.listProjectGroups(req.actor, orgOf(req), req.params.project_id, { limit: q.limit ?? 20, after: q.after, order: q.order ?? 'asc' });
+    const page = await core.groups.listProjectGroups(req.actor, req.org.id, req.params.project_id, { limit: q.limit ?? 20, after: q.after, order: q.order ?? 'asc' });
     return nextCursorList(page.items.map(formatProjectGroup), page.hasMore, (pg) => pg.group_id);
   });
 
   app.post(projectGroups, { schema: { params: ProjectParams, body: Type.Object({ group_id: Id, role: Id }) } }, async (req) =>
-    formatProjectGroup(await core.groups.addToProject(req.actor, orgOf(req), req.params.project_id, { groupId: req.body.group_id, roleId: req.body.role })),
+    formatProjectGroup(await core.groups.addToProject(req.actor, req.org.id, req.params.project_id, { groupId: req.body.group_id, roleId: req.body.role })),
   );
 
   app.get(`${projectGroups}/:group_id`, { schema: { params: ProjectGroupParams, querystring: Type.Object({ group_type: Type.Optional(GroupType) }) } }, async (req) => {
     // keyplane has no tenant groups: a lookup of one finds nothing.
     if (req.query.group_type === 'tenant_group') throw notFound(`No such tenant group in project: '${req.params.group_id}'.`, 'group_id');
-    return formatProjectGroup(await core.groups.getProjectGroup(req.actor, orgOf(req), req.params.project_id, req.params.group_id));
+    return formatProjectGroup(await core.groups.getProjectGroup(req.actor, req.org.id, req.params.project_id, req.params.group_id));
   });
 
   app.delete(`${projectGroups}/:group_id`, { schema: { params: ProjectGroupParams } }, async (req) => {
-    await core.groups.removeFromProject(req.actor, orgOf(req), req.params.project_id, req.params.group_id);
+    await core.groups.removeFromProject(req.actor, req.org.id, req.params.project_id, req.params.group_id);
     return { object: 'project.group.deleted' as const, deleted: true };
   });
 };

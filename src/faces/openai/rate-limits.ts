@@ -3,8 +3,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../domain/core.ts';
 import { LIMIT_FIELDS, MAX_LIMIT } from '../../domain/model-catalog.ts';
 import type { RateLimit, RateLimitChanges } from '../../domain/rate-limits.ts';
-import { cursorList } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { cursorList } from '../shared/openai-wire.ts';
 import { Id } from './schemas.ts';
 
 export function formatRateLimit(r: RateLimit) {
@@ -27,13 +26,13 @@ export const rateLimitsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async
 
   app.get(base, { schema: { params: ProjectParams, querystring: ListQuery } }, async (req) => {
     const q = req.query;
-    const page = await core.rateLimits.list(req.actor, orgOf(req), req.params.project_id, { limit: q.limit ?? 100, after: q.after, before: q.before });
+    const page = await core.rateLimits.list(req.actor, req.org.id, req.params.project_id, { limit: q.limit ?? 100, after: q.after, before: q.before });
     return cursorList(page.items.map(formatRateLimit), page.hasMore);
   });
 
   app.post(`${base}/:rate_limit_id`, { schema: { params: OneParams, body: UpdateBody } }, async (req) => {
     const changes: RateLimitChanges = {};
     for (const f of LIMIT_FIELDS) if (req.body[f] !== undefined) changes[f] = req.body[f];
-    return formatRateLimit(await core.rateLimits.update(req.actor, orgOf(req), req.params.project_id, req.params.rate_limit_id, changes));
+    return formatRateLimit(await core.rateLimits.update(req.actor, req.org.id, req.params.project_id, req.params.rate_limit_id, changes));
   });
 };

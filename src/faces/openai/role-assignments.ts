@@ -12,8 +12,7 @@ import type { Assignment, PrincipalType } from '../../domain/roles.ts';
 import type { Group } from '../../domain/groups.ts';
 import type { OrgMember } from '../../domain/users.ts';
 import { toUnixSeconds } from '../common.ts';
-import { nextCursorList } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { nextCursorList } from '../shared/openai-wire.ts';
 import { formatAssignedRole, formatRole, nextPageQuery } from './roles.ts';
 import { Id } from './schemas.ts';
 
@@ -64,23 +63,23 @@ export const roleAssignmentsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = 
     app.get(res.path, { schema: { params: Params, querystring: ListQuery } }, async (req) => {
       const { principal, projectId } = scope(req);
       const q = req.query;
-      const page = await core.roles.listAssignments(req.actor, orgOf(req), principal, projectId, { limit: q.limit ?? 100, after: q.after, order: q.order ?? 'asc' });
+      const page = await core.roles.listAssignments(req.actor, req.org.id, principal, projectId, { limit: q.limit ?? 100, after: q.after, order: q.order ?? 'asc' });
       return nextCursorList(page.items.map(formatAssignedRole), page.hasMore, (r) => r.id);
     });
 
     app.post(res.path, { schema: { params: Params, body: AssignBody } }, async (req) => {
       const { principal, projectId } = scope(req);
-      return formatAssignment(await core.roles.assign(req.actor, orgOf(req), principal, projectId, req.body.role_id));
+      return formatAssignment(await core.roles.assign(req.actor, req.org.id, principal, projectId, req.body.role_id));
     });
 
     app.get(`${res.path}/:role_id`, { schema: { params: OneParams } }, async (req) => {
       const { principal, projectId } = scope(req);
-      return formatAssignedRole(await core.roles.getAssignment(req.actor, orgOf(req), principal, projectId, (req.params as { role_id: string }).role_id));
+      return formatAssignedRole(await core.roles.getAssignment(req.actor, req.org.id, principal, projectId, (req.params as { role_id: string }).role_id));
     });
 
     app.delete(`${res.path}/:role_id`, { schema: { params: OneParams } }, async (req) => {
       const { principal, projectId } = scope(req);
-      await core.roles.unassign(req.actor, orgOf(req), principal, projectId, (req.params as { role_id: string }).role_id);
+      await core.roles.unassign(req.actor, req.org.id, principal, projectId, (req.params as { role_id: string }).role_id);
       return { object: `${res.principal}.role.deleted`, deleted: true };
     });
   }

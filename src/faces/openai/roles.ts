@@ -5,8 +5,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../domain/core.ts';
 import { MAX_PERMISSIONS, resourceTypeOf, type AssignedRole, type Role } from '../../domain/roles.ts';
 import { toUnixSeconds } from '../common.ts';
-import { nextCursorList } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { nextCursorList } from '../shared/openai-wire.ts';
 import { Id, Order } from './schemas.ts';
 
 export function formatRole(r: Role) {
@@ -72,24 +71,24 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
 
   app.get(org, { schema: { querystring: ListQuery } }, async (req) => {
     const q = req.query;
-    const page = await core.roles.list(req.actor, orgOf(req), null, { limit: q.limit ?? 1000, after: q.after, order: q.order ?? 'asc' });
+    const page = await core.roles.list(req.actor, req.org.id, null, { limit: q.limit ?? 1000, after: q.after, order: q.order ?? 'asc' });
     return nextCursorList(page.items.map(formatRole), page.hasMore, (r) => r.id);
   });
 
   app.post(org, { schema: { body: CreateBody } }, async (req) =>
-    formatRole(await core.roles.create(req.actor, orgOf(req), null, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description })),
+    formatRole(await core.roles.create(req.actor, req.org.id, null, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description })),
   );
 
   app.get(`${org}/:role_id`, { schema: { params: OrgRoleParams } }, async (req) =>
-    formatRole(await core.roles.get(req.actor, orgOf(req), null, req.params.role_id)),
+    formatRole(await core.roles.get(req.actor, req.org.id, null, req.params.role_id)),
   );
 
   app.post(`${org}/:role_id`, { schema: { params: OrgRoleParams, body: UpdateBody } }, async (req) =>
-    formatRole(await core.roles.update(req.actor, orgOf(req), null, req.params.role_id, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description })),
+    formatRole(await core.roles.update(req.actor, req.org.id, null, req.params.role_id, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description })),
   );
 
   app.delete(`${org}/:role_id`, { schema: { params: OrgRoleParams } }, async (req) => {
-    const r = await core.roles.delete(req.actor, orgOf(req), null, req.params.role_id);
+    const r = await core.roles.delete(req.actor, req.org.id, null, req.params.role_id);
     return { object: 'role.deleted' as const, id: r.id, deleted: true };
   });
 
@@ -98,23 +97,23 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
 
   app.get(proj, { schema: { params: ProjectParams, querystring: ListQuery } }, async (req) => {
     const q = req.query;
-    const page = await core.roles.list(req.actor, orgOf(req), req.params.project_id, { limit: q.limit ?? 1000, after: q.after, order: q.order ?? 'asc' });
+    const page = await core.roles.list(req.actor, req.org.id, req.params.project_id, { limit: q.limit ?? 1000, after: q.after, order: q.order ?? 'asc' });
     return nextCursorList(page.items.map(formatRole), page.hasMore, (r) => r.id);
   });
 
   app.post(proj, { schema: { params: ProjectParams, body: CreateBody } }, async (req) =>
     formatRole(
-      await core.roles.create(req.actor, orgOf(req), req.params.project_id, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description }),
+      await core.roles.create(req.actor, req.org.id, req.params.project_id, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description }),
     ),
   );
 
   app.get(`${proj}/:role_id`, { schema: { params: ProjectRoleParams } }, async (req) =>
-    formatRole(await core.roles.get(req.actor, orgOf(req), req.params.project_id, req.params.role_id)),
+    formatRole(await core.roles.get(req.actor, req.org.id, req.params.project_id, req.params.role_id)),
   );
 
   app.post(`${proj}/:role_id`, { schema: { params: ProjectRoleParams, body: UpdateBody } }, async (req) =>
     formatRole(
-      await core.roles.update(req.actor, orgOf(req), req.params.project_id, req.params.role_id, {
+      await core.roles.update(req.actor, req.org.id, req.params.project_id, req.params.role_id, {
         name: req.body.role_name,
         permissions: req.body.permissions,
         description: req.body.description,
@@ -123,7 +122,7 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
   );
 
   app.delete(`${proj}/:role_id`, { schema: { params: ProjectRoleParams } }, async (req) => {
-    const r = await core.roles.delete(req.actor, orgOf(req), req.params.project_id, req.params.role_id);
+    const r = await core.roles.delete(req.actor, req.org.id, req.params.project_id, req.params.role_id);
     return { object: 'role.deleted' as const, id: r.id, deleted: true };
   });
 };

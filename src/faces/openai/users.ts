@@ -1,30 +1,9 @@
 // /v1/organization/users and /v1/organization/invites (OpenAI `users`, `invites`).
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../domain/core.ts';
-import type { OrgMember } from '../../domain/users.ts';
-import { inviteProjects, type Invite } from '../../domain/invites.ts';
-import { toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
-import { cursorList } from './envelope.ts';
-import { orgOf } from './plugin.ts';
+import { cursorList } from '../shared/openai-wire.ts';
+import { formatInvite, formatOrgUser } from '../shared/openai-objects.ts';
 import { Id, PageQuery } from './schemas.ts';
-
-export function formatOrgUser(m: OrgMember) {
-  return { object: 'organization.user' as const, id: m.id, name: m.name, email: m.email, role: m.role, added_at: toUnixSeconds(m.created_at) };
-}
-
-export function formatInvite(i: Invite) {
-  return {
-    object: 'organization.invite' as const,
-    id: i.id,
-    email: i.email,
-    role: i.role,
-    status: i.status,
-    created_at: toUnixSeconds(i.created_at),
-    expires_at: toUnixSeconds(i.expires_at),
-    accepted_at: toUnixSecondsOrNull(i.accepted_at),
-    projects: inviteProjects(i),
-  };
-}
 
 const Email = Type.String({ minLength: 3, maxLength: 320 });
 const OrgRole = Type.Union([Type.Literal('owner'), Type.Literal('reader')]);
@@ -35,24 +14,24 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
 
   app.get(users, { schema: { querystring: Type.Object({ ...PageQuery, 'emails[]': Type.Optional(Type.Array(Email, { maxItems: 100 })), emails: Type.Optional(Type.Array(Email, { maxItems: 100 })) }) } }, async (req) => {
     const emails = [...(req.query['emails[]'] ?? []), ...(req.query.emails ?? [])];
-    const page = await core.users.listMembers(req.actor, orgOf(req), { emails }, { limit: req.query.limit ?? 20, after: req.query.after });
+    const page = await core.users.listMembers(req.actor, req.org.id, { emails }, { limit: req.query.limit ?? 20, after: req.query.after });
     return cursorList(page.items.map(formatOrgUser), page.hasMore);
   });
 
-  app.get(`${users}/:user_id`, { schema: { params: UserParams } }, async (req) => formatOrgUser(await core.users.getMember(req.actor, orgOf(req), req.params.user_id)));
+  app.get(`${users}/:user_id`, { schema: { params: UserParams } }, async (req) => formatOrgUser(await core.users.getMember(req.actor, req.org.id, req.params.user_id)));
 
   app.post(
     `${users}/:user_id`,
     { schema: { params: UserParams, body: Type.Object({ role: Type.Optional(Type.Union([OrgRole, Type.Null()])), role_id: Type.Optional(Type.Union([Type.String(), Type.Null()])), technical_level: Type.Optional(Type.Union([Type.String(), Type.Null()])), developer_persona: Type.Optional(Type.Union([Type.String(), Type.Null()])) }) } },
     async (req) => {
-      const orgId = orgOf(req);
+      const orgId = req.org.id;
       if (!req.body.role) return formatOrgUser(await core.users.getMember(req.actor, orgId, req.params.user_id));
       return formatOrgUser(await core.users.updateRole(req.actor, orgId, req.params.user_id, req.body.role));
     },
   );
 
   app.delete(`${users}/:user_id`, { schema: { params: UserParams } }, async (req) => {
-    const m = await core.users.removeMember(req.actor, orgOf(req), req.params.user_id);
+    const m = await core.users.removeMember(req.actor, req.org.id, req.params.user_id);
     return { object: 'organization.user.deleted' as const, id: m.id, deleted: true };
   });
 
@@ -65,13 +44,13 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
   });
 
   app.get(invites, { schema: { querystring: Type.Object(PageQuery) } }, async (req) => {
-    const page = await core.invites.list(req.actor, orgOf(req), { limit: req.query.limit ?? 20, after: req.query.after });
+    const page = await core.invites.list(req.actor, req.org.id, { limit: req.query.limit ?? 20, after: req.query.after });
     return cursorList(page.items.map(formatInvite), page.hasMore);
   });
-  app.post(invites, { schema: { body: InviteBody } }, async (req) => formatInvite(await core.invites.create(req.actor, orgOf(req), req.body)));
-  app.get(`${invites}/:invite_id`, { schema: { params: InviteParams } }, async (req) => formatInvite(await core.invites.get(req.actor, orgOf(req), req.params.invite_id)));
+  app.post(invites, { schema: { body: InviteBody } }, async (req) => formatInvite(await core.invites.create(req.actor, req.org.id, req.body)));
+  app.get(`${invites}/:invite_id`, { schema: { params: InviteParams } }, async (req) => formatInvite(await core.invites.get(req.actor, req.org.id, req.params.invite_id)));
   app.delete(`${invites}/:invite_id`, { schema: { params: InviteParams } }, async (req) => {
-    const inv = await core.invites.delete(req.actor, orgOf(req), req.params.invite_id);
+    const inv = await core.invites.delete(req.actor, req.org.id, req.params.invite_id);
     return { object: 'organization.invite.deleted' as const, id: inv.id, deleted: true };
   });
 };

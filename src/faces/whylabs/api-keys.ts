@@ -6,7 +6,6 @@ import type { Core } from '../../domain/core.ts';
 import type { ApiKeyRow } from '../../store/schema.ts';
 import { requireOrgAdmin } from '../../domain/actor.ts';
 import { invalid, isDomainError, notFound } from '../../domain/errors.ts';
-import { orgOf } from './plugin.ts';
 import { MAX_WHYLABS_MS, whylabsTime } from './time.ts';
 
 /** `SecurityValues.AllSupportedScopes` (EXACT): external scopes, then the internal ones. No others are accepted. */
@@ -84,7 +83,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
   const base = '/organizations/:org_id/api-key';
 
   app.post(base, { schema: { params: OrgParams, querystring: CreateQuery } }, async (req) => {
-    const orgId = orgOf(req);
+    const orgId = req.org.id;
     const q = req.query;
     // the server keeps scopes in a Set: repeated values count once, in the order given
     const scopes = q.scopes === undefined ? null : [...new Set(q.scopes)];
@@ -105,7 +104,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
 
   // Not found, revoked or not a WhyLabs key: 200 with `{}`, as the server does.
   app.get(`${base}/:key_id`, { schema: { params: KeyParams } }, async (req) => {
-    const orgId = orgOf(req);
+    const orgId = req.org.id;
     let row: ApiKeyRow;
     try {
       row = await core.userKeys.get(req.actor, orgId, { publicId: req.params.key_id });
@@ -119,7 +118,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
   // Without user_id: every non-revoked key of the organization (administrators). With user_id: that
   // user's keys, revoked ones included (administrators, or that user's own key).
   app.get(base, { schema: { params: OrgParams, querystring: ListQuery } }, async (req) => {
-    const orgId = orgOf(req);
+    const orgId = req.org.id;
     const userId = req.query.user_id || undefined; // `user_id=` counts as absent
     const rows = await core.userKeys.list(req.actor, orgId, userId ? { userId } : { statuses: ['active'] });
     return { items: rows.filter(isWhyLabsKey).map(formatUserApiKey) };
@@ -127,7 +126,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
 
   // Revoking is idempotent: a revoked key answers its metadata again. The key must be user_id's.
   app.delete(base, { schema: { params: OrgParams, querystring: RevokeQuery } }, async (req) => {
-    const orgId = orgOf(req);
+    const orgId = req.org.id;
     const { user_id: userId, key_id: keyId } = req.query;
     const actor = req.actor;
     const self = actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && actor.key.ownerId === userId;

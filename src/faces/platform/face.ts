@@ -1,16 +1,16 @@
 // keyplane's own operator API under /platform/v1, authenticated by KEYPLANE_ROOT_KEY (Bearer).
-// Without a root key configured the whole face is absent. Errors use the OpenAI-style envelope.
+// Without a root key configured the whole face is absent. Errors use the OpenAI envelope.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../domain/core.ts';
-import { ROOT } from '../../domain/actor.ts';
-import { notFound, unauthenticated } from '../../domain/errors.ts';
+import { isOperator, ROOT } from '../../domain/actor.ts';
+import { forbidden } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../crypto/keys.ts';
 import { authToken, toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
-import { sendOpenAIError } from '../openai/envelope.ts';
+import { defineFace, JSON_ADMIN_BODY } from '../kit.ts';
+import { sendOpenAIError } from '../shared/openai-wire.ts';
+import { formatAdminKey, formatInvite, formatOrgUser, MAX_EXPIRES_IN_SECONDS } from '../shared/openai-objects.ts';
 import type { Organization } from '../../store/schema.ts';
-import { formatAdminKey, MAX_EXPIRES_IN_SECONDS } from '../openai/admin-api-keys.ts';
 import type { IssuedKey } from '../../domain/keys.ts';
-import { formatInvite, formatOrgUser } from '../openai/users.ts';
 
 const Slug = Type.String({ minLength: 1, maxLength: 63 });
 const CreateOrgBody = Type.Object({
@@ -34,17 +34,34 @@ async function formatIssuedKey(core: Core, key: IssuedKey) {
   return { ...formatAdminKey(key.row, owners), value: key.secret };
 }
 
-export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: string }> = async (app, { core, rootKey }) => {
-  app.setErrorHandler((err, req, reply) => {
-    if (!(err as { statusCode?: number }).statusCode && !(err as { kind?: unknown }).kind) req.log.error({ err }, 'unhandled error');
-    return sendOpenAIError(reply, err);
-  });
-  app.setNotFoundHandler((req, reply) => sendOpenAIError(reply, notFound(`Invalid URL (${req.method} ${req.url.split('?')[0]}).`)));
-  app.addHook('onRequest', async (req) => {
-    const token = authToken(req);
-    if (!token || !constantTimeEqual(token, rootKey)) throw unauthenticated('The platform API needs the operator root key (Authorization: Bearer $KEYPLANE_ROOT_KEY).');
-    req.actor = ROOT;
-  });
+const ROOT_KEY_NEEDED = 'The platform API needs the operator root key (Authorization: Bearer $KEYPLANE_ROOT_KEY).';
+
+export const platformFace = defineFace({
+  name: 'platform',
+  prefix: '/platform/v1',
+  // without a root key configured the whole face is absent (its URLs are unknown)
+  enabled: ({ rootKey }) => !!rootKey,
+  auth: {
+    token: (req) => authToken(req),
+    missing: ROOT_KEY_NEEDED,
+    invalid: ROOT_KEY_NEEDED,
+    verify: async (token, { rootKey }) => (rootKey && constantTimeEqual(token, rootKey) ? ROOT : null),
+  },
+  // the operator acts across organizations: each route names the one it acts in
+  org: () => null,
+  needsOrg: false,
+  admit(actor) {
+    if (!isOperator(actor)) throw forbidden('This operation is reserved to the keyplane operator.');
+  },
+  render: (reply, err) => sendOpenAIError(reply, err),
+  notFoundMessage: (req) => `Invalid URL (${req.method} ${req.url.split('?')[0]}).`,
+  body: JSON_ADMIN_BODY,
+  routes: async (app, { core }) => {
+    await app.register(platformRoutes, { core });
+  },
+});
+
+const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
 
   app.get('/organizations', async () => {
     const orgs = await core.orgs.list(ROOT);

@@ -1,4 +1,5 @@
-// The OpenAI wire conventions: error envelope, list envelopes, time format.
+// The OpenAI wire conventions shared by every face that speaks them (the OpenAI admin face, the
+// operator's platform API, the gateway): error envelope and list envelopes.
 import type { FastifyReply } from 'fastify';
 import { classifyError } from '../common.ts';
 
