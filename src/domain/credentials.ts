@@ -1,7 +1,8 @@
 // The credential vault: each organization's LLM and integration credentials (arbitrary JSON: an
 // OpenAI key object, a Google service-account file…), sealed with AES-256-GCM under a data key of
 // the organization, itself wrapped by the master key. Plaintext leaves only through `reveal` (toward
-// a provider, on the gateway); every other read returns masked values. Every decrypt is audited.
+// a provider, on the gateway); every other read returns masked values. Every decrypt that hands out
+// plaintext (masked or not) is audited. Sealed formats, AAD and rotation: src/crypto/README.md.
 import type { Selectable } from 'kysely';
 import type { Executor, Store, Tx } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
@@ -195,10 +196,7 @@ export class CredentialService {
     return n;
   }
 
-  /**
-   * Rewraps every data key under `next` in one transaction (credential values are untouched). On
-   * success this service uses `next` from then on. Returns how many data keys were rewrapped.
-   */
+  /** `rotateMasterKeyAndReseal`, answering only how many data keys were rewrapped. */
   async rotateMasterKey(next: Buffer): Promise<number> {
     return (await this.rotateMasterKeyAndReseal(next)).dataKeys;
   }
