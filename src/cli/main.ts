@@ -119,7 +119,7 @@ const vault = program.command('vault').description('the credential vault');
 withSettings(
   vault
     .command('rotate-master-key')
-    .description('rewrap every organization data key under a new master key (stop every keyplane server first)')
+    .description('rewrap every organization data key under a new master key and re-seal values of an older sealed format (stop every keyplane server first)')
     .option('--new-master-key <key>', 'the new 256-bit key, 64 hex characters or base64 [env KEYPLANE_NEW_MASTER_KEY]')
     .option('--generate', 'generate the new key (printed once when the current key comes from KEYPLANE_MASTER_KEY)'),
   STORE_SETTINGS,

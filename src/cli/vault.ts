@@ -1,6 +1,8 @@
-// `keyplane vault rotate-master-key`: rewrap every data key under a new master key. Credential
-// values are not touched. Where the current key lives in the data dir, the new one replaces it there;
-// where it comes from KEYPLANE_MASTER_KEY, the operator must set the new value before the next start.
+// `keyplane vault rotate-master-key`: rewrap every data key under a new master key and re-seal, in
+// the same transaction, every credential value still in an older sealed format (src/crypto/README.md);
+// values already in the current format are not touched. Where the current key lives in the data dir,
+// the new one replaces it there; where it comes from KEYPLANE_MASTER_KEY, the operator must set the
+// new value before the next start.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.ts';
@@ -20,9 +22,9 @@ export async function rotateMasterKey(config: Config, newKeyText: string | undef
     const staged = `${file}.next`;
     // Stage the new key on disk before the database changes, so a crash between the two leaves it recoverable.
     if (inDataDir) fs.writeFileSync(staged, next.toString('hex') + '\n', { mode: 0o600 });
-    const n = await rt.core.credentials.rotateMasterKey(next);
+    const r = await rt.core.credentials.rotateMasterKeyAndReseal(next);
     if (inDataDir) fs.renameSync(staged, file);
-    process.stdout.write(`keyplane: rewrapped ${n} data key(s) under master key ${keyFingerprint(next)}\n`);
+    process.stdout.write(`keyplane: rewrapped ${r.dataKeys} data key(s) under master key ${keyFingerprint(next)}; re-sealed ${r.valuesResealed} credential value(s) from an older format\n`);
     if (!inDataDir) {
       process.stdout.write(
         generate

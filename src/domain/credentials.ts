@@ -1,12 +1,13 @@
 // The credential vault: each organization's LLM and integration credentials (arbitrary JSON: an
 // OpenAI key object, a Google service-account file…), sealed with AES-256-GCM under a data key of
 // the organization, itself wrapped by the master key. Plaintext leaves only through `reveal` (toward
-// a provider, on the gateway); every other read returns masked values. Every decrypt is audited.
+// a provider, on the gateway); every other read returns masked values. Every decrypt that hands out
+// plaintext (masked or not) is audited. Sealed formats, AAD and rotation: src/crypto/README.md.
 import type { Selectable } from 'kysely';
 import type { Executor, Store, Tx } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import type { CredentialsTable } from '../store/schema.ts';
-import { generateKey, keyFingerprint, open, seal, unwrapDataKey, wrapDataKey } from '../crypto/envelope.ts';
+import { generateKey, keyFingerprint, open, seal, SEALED_VERSION, sealedVersion, unwrapDataKey, VERSIONED_MARKER, wrapDataKey } from '../crypto/envelope.ts';
 import { requireOrgAdmin, type Actor } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
@@ -49,6 +50,14 @@ function checkValue(value: unknown): Buffer {
 }
 
 const aad = (orgId: string, kind: CredentialKind, name: string) => `credential:${orgId}:${kind}:${name}`;
+
+/** What a master-key rotation rewrote. */
+export interface RotationResult {
+  /** Data keys rewrapped under the new master key (all of them). */
+  dataKeys: number;
+  /** Credential values of an older format version re-sealed in the current one (same data key). */
+  valuesResealed: number;
+}
 
 export class CredentialService {
   constructor(
@@ -125,6 +134,7 @@ export class CredentialService {
       const row = await this.load(tx, orgId, kind, name);
       const set: Partial<CredentialRow> = { updated_at: this.now() };
       if (plaintext) set.ciphertext = seal(await this.dataKey(tx, orgId), plaintext, aad(orgId, kind, name));
+      else if (sealedVersion(row.ciphertext) < SEALED_VERSION) set.ciphertext = this.reseal(await this.dataKey(tx, orgId), row); // any write upgrades an old-format value
       if (input.platform !== undefined) set.platform = input.platform;
       await tx.updateTable('credentials').set(set).where('id', '=', row.id).execute();
       await recordAudit(tx, actor, { orgId, type: 'credential.updated', targetType: 'credential', targetId: row.id, payload: { name, kind, value_changed: !!plaintext } });
@@ -167,17 +177,47 @@ export class CredentialService {
     return rows.map((r) => r.name);
   }
 
-  /**
-   * Rewraps every data key under `next` in one transaction (credential values are untouched). On
-   * success this service uses `next` from then on. Returns how many data keys were rewrapped.
-   */
+  /** The same value sealed again in the current format under the same data key and context (no audit: the plaintext never leaves). */
+  private reseal(key: Buffer, row: Pick<CredentialRow, 'org_id' | 'kind' | 'name' | 'ciphertext'>): string {
+    const context = aad(row.org_id, row.kind, row.name);
+    return seal(key, open(key, row.ciphertext, context), context);
+  }
+
+  /** Re-seals, inside `tx`, every credential value of the organization still in an older format. */
+  private async resealOldValues(tx: Tx, orgId: string, key: Buffer): Promise<number> {
+    // versioned values start with the marker; version 0 (plain base64) never does
+    const rows = await tx.selectFrom('credentials').select(['id', 'org_id', 'kind', 'name', 'ciphertext']).where('org_id', '=', orgId).where('ciphertext', 'not like', `${VERSIONED_MARKER}%`).execute();
+    let n = 0;
+    for (const r of rows) {
+      if (sealedVersion(r.ciphertext) >= SEALED_VERSION) continue;
+      await tx.updateTable('credentials').set({ ciphertext: this.reseal(key, r) }).where('id', '=', r.id).execute();
+      n++;
+    }
+    return n;
+  }
+
+  /** `rotateMasterKeyAndReseal`, answering only how many data keys were rewrapped. */
   async rotateMasterKey(next: Buffer): Promise<number> {
+    return (await this.rotateMasterKeyAndReseal(next)).dataKeys;
+  }
+
+  /**
+   * One transaction: rewraps every data key under `next` (in the current format), re-seals every
+   * credential value still in an older format (under its unchanged data key) and drops the stored
+   * idempotent answers (sealed under a key derived from the master key). Nothing sealed in an older
+   * format remains once it commits; if it fails or is interrupted, nothing changed. On success this
+   * service uses `next` from then on.
+   */
+  async rotateMasterKeyAndReseal(next: Buffer): Promise<RotationResult> {
     const nextId = keyFingerprint(next);
+    let valuesResealed = 0;
     const count = await this.store.db.transaction().execute(async (tx) => {
+      valuesResealed = 0;
       const rows = await tx.selectFrom('data_keys').selectAll().execute();
       const now = this.now();
       for (const r of rows) {
         const key = unwrapDataKey(this.masterKey, r.wrapped_key, r.org_id); // throws on a wrong current key
+        valuesResealed += await this.resealOldValues(tx, r.org_id, key);
         await tx.updateTable('data_keys').set({ wrapped_key: wrapDataKey(next, key, r.org_id), master_key_id: nextId, rotated_at: now }).where('org_id', '=', r.org_id).execute();
         await recordAudit(tx, { type: 'system' }, { orgId: r.org_id, type: 'vault.master_key_rotated', targetType: 'data_key', targetId: r.org_id, payload: { master_key_id: nextId } }, now);
       }
@@ -186,6 +226,6 @@ export class CredentialService {
       return rows.length;
     });
     this.masterKey = next;
-    return count;
+    return { dataKeys: count, valuesResealed };
   }
 }

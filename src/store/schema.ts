@@ -173,7 +173,7 @@ export interface ProjectCertificatesTable {
 
 export interface DataKeysTable {
   org_id: string;
-  wrapped_key: string; // base64(iv | tag | ciphertext) under the master key
+  wrapped_key: string; // sealed (src/crypto/README.md) under the master key
   master_key_id: string; // short fingerprint of the master key that wraps it
   created_at: number;
   rotated_at: number | null;
@@ -185,7 +185,7 @@ export interface CredentialsTable {
   kind: 'llm' | 'integration';
   name: string;
   platform: string;
-  ciphertext: string; // base64(iv | tag | ciphertext) under the organization's data key
+  ciphertext: string; // sealed (src/crypto/README.md) under the organization's data key
   created_at: number;
   updated_at: number;
 }
