@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type FlagValues } from '../../src/config.ts';
 import { openRuntime, runBootstrap, type Runtime } from '../../src/runtime.ts';
-import { buildServer } from '../../src/server.ts';
+import { buildServer, type BuildOptions } from '../../src/server.ts';
 import { createTestDb, type TestDb } from './db.ts';
 
 export interface TestServer {
@@ -16,14 +16,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(dialect: 'sqlite' | 'postgres', flags: FlagValues = {}): Promise<TestServer> {
+export async function startServer(dialect: 'sqlite' | 'postgres', flags: FlagValues = {}, build: BuildOptions = {}): Promise<TestServer> {
   const db = await createTestDb(dialect);
   const config = loadConfig({ port: '0', logLevel: 'silent', dataDir: db.dataDir, ...(db.databaseUrl ? { databaseUrl: db.databaseUrl } : {}), ...flags }, {});
   const rt = await openRuntime(config);
   const boot = await runBootstrap(rt);
   const fs = await import('node:fs');
   const adminKey = fs.readFileSync(boot.keyFile!, 'utf8').trim();
-  const app = await buildServer(config, rt.core);
+  const app = await buildServer(config, rt.core, build);
   await rt.core.start();
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
