@@ -10,7 +10,7 @@ import { conflict, invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
-import { deleteAssignmentsOf, insertAssignment, loadAssignableRole } from './roles.ts';
+import { deleteAssignmentsOf, insertAssignment, loadAssignableRole } from './role-assignments.ts';
 import { loadMember } from './users.ts';
 
 export type Group = Selectable<GroupsTable>;
