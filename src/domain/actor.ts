@@ -59,6 +59,51 @@ export function requireOrgAdmin(actor: Actor, orgId: string): void {
   );
 }
 
+/** A key as far as who may manage it goes: its kind and owner (from a row: kind, owner_type, owner_id). */
+export interface ManagedKey {
+  kind: ApiKeyKind;
+  ownerType: 'user' | 'service_account' | null;
+  ownerId: string | null;
+}
+
+/** The acting key is a user key of `orgId` owned by a user: it may manage that user's own user keys. */
+function isSelfServiceKey(actor: Actor, orgId: string): actor is { type: 'key'; key: KeyPrincipal & { ownerId: string } } {
+  return actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && actor.key.ownerType === 'user' && !!actor.key.ownerId;
+}
+
+/**
+ * The one rule for managing a key (reading, listing, creating, changing, revoking, deleting): the
+ * key's owner or an organization admin. "Owner" means a caller holding a user key of the
+ * organization, acting on a user key owned by the same user; every other key is the admins' alone.
+ * For a key not yet created (or a listing by owner), pass the would-be key.
+ */
+export function canManageKey(actor: Actor, orgId: string, key: ManagedKey): boolean {
+  if (isOrgAdmin(actor, orgId)) return true;
+  return isSelfServiceKey(actor, orgId) && key.kind === 'user' && key.ownerType === 'user' && key.ownerId === actor.key.ownerId;
+}
+
+/** canManageKey, or forbidden. */
+export function requireCanManageKey(actor: Actor, orgId: string, key: ManagedKey): void {
+  if (canManageKey(actor, orgId, key)) return;
+  if (isSelfServiceKey(actor, orgId)) throw forbidden('You may only manage your own API keys.');
+  requireOrgAdmin(actor, orgId); // throws the usual forbidden
+}
+
+/**
+ * Before a key is loaded: refuses callers who could manage no key of `orgId` at all (neither an
+ * admin nor a user key holder), so they learn nothing about which keys exist. Check the loaded key
+ * with requireCanManageKey.
+ */
+export function requireKeyManager(actor: Actor, orgId: string): void {
+  if (isOrgAdmin(actor, orgId) || isSelfServiceKey(actor, orgId)) return;
+  requireOrgAdmin(actor, orgId); // throws
+}
+
+/** The rule's view of a stored key row. */
+export function managedKeyOf(row: { kind: ApiKeyKind; owner_type: 'user' | 'service_account' | null; owner_id: string | null }): ManagedKey {
+  return { kind: row.kind, ownerType: row.owner_type, ownerId: row.owner_id };
+}
+
 /** Operator-only actions: creating organizations, issuing keys across tenants. */
 export function requireOperator(actor: Actor): void {
   if (!isOperator(actor)) throw forbidden('This operation is reserved to the keyplane operator.');

@@ -4,9 +4,9 @@ import type { Executor, Store, Tx } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import type { ApiKeyKind, ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
 import { generateSecret, hashSecret, KEY_PREFIX, redactSecret } from '../crypto/keys.ts';
-import { isOrgAdmin, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
+import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
 import { recordAudit } from './audit.ts';
-import { conflict, forbidden, invalid, notFound } from './errors.ts';
+import { conflict, invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import type { KeyCache, Invalidator } from './key-cache.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
@@ -207,18 +207,18 @@ export class KeyService {
   }
 
   async get(actor: Actor, orgId: string, keyId: string, kind?: ApiKeyKind): Promise<ApiKeyRow> {
-    const admin = this.preAuthorize(actor, orgId);
+    requireKeyManager(actor, orgId);
     let q = this.store.db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId);
     if (kind) q = q.where('kind', '=', kind);
     const row = await q.executeTakeFirst();
     if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
-    if (!admin) this.authorizeOwn(actor, orgId, row);
+    requireCanManageKey(actor, orgId, managedKeyOf(row));
     return row;
   }
 
   async list(actor: Actor, orgId: string, filter: KeyFilter, page: PageQuery): Promise<Page<ApiKeyRow>> {
     // a user key may list its owner's own user keys; everything else is for administrators
-    const own = actor.type === 'key' && actor.key.kind === 'user' && filter.kind === 'user' && !!filter.ownerId && filter.ownerId === actor.key.ownerId;
+    const own = filter.kind === 'user' && !!filter.ownerId && canManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: filter.ownerId });
     if (!own) requireOrgAdmin(actor, orgId);
     if (filter.projectId) await loadProject(this.store.db, orgId, filter.projectId);
     // A project's keys are found through the project index alone: the project was just checked to
@@ -236,13 +236,13 @@ export class KeyService {
 
   /** Deletes a key; it is refused on the very next request, on every node. */
   async delete(actor: Actor, orgId: string, keyId: string, kind?: ApiKeyKind): Promise<ApiKeyRow> {
-    const admin = this.preAuthorize(actor, orgId);
+    requireKeyManager(actor, orgId);
     const row = await this.store.db.transaction().execute(async (tx) => {
       let q = tx.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId);
       if (kind) q = q.where('kind', '=', kind);
       const row = await q.executeTakeFirst();
       if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
-      if (!admin) this.authorizeOwn(actor, orgId, row);
+      requireCanManageKey(actor, orgId, managedKeyOf(row));
       await tx.deleteFrom('api_keys').where('id', '=', keyId).execute();
       await recordAudit(tx, actor, {
         orgId,
@@ -306,11 +306,11 @@ export class KeyService {
     keyId: string,
     change: (row: ApiKeyRow) => Partial<Pick<ApiKeyRow, 'status' | 'revoked_at' | 'expires_at' | 'name' | 'scopes'>> | null,
   ): Promise<ApiKeyRow> {
-    const admin = this.preAuthorize(actor, orgId);
+    requireKeyManager(actor, orgId);
     const row = await this.store.db.transaction().execute(async (tx) => {
       const row = await tx.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId).executeTakeFirst();
       if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
-      if (!admin) this.authorizeOwn(actor, orgId, row);
+      requireCanManageKey(actor, orgId, managedKeyOf(row));
       const set = change(row);
       if (!set) return row; // nothing to change, nothing to audit
       await tx.updateTable('api_keys').set(set).where('id', '=', keyId).execute();
@@ -326,23 +326,6 @@ export class KeyService {
     });
     await this.invalidate(row.secret_hash);
     return row;
-  }
-
-  /**
-   * True for administrators; false for a user key of this organization, which may still act on its
-   * owner's own user keys (checked by authorizeOwn once the row is loaded); anyone else is refused.
-   */
-  private preAuthorize(actor: Actor, orgId: string): boolean {
-    if (isOrgAdmin(actor, orgId)) return true;
-    if (actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && actor.key.ownerType === 'user') return false;
-    requireOrgAdmin(actor, orgId); // throws the usual forbidden
-    return false;
-  }
-
-  private authorizeOwn(actor: Actor, orgId: string, row: ApiKeyRow): void {
-    const ownerId = actor.type === 'key' ? actor.key.ownerId : null;
-    if (row.kind === 'user' && row.owner_type === 'user' && ownerId && row.owner_id === ownerId) return;
-    throw forbidden('You may only manage your own API keys.');
   }
 
   /** Drops the key from this node's cache at once and tells the other nodes. */

@@ -4,7 +4,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../domain/core.ts';
 import type { ApiKeyRow } from '../../store/schema.ts';
-import { requireOrgAdmin } from '../../domain/actor.ts';
+import { requireCanManageKey } from '../../domain/actor.ts';
 import { invalid, isDomainError, notFound } from '../../domain/errors.ts';
 import { orgOf } from './plugin.ts';
 import { MAX_WHYLABS_MS, whylabsTime } from './time.ts';
@@ -130,8 +130,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
     const orgId = orgOf(req);
     const { user_id: userId, key_id: keyId } = req.query;
     const actor = req.actor;
-    const self = actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && actor.key.ownerId === userId;
-    if (!self) requireOrgAdmin(actor, orgId);
+    requireCanManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: userId });
     const missing = () => notFound(`Resource ApiKey with ID ${keyId} not found.`, 'key_id');
     let row: ApiKeyRow;
     try {
