@@ -7,12 +7,14 @@ import { generateSecret, hashSecret, KEY_PREFIX, redactSecret } from '../crypto/
 import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
+import { expiryFrom, type ExpiryInput } from './expiry.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import type { KeyCache, Invalidator } from './key-cache.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadProject } from './projects.ts';
 
-export interface IssueKeyInput {
+/** `expiresAt` or `expiresInSeconds` (from the service's clock); neither: the key never expires. */
+export interface IssueKeyInput extends ExpiryInput {
   orgId: string;
   kind: ApiKeyKind;
   name?: string | null;
@@ -21,7 +23,6 @@ export interface IssueKeyInput {
   ownerId?: string | null;
   scopes?: string[] | null;
   collectionId?: string | null;
-  expiresAt?: number | null;
   /** Face-specific public id (WhyLabs keyId). */
   publicId?: string | null;
   /** Secret prefix; defaults to the kind's own. */
@@ -131,7 +132,8 @@ export class KeyService {
    */
   async issue(tx: Tx, actor: Actor, input: IssueKeyInput): Promise<IssuedKey> {
     const now = this.now();
-    if (input.expiresAt != null && input.expiresAt <= now) throw invalid('The expiry must be in the future.', 'expires_at');
+    const expiresAt = expiryFrom(now, input) ?? null;
+    if (expiresAt !== null && expiresAt <= now) throw invalid('The expiry must be in the future.', 'expires_at');
     const prefix = input.prefix ?? DEFAULT_PREFIX[input.kind];
     const make = input.makeSecret ?? (() => generateSecret(prefix));
     const secret = input.secret ?? make();
@@ -150,7 +152,7 @@ export class KeyService {
       redacted_value: (input.redact ?? redactSecret)(secret),
       status: 'active',
       created_at: now,
-      expires_at: input.expiresAt ?? null,
+      expires_at: expiresAt,
       last_used_at: null,
       usage_count: 0,
       revoked_at: null,
@@ -180,7 +182,7 @@ export class KeyService {
   }
 
   /** Creates an organization admin key. The owner is the acting key's owner, else the organization's owner. */
-  async createAdminKey(actor: Actor, orgId: string, input: { name: string; expiresAt?: number | null; secret?: string }): Promise<IssuedKey> {
+  async createAdminKey(actor: Actor, orgId: string, input: { name: string; secret?: string } & ExpiryInput): Promise<IssuedKey> {
     requireOrgAdmin(actor, orgId);
     return this.store.db.transaction().execute(async (tx) => {
       let ownerId = actor.type === 'key' && actor.key.ownerType === 'user' ? actor.key.ownerId : null;
@@ -200,7 +202,8 @@ export class KeyService {
         name: input.name,
         ownerType: ownerId ? 'user' : null,
         ownerId,
-        expiresAt: input.expiresAt ?? null,
+        expiresAt: input.expiresAt,
+        expiresInSeconds: input.expiresInSeconds,
         ...(input.secret ? { secret: input.secret } : {}),
       });
     });
@@ -283,8 +286,9 @@ export class KeyService {
   }
 
   /** Changes scopes and/or expiry of a key of `kind` in `projectId` (when given) together. */
-  async modify(actor: Actor, orgId: string, keyId: string, input: { scopes?: string[]; expiresAt?: number | null }, where: { kind?: ApiKeyKind; projectId?: string } = {}): Promise<ApiKeyRow> {
-    if (input.expiresAt != null && input.expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_in_seconds');
+  async modify(actor: Actor, orgId: string, keyId: string, input: { scopes?: string[] | undefined } & ExpiryInput, where: { kind?: ApiKeyKind; projectId?: string } = {}): Promise<ApiKeyRow> {
+    const expiresAt = expiryFrom(this.now(), input);
+    if (expiresAt != null && expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_in_seconds');
     return this.update(
       actor,
       orgId,
@@ -294,7 +298,7 @@ export class KeyService {
         if (row.expires_at !== null && row.expires_at <= this.now()) throw invalid('An expired key cannot be updated.', 'api_key_id', 'key_expired');
         const set: { scopes?: string | null; expires_at?: number | null } = {};
         if (input.scopes !== undefined) set.scopes = JSON.stringify(input.scopes);
-        if (input.expiresAt !== undefined) set.expires_at = input.expiresAt;
+        if (expiresAt !== undefined) set.expires_at = expiresAt;
         return Object.keys(set).length ? set : null;
       },
     );

@@ -7,6 +7,7 @@ import { requireOrgAdmin, type Actor } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
+import type { ExpiryInput } from './expiry.ts';
 import type { IssuedKey, KeyService } from './keys.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
@@ -33,7 +34,7 @@ export class ServiceAccountService {
   ) {}
 
   /** Creates a service account and, unless `accountOnly`, its first API key (returned once). */
-  async create(actor: Actor, orgId: string, projectId: string, input: { name: string; accountOnly?: boolean; expiresAt?: number | null }): Promise<{ account: ServiceAccount; key: IssuedKey | null }> {
+  async create(actor: Actor, orgId: string, projectId: string, input: { name: string; accountOnly?: boolean } & ExpiryInput): Promise<{ account: ServiceAccount; key: IssuedKey | null }> {
     requireOrgAdmin(actor, orgId);
     const name = cleanName(input.name);
     return this.store.db.transaction().execute(async (tx) => {
@@ -44,7 +45,7 @@ export class ServiceAccountService {
       await recordAudit(tx, actor, { orgId, type: 'service_account.created', targetType: 'service_account', targetId: account.id, projectId, payload: { data: { name, role: account.role } } }, now);
       const key = input.accountOnly
         ? null
-        : await this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: account.id, name: 'Secret Key', prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt ?? null });
+        : await this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: account.id, name: 'Secret Key', prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt, expiresInSeconds: input.expiresInSeconds });
       return { account, key };
     });
   }
@@ -95,13 +96,13 @@ export class ServiceAccountService {
   }
 
   /** Issues another key for a service account (the secret is returned once). */
-  async createKey(actor: Actor, orgId: string, projectId: string, id: string, input: { name?: string; scopes?: string[]; expiresAt?: number | null }): Promise<IssuedKey> {
+  async createKey(actor: Actor, orgId: string, projectId: string, id: string, input: { name?: string | undefined; scopes?: string[] | undefined } & ExpiryInput): Promise<IssuedKey> {
     requireOrgAdmin(actor, orgId);
     const name = input.name === undefined ? 'Secret Key' : cleanName(input.name);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       await loadServiceAccount(tx, orgId, projectId, id);
-      return this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: id, name, scopes: input.scopes ?? null, prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt ?? null });
+      return this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: id, name, scopes: input.scopes ?? null, prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt, expiresInSeconds: input.expiresInSeconds });
     });
   }
 }

@@ -8,6 +8,7 @@ import type { ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
 import { generateSecret, KEY_PREFIX } from '../crypto/keys.ts';
 import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOrgAdmin, type Actor } from './actor.ts';
 import { invalid, notFound } from './errors.ts';
+import { expiryFrom, type ExpiryInput } from './expiry.ts';
 import type { IssuedKey, KeyService } from './keys.ts';
 import { loadMember } from './users.ts';
 
@@ -47,12 +48,12 @@ function userKeysQuery(db: Executor, orgId: string) {
     .where('api_keys.owner_type', '=', 'user');
 }
 
-export interface CreateUserKeyInput {
+/** The expiry is `expiresAt` or `expiresInSeconds` (from the service's clock); neither: none. */
+export interface CreateUserKeyInput extends ExpiryInput {
   userId: string;
   format: UserKeyFormat;
   name?: string | null;
   collectionId?: string | null;
-  expiresAt?: number | null;
   scopes?: string[] | null;
 }
 
@@ -66,7 +67,8 @@ export class UserKeyService {
   /** Administrators create keys for any member; a user (holding a user key) for themselves. */
   async create(actor: Actor, orgId: string, input: CreateUserKeyInput): Promise<IssuedKey> {
     requireCanManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: input.userId });
-    if (input.expiresAt != null && input.expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_at');
+    const expiresAt = expiryFrom(this.now(), input) ?? null;
+    if (expiresAt !== null && expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_at');
     if (input.name != null && input.name.length > 256) throw invalid('A key name is at most 256 characters.', 'name');
     return this.store.db.transaction().execute(async (tx) => {
       await loadMember(tx, orgId, input.userId);
@@ -78,7 +80,7 @@ export class UserKeyService {
         ownerId: input.userId,
         name: input.name ?? null,
         collectionId: input.collectionId ?? null,
-        expiresAt: input.expiresAt ?? null,
+        expiresAt,
         scopes: input.scopes ?? null,
         ...(wl
           ? { publicId: wl.keyId, secret: wl.secret, redact: (s: string) => `${s.slice(0, 10)}.***${s.slice(-4)}` }
@@ -135,7 +137,8 @@ export class UserKeyService {
     return this.keys.delete(actor, orgId, keyId, 'user');
   }
 
-  setExpiry(actor: Actor, orgId: string, keyId: string, expiresAt: number | null): Promise<ApiKeyRow> {
-    return this.keys.setExpiry(actor, orgId, keyId, expiresAt, 'user');
+  /** Sets the expiry (`expiresAt`, or `expiresInSeconds` from now); naming neither, or null, clears it. */
+  setExpiry(actor: Actor, orgId: string, keyId: string, expiry: ExpiryInput): Promise<ApiKeyRow> {
+    return this.keys.setExpiry(actor, orgId, keyId, expiryFrom(this.now(), expiry) ?? null, 'user');
   }
 }

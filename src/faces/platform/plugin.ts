@@ -81,7 +81,7 @@ export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: stri
       const org = await core.orgs.getBySlug(ROOT, req.params.slug);
       const { row, secret } = await core.projectKeys.createForUser(ROOT, org.id, req.params.project_id, req.body.user_id, {
         name: req.body.name,
-        expiresAt: req.body.expires_in_seconds ? Date.now() + req.body.expires_in_seconds * 1000 : null,
+        expiresInSeconds: req.body.expires_in_seconds || null,
       });
       reply.code(201);
       return { object: 'organization.project.api_key' as const, id: row.id, name: row.name, redacted_value: row.redacted_value, created_at: toUnixSeconds(row.created_at), expires_at: toUnixSecondsOrNull(row.expires_at), project_id: row.project_id, value: secret };
@@ -93,7 +93,7 @@ export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: stri
     const body = req.body;
     const issued = await core.keys.createAdminKey(ROOT, org.id, {
       name: body.name ?? 'operator',
-      expiresAt: body.expires_in_seconds ? Date.now() + body.expires_in_seconds * 1000 : null,
+      expiresInSeconds: body.expires_in_seconds || null,
     });
     reply.code(201);
     return formatIssuedKey(core, issued);

@@ -89,7 +89,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
     // the server keeps scopes in a Set: repeated values count once, in the order given
     const scopes = q.scopes === undefined ? null : [...new Set(q.scopes)];
     for (const s of scopes ?? []) if (!SCOPES.has(s)) throw invalid(`Invalid scope provided: ${s}`, 'scopes');
-    if (q.expiration_time !== undefined && (q.expiration_time < Date.now() + MIN_EXPIRATION_AHEAD_MS || q.expiration_time > MAX_WHYLABS_MS)) {
+    if (q.expiration_time !== undefined && (q.expiration_time < core.now() + MIN_EXPIRATION_AHEAD_MS || q.expiration_time > MAX_WHYLABS_MS)) {
       throw invalid('Invalid expiration time', 'expiration_time');
     }
     const { row, secret } = await core.userKeys.create(req.actor, orgId, {
