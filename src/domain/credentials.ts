@@ -127,7 +127,7 @@ export class CredentialService {
       if (plaintext) set.ciphertext = seal(await this.dataKey(tx, orgId), plaintext, aad(orgId, kind, name));
       if (input.platform !== undefined) set.platform = input.platform;
       await tx.updateTable('credentials').set(set).where('id', '=', row.id).execute();
-      await recordAudit(tx, actor, { orgId, type: 'credential.updated', targetType: 'credential', targetId: row.id, payload: { name, kind, value_changed: !!plaintext } });
+      await recordAudit(tx, actor, { orgId, type: 'credential.updated', targetType: 'credential', targetId: row.id, payload: { name, kind, valueChanged: !!plaintext } });
       return this.view(tx, actor, { ...row, ...set });
     });
   }
@@ -179,7 +179,7 @@ export class CredentialService {
       for (const r of rows) {
         const key = unwrapDataKey(this.masterKey, r.wrapped_key, r.org_id); // throws on a wrong current key
         await tx.updateTable('data_keys').set({ wrapped_key: wrapDataKey(next, key, r.org_id), master_key_id: nextId, rotated_at: now }).where('org_id', '=', r.org_id).execute();
-        await recordAudit(tx, { type: 'system' }, { orgId: r.org_id, type: 'vault.master_key_rotated', targetType: 'data_key', targetId: r.org_id, payload: { master_key_id: nextId } }, now);
+        await recordAudit(tx, { type: 'system' }, { orgId: r.org_id, type: 'vault.master_key_rotated', targetType: 'data_key', targetId: r.org_id, payload: { masterKeyId: nextId } }, now);
       }
       // stored idempotent answers are sealed under a key derived from the master key: drop them
       await tx.deleteFrom('idempotency_records').execute();

@@ -5,7 +5,7 @@ import { isUniqueViolation } from '../store/db.ts';
 import type { ApiKeyKind, ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
 import { generateSecret, hashSecret, KEY_PREFIX, redactSecret } from '../crypto/keys.ts';
 import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
-import { recordAudit } from './audit.ts';
+import { recordAudit, type AuditPayload } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import { expiryFrom, type ExpiryInput } from './expiry.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -117,6 +117,19 @@ export class KeyUseBuffer {
   }
 }
 
+type KeyUpdate = Partial<Pick<ApiKeyRow, 'status' | 'revoked_at' | 'expires_at' | 'name' | 'scopes'>>;
+
+/** A key update in the audit catalog's words: only the fields it set. */
+function keyChanges(set: KeyUpdate): AuditPayload<'api_key.updated'>['changes'] {
+  return {
+    ...(set.status !== undefined ? { status: set.status } : {}),
+    ...(set.revoked_at !== undefined ? { revokedAt: set.revoked_at } : {}),
+    ...(set.expires_at !== undefined ? { expiresAt: set.expires_at } : {}),
+    ...(set.name !== undefined ? { name: set.name } : {}),
+    ...(set.scopes !== undefined ? { scopes: set.scopes === null ? null : (JSON.parse(set.scopes) as string[]) } : {}),
+  };
+}
+
 export class KeyService {
   constructor(
     private readonly store: Store,
@@ -174,7 +187,7 @@ export class KeyService {
         targetType: 'api_key',
         targetId: row.id,
         projectId: row.project_id,
-        payload: { kind: row.kind, name: row.name, redacted_value: row.redacted_value, owner_id: row.owner_id, expires_at: row.expires_at, scopes: input.scopes ?? null },
+        payload: { kind: row.kind, name: row.name, redactedValue: row.redacted_value, ownerId: row.owner_id, expiresAt: row.expires_at, scopes: input.scopes ?? null },
       },
       now,
     );
@@ -253,7 +266,7 @@ export class KeyService {
         targetType: 'api_key',
         targetId: keyId,
         projectId: row.project_id,
-        payload: { kind: row.kind, name: row.name, redacted_value: row.redacted_value },
+        payload: { kind: row.kind, name: row.name, redactedValue: row.redacted_value },
       });
       return row;
     });
@@ -308,7 +321,7 @@ export class KeyService {
     actor: Actor,
     orgId: string,
     keyId: string,
-    change: (row: ApiKeyRow) => Partial<Pick<ApiKeyRow, 'status' | 'revoked_at' | 'expires_at' | 'name' | 'scopes'>> | null,
+    change: (row: ApiKeyRow) => KeyUpdate | null,
   ): Promise<ApiKeyRow> {
     requireKeyManager(actor, orgId);
     const row = await this.store.db.transaction().execute(async (tx) => {
@@ -324,7 +337,7 @@ export class KeyService {
         targetType: 'api_key',
         targetId: keyId,
         projectId: row.project_id,
-        payload: { changes_requested: set },
+        payload: { changes: keyChanges(set) },
       });
       return { ...row, ...set };
     });

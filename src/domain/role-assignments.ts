@@ -53,7 +53,7 @@ export function toRole(r: RoleRow): Role {
 }
 
 /** `api.organization` or `api.project`: the resource type a role is bound to. */
-export function resourceTypeOf(role: { project_id: string | null }): string {
+export function resourceTypeOf(role: { project_id: string | null }): 'api.organization' | 'api.project' {
   return role.project_id === null ? 'api.organization' : 'api.project';
 }
 
@@ -106,13 +106,7 @@ export async function insertAssignment(tx: Tx, actor: Actor, orgId: string, prin
       targetType: 'role_assignment',
       targetId: id,
       projectId,
-      payload: {
-        role_id: role.id,
-        principal_id: principal.id,
-        principal_type: principal.type,
-        resource_id: projectId ?? orgId,
-        resource_type: projectId === null ? 'api.organization' : 'api.project',
-      },
+      payload: { roleId: role.id, principalId: principal.id, principalType: principal.type, resourceId: projectId ?? orgId, resourceType: resourceTypeOf({ project_id: projectId }) },
     },
     now,
   );
@@ -146,13 +140,7 @@ export async function auditUnassign(
       targetType: 'role_assignment',
       targetId: ra.id,
       projectId: ra.project_id || null,
-      payload: {
-        role_id: ra.role_id,
-        principal_id: ra.principal_id,
-        principal_type: ra.principal_type,
-        resource_id: ra.project_id || orgId,
-        resource_type: ra.project_id ? 'api.project' : 'api.organization',
-      },
+      payload: { roleId: ra.role_id, principalId: ra.principal_id, principalType: ra.principal_type, resourceId: ra.project_id || orgId, resourceType: resourceTypeOf({ project_id: ra.project_id || null }) },
     },
     now,
   );

@@ -5,7 +5,7 @@
 // assignments.
 import type { Executor, Store, Tx } from '../store/db.ts';
 import { requireOrgAdmin, type Actor } from './actor.ts';
-import { recordAudit } from './audit.ts';
+import { recordAudit, type AuditPayload } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { loadGroup, type Group } from './groups.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -112,7 +112,7 @@ export class RoleService {
       await recordAudit(
         tx,
         actor,
-        { orgId, type: 'role.created', targetType: 'role', targetId: role.id, projectId, payload: { role_name: name, permissions, resource_id: projectId ?? orgId, resource_type: resourceTypeOf(role) } },
+        { orgId, type: 'role.created', targetType: 'role', targetId: role.id, projectId, payload: { name, permissions, resourceId: projectId ?? orgId, resourceType: resourceTypeOf(role) } },
         now,
       );
       return role;
@@ -130,11 +130,11 @@ export class RoleService {
       const role = await loadRole(tx, orgId, projectId, roleId);
       if (role.predefined) throw invalid(`Role '${roleId}' is predefined and cannot be changed.`, 'role_id', 'predefined_role');
       const next: Role = { ...role };
-      const changes: Record<string, unknown> = {};
+      const changes: AuditPayload<'role.updated'>['changes'] = {};
       if (name !== undefined && name !== role.name) {
         await this.requireUniqueName(tx, orgId, projectId, name, roleId);
         next.name = name;
-        changes.role_name = name;
+        changes.name = name;
       }
       if (description !== undefined && description !== role.description) {
         next.description = description;
@@ -145,8 +145,8 @@ export class RoleService {
         const removed = role.permissions.filter((p) => !permissions.includes(p));
         if (added.length || removed.length || permissions.join('\n') !== role.permissions.join('\n')) {
           next.permissions = permissions;
-          changes.permissions_added = added;
-          changes.permissions_removed = removed;
+          changes.permissionsAdded = added;
+          changes.permissionsRemoved = removed;
         }
       }
       if (!Object.keys(changes).length) return role;
@@ -160,7 +160,7 @@ export class RoleService {
       await recordAudit(
         tx,
         actor,
-        { orgId, type: 'role.updated', targetType: 'role', targetId: roleId, projectId, payload: { changes_requested: { ...changes, resource_id: projectId ?? orgId, resource_type: resourceTypeOf(role) } } },
+        { orgId, type: 'role.updated', targetType: 'role', targetId: roleId, projectId, payload: { changes, resourceId: projectId ?? orgId, resourceType: resourceTypeOf(role) } },
         now,
       );
       return next;
@@ -181,7 +181,7 @@ export class RoleService {
         for (const ra of assignments) await auditUnassign(tx, actor, orgId, ra, now);
       }
       await tx.deleteFrom('roles').where('id', '=', roleId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'role.deleted', targetType: 'role', targetId: roleId, projectId, payload: { role_name: role.name } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'role.deleted', targetType: 'role', targetId: roleId, projectId, payload: { name: role.name } }, now);
       return role;
     });
   }

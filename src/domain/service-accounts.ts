@@ -42,7 +42,7 @@ export class ServiceAccountService {
       const now = this.now();
       const account: ServiceAccount = { id: newId(ID_PREFIX.serviceAccount, now), org_id: orgId, project_id: projectId, name, role: input.accountOnly ? 'none' : 'member', created_at: now };
       await tx.insertInto('service_accounts').values(account).execute();
-      await recordAudit(tx, actor, { orgId, type: 'service_account.created', targetType: 'service_account', targetId: account.id, projectId, payload: { data: { name, role: account.role } } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'service_account.created', targetType: 'service_account', targetId: account.id, projectId, payload: { name, role: account.role } }, now);
       const key = input.accountOnly
         ? null
         : await this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: account.id, name: 'Secret Key', prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt, expiresInSeconds: input.expiresInSeconds });
@@ -74,7 +74,7 @@ export class ServiceAccountService {
       const sa = await loadServiceAccount(tx, orgId, projectId, id);
       if (!Object.keys(set).length) return sa;
       await tx.updateTable('service_accounts').set(set).where('id', '=', id).execute();
-      await recordAudit(tx, actor, { orgId, type: 'service_account.updated', targetType: 'service_account', targetId: id, projectId, payload: { changes_requested: set } });
+      await recordAudit(tx, actor, { orgId, type: 'service_account.updated', targetType: 'service_account', targetId: id, projectId, payload: { changes: set } });
       return { ...sa, ...set };
     });
   }
@@ -88,7 +88,7 @@ export class ServiceAccountService {
       const keys = await tx.selectFrom('api_keys').select(['id', 'secret_hash']).where('owner_type', '=', 'service_account').where('owner_id', '=', id).execute();
       if (keys.length) await tx.deleteFrom('api_keys').where('id', 'in', keys.map((k) => k.id)).execute();
       await tx.deleteFrom('service_accounts').where('id', '=', id).execute();
-      await recordAudit(tx, actor, { orgId, type: 'service_account.deleted', targetType: 'service_account', targetId: id, projectId, payload: { name: sa.name, deleted_keys: keys.map((k) => k.id) } });
+      await recordAudit(tx, actor, { orgId, type: 'service_account.deleted', targetType: 'service_account', targetId: id, projectId, payload: { name: sa.name, deletedKeyIds: keys.map((k) => k.id) } });
       return { sa, hashes: keys.map((k) => k.secret_hash) };
     });
     for (const h of hashes) await this.keys.invalidate(h);
