@@ -19,19 +19,34 @@ export interface KeyPrincipal {
   ownerOrgRole: 'owner' | 'reader' | null;
 }
 
+/** The HTTP request an actor's call came with, recorded in the audit rows it writes. */
+export interface RequestContext {
+  /** The request id the server answers with (`x-request-id`). */
+  id: string;
+  /** The client's address, as the server saw it. */
+  ip: string | null;
+  userAgent: string | null;
+}
+
 export type Actor =
   /** keyplane itself: bootstrap and the operator CLI. */
   | { type: 'system' }
   /** The operator's platform API, authenticated by KEYPLANE_ROOT_KEY. */
-  | { type: 'root' }
+  | { type: 'root'; request?: RequestContext }
   /** A caller holding an API key of some organization. */
-  | { type: 'key'; key: KeyPrincipal };
+  | { type: 'key'; key: KeyPrincipal; request?: RequestContext };
 
 export const SYSTEM: Actor = { type: 'system' };
 export const ROOT: Actor = { type: 'root' };
 
-export function keyActor(key: KeyPrincipal): Actor {
-  return { type: 'key', key };
+/** The holder of `key`; `request`: the HTTP request the call came with, for the audit log. */
+export function keyActor(key: KeyPrincipal, request?: RequestContext): Actor {
+  return request ? { type: 'key', key, request } : { type: 'key', key };
+}
+
+/** The operator over the platform API; `request` as for keyActor. */
+export function rootActor(request?: RequestContext): Actor {
+  return request ? { type: 'root', request } : ROOT;
 }
 
 /** The operator (system or root) may act in any organization. */
@@ -107,6 +122,22 @@ export function managedKeyOf(row: { kind: ApiKeyKind; owner_type: 'user' | 'serv
 /** Operator-only actions: creating organizations, issuing keys across tenants. */
 export function requireOperator(actor: Actor): void {
   if (!isOperator(actor)) throw forbidden('This operation is reserved to the keyplane operator.');
+}
+
+/** Longest user agent kept in an audit row; longer ones are cut. */
+export const MAX_AUDIT_USER_AGENT = 512;
+const MAX_AUDIT_REQUEST_ID = 200;
+const MAX_AUDIT_IP = 64;
+
+/** Columns describing the request an actor's call came with (all null without one). */
+export function auditRequest(actor: Actor): { request_id: string | null; client_ip: string | null; user_agent: string | null } {
+  const r = actor.type === 'system' ? undefined : actor.request;
+  if (!r) return { request_id: null, client_ip: null, user_agent: null };
+  return {
+    request_id: r.id.slice(0, MAX_AUDIT_REQUEST_ID),
+    client_ip: r.ip === null ? null : r.ip.slice(0, MAX_AUDIT_IP),
+    user_agent: r.userAgent === null ? null : r.userAgent.slice(0, MAX_AUDIT_USER_AGENT),
+  };
 }
 
 /** Columns describing the actor in an audit row. */

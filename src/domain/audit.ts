@@ -1,7 +1,7 @@
 // Audit events: written by the same transaction as the change they describe.
 import type { Executor, Store } from '../store/db.ts';
 import type { AuditLogRow } from '../store/schema.ts';
-import { auditActor, requireOrgAdmin, type Actor } from './actor.ts';
+import { auditActor, auditRequest, requireOrgAdmin, type Actor } from './actor.ts';
 import type { AuditEventType, AuditPayload } from './audit-events.ts';
 import { invalid } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -30,6 +30,7 @@ export async function recordAudit<T extends AuditEventType>(tx: Executor, actor:
       org_id: ev.orgId,
       type: ev.type,
       ...auditActor(actor),
+      ...auditRequest(actor),
       target_type: ev.targetType ?? null,
       target_id: ev.targetId ?? null,
       project_id: ev.projectId ?? null,

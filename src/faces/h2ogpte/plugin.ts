@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../domain/core.ts';
 import { isOrgAdmin, keyActor } from '../../domain/actor.ts';
+import { requestContext } from '../request-context.ts';
 import { forbidden, notFound, unauthenticated } from '../../domain/errors.ts';
 import { authToken } from '../common.ts';
 import { sendH2ogpteError } from './envelope.ts';
@@ -30,7 +31,7 @@ export async function h2ogpteFace(app: FastifyInstance, opts: { core: Core }): P
     if (!token) throw unauthenticated('Missing API key: send it in the Authorization header as "Bearer sk-…".');
     const principal = await core.keys.verify(token);
     if (!principal) throw unauthenticated('Invalid API key.');
-    const actor = keyActor(principal);
+    const actor = keyActor(principal, requestContext(req));
     // "Allows admins to …": admin keys, and user keys of the organization's owners
     if (!isOrgAdmin(actor, principal.orgId)) throw forbidden('Only administrators may use this endpoint.');
     req.actor = actor;

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../domain/core.ts';
 import { keyActor, requireOrgAdmin } from '../../domain/actor.ts';
+import { requestContext } from '../request-context.ts';
 import { forbidden, isDomainError, notFound, unauthenticated } from '../../domain/errors.ts';
 import { SLUG } from '../../domain/organizations.ts';
 import type { Organization } from '../../store/schema.ts';
@@ -42,7 +43,7 @@ export async function iblaiFace(app: FastifyInstance, opts: { core: Core }): Pro
     if (/\s/.test(token)) throw unauthenticated('Invalid token header. Token string should not contain spaces.');
     const principal = await core.keys.verify(token);
     if (!principal) throw unauthenticated(DRF.invalidToken);
-    req.actor = keyActor(principal);
+    req.actor = keyActor(principal, requestContext(req));
     const slug = (req.params as Record<string, unknown> | undefined)?.org;
     if (typeof slug !== 'string') return; // no route matched: the not-found handler answers
     // An unknown slug and another tenant's answer alike (404), so tenants cannot be discovered.

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Core } from '../../domain/core.ts';
 import { keyActor } from '../../domain/actor.ts';
+import { requestContext } from '../request-context.ts';
 import { forbidden, invalid, notFound, unauthenticated } from '../../domain/errors.ts';
 import { IdempotencyService } from '../../domain/idempotency.ts';
 import type { FastifyRequest as Req } from 'fastify';
@@ -51,7 +52,7 @@ export async function openaiFace(app: FastifyInstance, opts: { core: Core }): Pr
     if (principal.kind !== 'admin') {
       throw forbidden('This endpoint needs an admin API key (sk-admin-…); the key you provided is not one.');
     }
-    req.actor = keyActor(principal);
+    req.actor = keyActor(principal, requestContext(req));
   });
 
   // Idempotency-Key on POST: a retried create (the SDK retries 409, 429 and 5xx) replays the first

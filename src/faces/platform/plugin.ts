@@ -2,7 +2,8 @@
 // Without a root key configured the whole face is absent. Errors use the OpenAI-style envelope.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../domain/core.ts';
-import { ROOT } from '../../domain/actor.ts';
+import { ROOT, rootActor } from '../../domain/actor.ts';
+import { requestContext } from '../request-context.ts';
 import { notFound, unauthenticated } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../crypto/keys.ts';
 import { authToken, toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
@@ -43,7 +44,7 @@ export const platformFace: FastifyPluginAsyncTypebox<{ core: Core; rootKey: stri
   app.addHook('onRequest', async (req) => {
     const token = authToken(req);
     if (!token || !constantTimeEqual(token, rootKey)) throw unauthenticated('The platform API needs the operator root key (Authorization: Bearer $KEYPLANE_ROOT_KEY).');
-    req.actor = ROOT;
+    req.actor = rootActor(requestContext(req));
   });
 
   app.get('/organizations', async () => {

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../domain/core.ts';
 import { keyActor } from '../../domain/actor.ts';
+import { requestContext } from '../request-context.ts';
 import { forbidden, isDomainError, notFound, unauthenticated } from '../../domain/errors.ts';
 import { SLUG } from '../../domain/organizations.ts';
 import { classifyError } from '../common.ts';
@@ -108,7 +109,7 @@ export async function whylabsFace(app: FastifyInstance, opts: { core: Core }): P
     if (!token) throw unauthenticated('Missing API key: send it in the X-API-Key header.');
     const principal = await core.keys.verify(token);
     if (!principal) throw unauthenticated('Invalid, expired or revoked API key.');
-    req.actor = keyActor(principal);
+    req.actor = keyActor(principal, requestContext(req));
     // The path's organization must be the key's: its id (`org-…`) or, for convenience, its slug.
     const pathOrg = (req.params as Record<string, unknown> | undefined)?.org_id;
     if (typeof pathOrg !== 'string') return;
