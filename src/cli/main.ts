@@ -85,15 +85,15 @@ withSettings(
     .option('--expires-in-days <days>', 'expire after this many days (1-365)'),
   STORE_SETTINGS,
 ).action(async (opts: FlagValues & { org: string; name: string; expiresInDays?: string }) => {
-  let expiresAt: number | null = null;
+  let expiresInSeconds: number | null = null;
   if (opts.expiresInDays !== undefined) {
     const d = Number(opts.expiresInDays);
     if (!Number.isInteger(d) || d < 1 || d > 365) throw new DomainError('invalid', '--expires-in-days must be an integer from 1 to 365', 'expires-in-days');
-    expiresAt = Date.now() + d * 86_400_000;
+    expiresInSeconds = d * 86_400;
   }
   await withRuntime(opts, async (rt) => {
     const org = await rt.core.orgs.getBySlug(SYSTEM, opts.org);
-    const k = await rt.core.keys.createAdminKey(SYSTEM, org.id, { name: opts.name, expiresAt });
+    const k = await rt.core.keys.createAdminKey(SYSTEM, org.id, { name: opts.name, expiresInSeconds });
     process.stdout.write(`admin key ${k.row.id} for ${org.slug} (shown once, store it now):\n${k.secret}\n`);
   });
 });

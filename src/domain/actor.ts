@@ -19,19 +19,34 @@ export interface KeyPrincipal {
   ownerOrgRole: 'owner' | 'reader' | null;
 }
 
+/** The HTTP request an actor's call came with, recorded in the audit rows it writes. */
+export interface RequestContext {
+  /** The request id the server answers with (`x-request-id`). */
+  id: string;
+  /** The client's address, as the server saw it. */
+  ip: string | null;
+  userAgent: string | null;
+}
+
 export type Actor =
   /** keyplane itself: bootstrap and the operator CLI. */
   | { type: 'system' }
   /** The operator's platform API, authenticated by KEYPLANE_ROOT_KEY. */
-  | { type: 'root' }
+  | { type: 'root'; request?: RequestContext }
   /** A caller holding an API key of some organization. */
-  | { type: 'key'; key: KeyPrincipal };
+  | { type: 'key'; key: KeyPrincipal; request?: RequestContext };
 
 export const SYSTEM: Actor = { type: 'system' };
 export const ROOT: Actor = { type: 'root' };
 
-export function keyActor(key: KeyPrincipal): Actor {
-  return { type: 'key', key };
+/** The holder of `key`; `request`: the HTTP request the call came with, for the audit log. */
+export function keyActor(key: KeyPrincipal, request?: RequestContext): Actor {
+  return request ? { type: 'key', key, request } : { type: 'key', key };
+}
+
+/** The operator over the platform API; `request` as for keyActor. */
+export function rootActor(request?: RequestContext): Actor {
+  return request ? { type: 'root', request } : ROOT;
 }
 
 /** The operator (system or root) may act in any organization. */
@@ -59,9 +74,70 @@ export function requireOrgAdmin(actor: Actor, orgId: string): void {
   );
 }
 
+/** A key as far as who may manage it goes: its kind and owner (from a row: kind, owner_type, owner_id). */
+export interface ManagedKey {
+  kind: ApiKeyKind;
+  ownerType: 'user' | 'service_account' | null;
+  ownerId: string | null;
+}
+
+/** The acting key is a user key of `orgId` owned by a user: it may manage that user's own user keys. */
+function isSelfServiceKey(actor: Actor, orgId: string): actor is { type: 'key'; key: KeyPrincipal & { ownerId: string } } {
+  return actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && actor.key.ownerType === 'user' && !!actor.key.ownerId;
+}
+
+/**
+ * The one rule for managing a key (reading, listing, creating, changing, revoking, deleting): the
+ * key's owner or an organization admin. "Owner" means a caller holding a user key of the
+ * organization, acting on a user key owned by the same user; every other key is the admins' alone.
+ * For a key not yet created (or a listing by owner), pass the would-be key.
+ */
+export function canManageKey(actor: Actor, orgId: string, key: ManagedKey): boolean {
+  if (isOrgAdmin(actor, orgId)) return true;
+  return isSelfServiceKey(actor, orgId) && key.kind === 'user' && key.ownerType === 'user' && key.ownerId === actor.key.ownerId;
+}
+
+/** canManageKey, or forbidden. */
+export function requireCanManageKey(actor: Actor, orgId: string, key: ManagedKey): void {
+  if (canManageKey(actor, orgId, key)) return;
+  if (isSelfServiceKey(actor, orgId)) throw forbidden('You may only manage your own API keys.');
+  requireOrgAdmin(actor, orgId); // throws the usual forbidden
+}
+
+/**
+ * Before a key is loaded: refuses callers who could manage no key of `orgId` at all (neither an
+ * admin nor a user key holder), so they learn nothing about which keys exist. Check the loaded key
+ * with requireCanManageKey.
+ */
+export function requireKeyManager(actor: Actor, orgId: string): void {
+  if (isOrgAdmin(actor, orgId) || isSelfServiceKey(actor, orgId)) return;
+  requireOrgAdmin(actor, orgId); // throws
+}
+
+/** The rule's view of a stored key row. */
+export function managedKeyOf(row: { kind: ApiKeyKind; owner_type: 'user' | 'service_account' | null; owner_id: string | null }): ManagedKey {
+  return { kind: row.kind, ownerType: row.owner_type, ownerId: row.owner_id };
+}
+
 /** Operator-only actions: creating organizations, issuing keys across tenants. */
 export function requireOperator(actor: Actor): void {
   if (!isOperator(actor)) throw forbidden('This operation is reserved to the keyplane operator.');
+}
+
+/** Longest user agent kept in an audit row; longer ones are cut. */
+export const MAX_AUDIT_USER_AGENT = 512;
+const MAX_AUDIT_REQUEST_ID = 200;
+const MAX_AUDIT_IP = 64;
+
+/** Columns describing the request an actor's call came with (all null without one). */
+export function auditRequest(actor: Actor): { request_id: string | null; client_ip: string | null; user_agent: string | null } {
+  const r = actor.type === 'system' ? undefined : actor.request;
+  if (!r) return { request_id: null, client_ip: null, user_agent: null };
+  return {
+    request_id: r.id.slice(0, MAX_AUDIT_REQUEST_ID),
+    client_ip: r.ip === null ? null : r.ip.slice(0, MAX_AUDIT_IP),
+    user_agent: r.userAgent === null ? null : r.userAgent.slice(0, MAX_AUDIT_USER_AGENT),
+  };
 }
 
 /** Columns describing the actor in an audit row. */

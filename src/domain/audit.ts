@@ -1,22 +1,27 @@
 // Audit events: written by the same transaction as the change they describe.
 import type { Executor, Store } from '../store/db.ts';
 import type { AuditLogRow } from '../store/schema.ts';
-import { auditActor, requireOrgAdmin, type Actor } from './actor.ts';
+import { auditActor, auditRequest, requireOrgAdmin, type Actor } from './actor.ts';
+import type { AuditEventType, AuditPayload } from './audit-events.ts';
 import { invalid } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 
-export interface AuditEvent {
+export type { AuditEventType, AuditPayload } from './audit-events.ts';
+
+export interface AuditEvent<T extends AuditEventType> {
   orgId: string;
-  type: string; // `api_key.created`, `project.archived`…
+  /** A type of the catalog (audit-events.ts): `api_key.created`, `project.archived`… */
+  type: T;
   targetType?: string;
-  targetId?: string;
+  targetId?: string | undefined;
   projectId?: string | null;
-  /** Details of the change. Never secrets: callers pass ids, names and redacted values only. */
-  payload?: Record<string, unknown>;
+  /** Details of the change, in the catalog's shape for `type`. Never secrets: ids, names and redacted values only. */
+  payload: AuditPayload<T>;
 }
 
-export async function recordAudit(tx: Executor, actor: Actor, ev: AuditEvent, now = Date.now()): Promise<string> {
+/** Writes one audit event, inside the transaction of the change it describes. */
+export async function recordAudit<T extends AuditEventType>(tx: Executor, actor: Actor, ev: AuditEvent<T>, now = Date.now()): Promise<string> {
   const id = newId(ID_PREFIX.audit, now);
   await tx
     .insertInto('audit_logs')
@@ -25,10 +30,11 @@ export async function recordAudit(tx: Executor, actor: Actor, ev: AuditEvent, no
       org_id: ev.orgId,
       type: ev.type,
       ...auditActor(actor),
+      ...auditRequest(actor),
       target_type: ev.targetType ?? null,
       target_id: ev.targetId ?? null,
       project_id: ev.projectId ?? null,
-      payload: JSON.stringify(ev.payload ?? {}),
+      payload: JSON.stringify(ev.payload),
       created_at: now,
     })
     .execute();

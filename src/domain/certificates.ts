@@ -158,7 +158,7 @@ export class CertificateService {
         throw invalid(`Certificate '${c.id}' is active for project '${inProject.project_id}'; deactivate it there before deleting it.`, 'certificate_id', 'certificate_active');
       }
       await tx.deleteFrom('certificates').where('id', '=', c.id).execute();
-      await recordAudit(tx, actor, { orgId, type: 'certificate.deleted', targetType: 'certificate', targetId: c.id, payload: { ...brief(c), certificate: c.content } });
+      await recordAudit(tx, actor, { orgId, type: 'certificate.deleted', targetType: 'certificate', targetId: c.id, payload: { ...brief(c), content: c.content } });
       return c;
     });
   }

@@ -58,6 +58,8 @@ export class Core {
   readonly credentials: CredentialService;
   readonly platform: PlatformService;
   readonly usage: UsageService;
+  /** The clock every service reads (injected for tests): faces ask it, never the wall clock. */
+  readonly now: () => number;
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly opts: CoreOptions;
@@ -68,6 +70,7 @@ export class Core {
   ) {
     this.opts = opts;
     const now = opts.now ?? Date.now;
+    this.now = now;
     this.cache = new KeyCache(opts.keyCacheMax ?? 100_000, opts.keyCacheTtlMs ?? 60_000);
     this.keys = new KeyService(store, this.cache, this.keyUses, () => this.invalidator, now);
     this.orgs = new OrganizationService(store, this.keys, now);

@@ -137,7 +137,7 @@ export class CredentialService {
       else if (sealedVersion(row.ciphertext) < SEALED_VERSION) set.ciphertext = this.reseal(await this.dataKey(tx, orgId), row); // any write upgrades an old-format value
       if (input.platform !== undefined) set.platform = input.platform;
       await tx.updateTable('credentials').set(set).where('id', '=', row.id).execute();
-      await recordAudit(tx, actor, { orgId, type: 'credential.updated', targetType: 'credential', targetId: row.id, payload: { name, kind, value_changed: !!plaintext } });
+      await recordAudit(tx, actor, { orgId, type: 'credential.updated', targetType: 'credential', targetId: row.id, payload: { name, kind, valueChanged: !!plaintext } });
       return this.view(tx, actor, { ...row, ...set });
     });
   }
@@ -219,7 +219,7 @@ export class CredentialService {
         const key = unwrapDataKey(this.masterKey, r.wrapped_key, r.org_id); // throws on a wrong current key
         valuesResealed += await this.resealOldValues(tx, r.org_id, key);
         await tx.updateTable('data_keys').set({ wrapped_key: wrapDataKey(next, key, r.org_id), master_key_id: nextId, rotated_at: now }).where('org_id', '=', r.org_id).execute();
-        await recordAudit(tx, { type: 'system' }, { orgId: r.org_id, type: 'vault.master_key_rotated', targetType: 'data_key', targetId: r.org_id, payload: { master_key_id: nextId } }, now);
+        await recordAudit(tx, { type: 'system' }, { orgId: r.org_id, type: 'vault.master_key_rotated', targetType: 'data_key', targetId: r.org_id, payload: { masterKeyId: nextId } }, now);
       }
       // stored idempotent answers are sealed under a key derived from the master key: drop them
       await tx.deleteFrom('idempotency_records').execute();

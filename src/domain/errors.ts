@@ -7,6 +7,23 @@ export type DomainErrorKind =
   | 'unauthenticated'
   | 'rate_limited';
 
+/**
+ * What a refused-for-rate caller needs to know (what a 429 and its headers are made of). Times are
+ * whole seconds or epoch milliseconds as named; faces convert them to their wire format.
+ */
+export interface RateLimitInfo {
+  /** Which limit was hit, e.g. `requests_per_minute` or `tokens_per_day`. */
+  readonly limitName: string;
+  /** The limit's size in its window. */
+  readonly limit: number;
+  /** What is left of it in the current window (0 when refused for exhaustion). */
+  readonly remaining: number;
+  /** When the window resets and `remaining` is back to `limit`: epoch milliseconds. */
+  readonly resetAt: number;
+  /** Seconds the caller should wait before trying again (the `Retry-After` header): a whole number ≥ 0. */
+  readonly retryAfterSeconds: number;
+}
+
 export class DomainError extends Error {
   constructor(
     readonly kind: DomainErrorKind,
@@ -15,6 +32,8 @@ export class DomainError extends Error {
     readonly param: string | null = null,
     /** A short machine code (`invalid_api_key`, `not_found`…). */
     readonly code: string | null = null,
+    /** Set on `rate_limited` errors: the limit that refused the call. */
+    readonly rateLimit?: RateLimitInfo,
   ) {
     super(message);
     this.name = 'DomainError';
@@ -29,6 +48,18 @@ export const forbidden = (msg = 'You do not have permission to perform this acti
   new DomainError('forbidden', msg, null, 'insufficient_permissions');
 export const unauthenticated = (msg = 'Invalid or missing API key.') =>
   new DomainError('unauthenticated', msg, null, 'invalid_api_key');
+
+/** A call refused by a rate limit; `retryAfterSeconds` is rounded up to whole seconds (never negative). */
+export function rateLimited(input: { message?: string } & RateLimitInfo): DomainError {
+  const { message, limitName, limit, remaining, resetAt, retryAfterSeconds } = input;
+  return new DomainError('rate_limited', message ?? `Rate limit reached for ${limitName}: ${limit}.`, null, 'rate_limit_exceeded', {
+    limitName,
+    limit,
+    remaining: Math.max(0, remaining),
+    resetAt,
+    retryAfterSeconds: Math.max(0, Math.ceil(retryAfterSeconds)),
+  });
+}
 
 export function isDomainError(e: unknown): e is DomainError {
   return e instanceof DomainError;

@@ -10,7 +10,7 @@ import { conflict, invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
-import { deleteAssignmentsOf, insertAssignment, loadAssignableRole } from './roles.ts';
+import { deleteAssignmentsOf, insertAssignment, loadAssignableRole } from './role-assignments.ts';
 import { loadMember } from './users.ts';
 
 export type Group = Selectable<GroupsTable>;
@@ -93,7 +93,7 @@ export class GroupService {
     const group: Group = { id: newId(ID_PREFIX.group, now), org_id: orgId, name, is_scim_managed: 0, created_at: now };
     await this.store.db.transaction().execute(async (tx) => {
       await tx.insertInto('groups').values(group).execute();
-      await recordAudit(tx, actor, { orgId, type: 'group.created', targetType: 'group', targetId: group.id, payload: { data: { group_name: name } } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'group.created', targetType: 'group', targetId: group.id, payload: { name } }, now);
     });
     return group;
   }
@@ -105,7 +105,7 @@ export class GroupService {
       const g = await loadGroup(tx, orgId, groupId);
       if (g.name === name) return g;
       await tx.updateTable('groups').set({ name }).where('id', '=', groupId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'group.updated', targetType: 'group', targetId: groupId, payload: { changes_requested: { group_name: name } } });
+      await recordAudit(tx, actor, { orgId, type: 'group.updated', targetType: 'group', targetId: groupId, payload: { name } });
       return { ...g, name };
     });
   }
@@ -120,7 +120,7 @@ export class GroupService {
       await tx.deleteFrom('group_members').where('group_id', '=', groupId).execute();
       await tx.deleteFrom('project_groups').where('group_id', '=', groupId).execute();
       await tx.deleteFrom('groups').where('id', '=', groupId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'group.deleted', targetType: 'group', targetId: groupId, payload: { group_name: g.name } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'group.deleted', targetType: 'group', targetId: groupId, payload: { name: g.name } }, now);
       return g;
     });
   }
@@ -151,7 +151,7 @@ export class GroupService {
       if (existing) throw conflict(`${member.email} is already a member of this group.`, 'user_id');
       const now = this.now();
       await tx.insertInto('group_members').values({ group_id: groupId, user_id: userId, org_id: orgId, created_at: now }).execute();
-      await recordAudit(tx, actor, { orgId, type: 'group.updated', targetType: 'group', targetId: groupId, payload: { changes_requested: { users_added: [userId] } } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'group.updated', targetType: 'group', targetId: groupId, payload: { usersAdded: [userId] } }, now);
       return { id: member.id, email: member.email, name: member.name, added_at: now };
     });
   }
@@ -163,7 +163,7 @@ export class GroupService {
       const existing = await tx.selectFrom('group_members').select('user_id').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
       if (!existing) throw notFound(`No such user in group: '${userId}'.`, 'user_id');
       await tx.deleteFrom('group_members').where('group_id', '=', groupId).where('user_id', '=', userId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'group.updated', targetType: 'group', targetId: groupId, payload: { changes_requested: { users_removed: [userId] } } });
+      await recordAudit(tx, actor, { orgId, type: 'group.updated', targetType: 'group', targetId: groupId, payload: { usersRemoved: [userId] } });
     });
   }
 
@@ -197,7 +197,7 @@ export class GroupService {
       await recordAudit(
         tx,
         actor,
-        { orgId, type: 'group.updated', targetType: 'group', targetId: group.id, projectId, payload: { changes_requested: { projects_added: [{ project_id: projectId, role_id: role.id }] } } },
+        { orgId, type: 'group.updated', targetType: 'group', targetId: group.id, projectId, payload: { projectsAdded: [{ projectId, roleId: role.id }] } },
         now,
       );
       await insertAssignment(tx, actor, orgId, { type: 'group', id: group.id }, projectId, role, now);
@@ -215,7 +215,7 @@ export class GroupService {
       const now = this.now();
       await deleteAssignmentsOf(tx, actor, orgId, { type: 'group', id: groupId }, projectId, now);
       await tx.deleteFrom('project_groups').where('project_id', '=', projectId).where('group_id', '=', groupId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'group.updated', targetType: 'group', targetId: groupId, projectId, payload: { changes_requested: { projects_removed: [projectId] } } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'group.updated', targetType: 'group', targetId: groupId, projectId, payload: { projectsRemoved: [projectId] } }, now);
       return pg;
     });
   }

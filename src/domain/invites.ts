@@ -46,7 +46,7 @@ export class InviteService {
       if (pending) throw invalid(`${email} already has a pending invite (${pending.id}).`, 'email', 'invite_exists');
       const inv: Invite = { id: newId(ID_PREFIX.invite, now), org_id: orgId, email, role: input.role as OrgRole, status: 'pending', projects: JSON.stringify(projects), created_at: now, expires_at: now + INVITE_TTL_MS, accepted_at: null };
       await tx.insertInto('invites').values(inv).execute();
-      await recordAudit(tx, actor, { orgId, type: 'invite.sent', targetType: 'invite', targetId: inv.id, payload: { data: { email, role: inv.role, projects } } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'invite.sent', targetType: 'invite', targetId: inv.id, payload: { email, role: inv.role, projects } }, now);
       return inv;
     });
   }
@@ -87,7 +87,7 @@ export class InviteService {
       const member = await this.users.addMember(actor, orgId, { email: inv.email, name: input.name ?? null, role: inv.role }, tx);
       for (const p of inviteProjects(inv)) await addProjectMember(tx, actor, orgId, p.id, member.id, p.role, now);
       await tx.updateTable('invites').set({ status: 'accepted', accepted_at: now }).where('id', '=', inviteId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'invite.accepted', targetType: 'invite', targetId: inviteId, payload: { user_id: member.id } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'invite.accepted', targetType: 'invite', targetId: inviteId, payload: { userId: member.id } }, now);
       return { invite: { ...inv, status: 'accepted' as const, accepted_at: now }, member };
     });
   }

@@ -4,15 +4,17 @@ import type { Executor, Store, Tx } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import type { ApiKeyKind, ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
 import { generateSecret, hashSecret, KEY_PREFIX, redactSecret } from '../crypto/keys.ts';
-import { isOrgAdmin, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
-import { recordAudit } from './audit.ts';
-import { conflict, forbidden, invalid, notFound } from './errors.ts';
+import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
+import { recordAudit, type AuditPayload } from './audit.ts';
+import { conflict, invalid, notFound } from './errors.ts';
+import { expiryFrom, type ExpiryInput } from './expiry.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import type { KeyCache, Invalidator } from './key-cache.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadProject } from './projects.ts';
 
-export interface IssueKeyInput {
+/** `expiresAt` or `expiresInSeconds` (from the service's clock); neither: the key never expires. */
+export interface IssueKeyInput extends ExpiryInput {
   orgId: string;
   kind: ApiKeyKind;
   name?: string | null;
@@ -21,7 +23,6 @@ export interface IssueKeyInput {
   ownerId?: string | null;
   scopes?: string[] | null;
   collectionId?: string | null;
-  expiresAt?: number | null;
   /** Face-specific public id (WhyLabs keyId). */
   publicId?: string | null;
   /** Secret prefix; defaults to the kind's own. */
@@ -116,6 +117,19 @@ export class KeyUseBuffer {
   }
 }
 
+type KeyUpdate = Partial<Pick<ApiKeyRow, 'status' | 'revoked_at' | 'expires_at' | 'name' | 'scopes'>>;
+
+/** A key update in the audit catalog's words: only the fields it set. */
+function keyChanges(set: KeyUpdate): AuditPayload<'api_key.updated'>['changes'] {
+  return {
+    ...(set.status !== undefined ? { status: set.status } : {}),
+    ...(set.revoked_at !== undefined ? { revokedAt: set.revoked_at } : {}),
+    ...(set.expires_at !== undefined ? { expiresAt: set.expires_at } : {}),
+    ...(set.name !== undefined ? { name: set.name } : {}),
+    ...(set.scopes !== undefined ? { scopes: set.scopes === null ? null : (JSON.parse(set.scopes) as string[]) } : {}),
+  };
+}
+
 export class KeyService {
   constructor(
     private readonly store: Store,
@@ -131,7 +145,8 @@ export class KeyService {
    */
   async issue(tx: Tx, actor: Actor, input: IssueKeyInput): Promise<IssuedKey> {
     const now = this.now();
-    if (input.expiresAt != null && input.expiresAt <= now) throw invalid('The expiry must be in the future.', 'expires_at');
+    const expiresAt = expiryFrom(now, input) ?? null;
+    if (expiresAt !== null && expiresAt <= now) throw invalid('The expiry must be in the future.', 'expires_at');
     const prefix = input.prefix ?? DEFAULT_PREFIX[input.kind];
     const make = input.makeSecret ?? (() => generateSecret(prefix));
     const secret = input.secret ?? make();
@@ -150,7 +165,7 @@ export class KeyService {
       redacted_value: (input.redact ?? redactSecret)(secret),
       status: 'active',
       created_at: now,
-      expires_at: input.expiresAt ?? null,
+      expires_at: expiresAt,
       last_used_at: null,
       usage_count: 0,
       revoked_at: null,
@@ -172,7 +187,7 @@ export class KeyService {
         targetType: 'api_key',
         targetId: row.id,
         projectId: row.project_id,
-        payload: { kind: row.kind, name: row.name, redacted_value: row.redacted_value, owner_id: row.owner_id, expires_at: row.expires_at, scopes: input.scopes ?? null },
+        payload: { kind: row.kind, name: row.name, redactedValue: row.redacted_value, ownerId: row.owner_id, expiresAt: row.expires_at, scopes: input.scopes ?? null },
       },
       now,
     );
@@ -180,7 +195,7 @@ export class KeyService {
   }
 
   /** Creates an organization admin key. The owner is the acting key's owner, else the organization's owner. */
-  async createAdminKey(actor: Actor, orgId: string, input: { name: string; expiresAt?: number | null; secret?: string }): Promise<IssuedKey> {
+  async createAdminKey(actor: Actor, orgId: string, input: { name: string; secret?: string } & ExpiryInput): Promise<IssuedKey> {
     requireOrgAdmin(actor, orgId);
     return this.store.db.transaction().execute(async (tx) => {
       let ownerId = actor.type === 'key' && actor.key.ownerType === 'user' ? actor.key.ownerId : null;
@@ -200,25 +215,26 @@ export class KeyService {
         name: input.name,
         ownerType: ownerId ? 'user' : null,
         ownerId,
-        expiresAt: input.expiresAt ?? null,
+        expiresAt: input.expiresAt,
+        expiresInSeconds: input.expiresInSeconds,
         ...(input.secret ? { secret: input.secret } : {}),
       });
     });
   }
 
   async get(actor: Actor, orgId: string, keyId: string, kind?: ApiKeyKind): Promise<ApiKeyRow> {
-    const admin = this.preAuthorize(actor, orgId);
+    requireKeyManager(actor, orgId);
     let q = this.store.db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId);
     if (kind) q = q.where('kind', '=', kind);
     const row = await q.executeTakeFirst();
     if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
-    if (!admin) this.authorizeOwn(actor, orgId, row);
+    requireCanManageKey(actor, orgId, managedKeyOf(row));
     return row;
   }
 
   async list(actor: Actor, orgId: string, filter: KeyFilter, page: PageQuery): Promise<Page<ApiKeyRow>> {
     // a user key may list its owner's own user keys; everything else is for administrators
-    const own = actor.type === 'key' && actor.key.kind === 'user' && filter.kind === 'user' && !!filter.ownerId && filter.ownerId === actor.key.ownerId;
+    const own = filter.kind === 'user' && !!filter.ownerId && canManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: filter.ownerId });
     if (!own) requireOrgAdmin(actor, orgId);
     if (filter.projectId) await loadProject(this.store.db, orgId, filter.projectId);
     // A project's keys are found through the project index alone: the project was just checked to
@@ -236,13 +252,13 @@ export class KeyService {
 
   /** Deletes a key; it is refused on the very next request, on every node. */
   async delete(actor: Actor, orgId: string, keyId: string, kind?: ApiKeyKind): Promise<ApiKeyRow> {
-    const admin = this.preAuthorize(actor, orgId);
+    requireKeyManager(actor, orgId);
     const row = await this.store.db.transaction().execute(async (tx) => {
       let q = tx.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId);
       if (kind) q = q.where('kind', '=', kind);
       const row = await q.executeTakeFirst();
       if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
-      if (!admin) this.authorizeOwn(actor, orgId, row);
+      requireCanManageKey(actor, orgId, managedKeyOf(row));
       await tx.deleteFrom('api_keys').where('id', '=', keyId).execute();
       await recordAudit(tx, actor, {
         orgId,
@@ -250,7 +266,7 @@ export class KeyService {
         targetType: 'api_key',
         targetId: keyId,
         projectId: row.project_id,
-        payload: { kind: row.kind, name: row.name, redacted_value: row.redacted_value },
+        payload: { kind: row.kind, name: row.name, redactedValue: row.redacted_value },
       });
       return row;
     });
@@ -283,8 +299,9 @@ export class KeyService {
   }
 
   /** Changes scopes and/or expiry of a key of `kind` in `projectId` (when given) together. */
-  async modify(actor: Actor, orgId: string, keyId: string, input: { scopes?: string[]; expiresAt?: number | null }, where: { kind?: ApiKeyKind; projectId?: string } = {}): Promise<ApiKeyRow> {
-    if (input.expiresAt != null && input.expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_in_seconds');
+  async modify(actor: Actor, orgId: string, keyId: string, input: { scopes?: string[] | undefined } & ExpiryInput, where: { kind?: ApiKeyKind; projectId?: string } = {}): Promise<ApiKeyRow> {
+    const expiresAt = expiryFrom(this.now(), input);
+    if (expiresAt != null && expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_in_seconds');
     return this.update(
       actor,
       orgId,
@@ -294,7 +311,7 @@ export class KeyService {
         if (row.expires_at !== null && row.expires_at <= this.now()) throw invalid('An expired key cannot be updated.', 'api_key_id', 'key_expired');
         const set: { scopes?: string | null; expires_at?: number | null } = {};
         if (input.scopes !== undefined) set.scopes = JSON.stringify(input.scopes);
-        if (input.expiresAt !== undefined) set.expires_at = input.expiresAt;
+        if (expiresAt !== undefined) set.expires_at = expiresAt;
         return Object.keys(set).length ? set : null;
       },
     );
@@ -304,13 +321,13 @@ export class KeyService {
     actor: Actor,
     orgId: string,
     keyId: string,
-    change: (row: ApiKeyRow) => Partial<Pick<ApiKeyRow, 'status' | 'revoked_at' | 'expires_at' | 'name' | 'scopes'>> | null,
+    change: (row: ApiKeyRow) => KeyUpdate | null,
   ): Promise<ApiKeyRow> {
-    const admin = this.preAuthorize(actor, orgId);
+    requireKeyManager(actor, orgId);
     const row = await this.store.db.transaction().execute(async (tx) => {
       const row = await tx.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).where('id', '=', keyId).executeTakeFirst();
       if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
-      if (!admin) this.authorizeOwn(actor, orgId, row);
+      requireCanManageKey(actor, orgId, managedKeyOf(row));
       const set = change(row);
       if (!set) return row; // nothing to change, nothing to audit
       await tx.updateTable('api_keys').set(set).where('id', '=', keyId).execute();
@@ -320,29 +337,12 @@ export class KeyService {
         targetType: 'api_key',
         targetId: keyId,
         projectId: row.project_id,
-        payload: { changes_requested: set },
+        payload: { changes: keyChanges(set) },
       });
       return { ...row, ...set };
     });
     await this.invalidate(row.secret_hash);
     return row;
-  }
-
-  /**
-   * True for administrators; false for a user key of this organization, which may still act on its
-   * owner's own user keys (checked by authorizeOwn once the row is loaded); anyone else is refused.
-   */
-  private preAuthorize(actor: Actor, orgId: string): boolean {
-    if (isOrgAdmin(actor, orgId)) return true;
-    if (actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && actor.key.ownerType === 'user') return false;
-    requireOrgAdmin(actor, orgId); // throws the usual forbidden
-    return false;
-  }
-
-  private authorizeOwn(actor: Actor, orgId: string, row: ApiKeyRow): void {
-    const ownerId = actor.type === 'key' ? actor.key.ownerId : null;
-    if (row.kind === 'user' && row.owner_type === 'user' && ownerId && row.owner_id === ownerId) return;
-    throw forbidden('You may only manage your own API keys.');
   }
 
   /** Drops the key from this node's cache at once and tells the other nodes. */

@@ -50,6 +50,16 @@ export interface UpdateMetadataInput {
   active_tts?: string | null;
 }
 
+/** A metadata update in the audit catalog's words: the fields it set. */
+function settingsChanges(input: UpdateMetadataInput, listed: string[] | null): { llms?: string[] | null; activeLlm?: string | null; activeStt?: string | null; activeTts?: string | null } {
+  return {
+    ...(input.llms !== undefined ? { llms: listed } : {}),
+    ...(input.active_llm !== undefined ? { activeLlm: input.active_llm } : {}),
+    ...(input.active_stt !== undefined ? { activeStt: input.active_stt } : {}),
+    ...(input.active_tts !== undefined ? { activeTts: input.active_tts } : {}),
+  };
+}
+
 export const MAX_SETTINGS_BYTES = 16 * 1024;
 const MAX_PROVIDERS = 100;
 // the credential vault's name rule (src/domain/credentials.ts), checked before anything is written
@@ -124,7 +134,7 @@ export class PlatformService {
         type: 'organization.free_trial_updated',
         targetType: 'organization',
         targetId: orgId,
-        payload: { ...(input.enabled !== undefined ? { enabled: input.enabled } : {}), metadata_changed: input.metadata !== undefined },
+        payload: { ...(input.enabled !== undefined ? { enabled: input.enabled } : {}), metadataChanged: input.metadata !== undefined },
       }, now);
     });
     return this.settings(actor, orgId);
@@ -229,7 +239,7 @@ export class PlatformService {
         type: current ? 'platform_settings.updated' : 'platform_settings.created',
         targetType: 'platform_settings',
         targetId: orgId,
-        payload: { providers, credentials_written: written, active_llm: next.active_llm, active_stt: next.active_stt, active_tts: next.active_tts },
+        payload: { providers, credentialsWritten: written, activeLlm: next.active_llm, activeStt: next.active_stt, activeTts: next.active_tts },
       }, now);
       return next;
     });
@@ -264,7 +274,7 @@ export class PlatformService {
       if (input.llms !== undefined) set.llms = JSON.stringify(listed);
       for (const f of ACTIVE_FIELDS) if (input[f] !== undefined) set[f] = input[f];
       await tx.updateTable('platform_settings').set(set).where('org_id', '=', orgId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'platform_settings.updated', targetType: 'platform_settings', targetId: orgId, payload: { changes: set } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'platform_settings.updated', targetType: 'platform_settings', targetId: orgId, payload: { changes: settingsChanges(input, listed) } }, now);
       return { ...current, ...set };
     });
     return this.build(orgId, row);

@@ -4,6 +4,7 @@ import type { Store } from '../store/db.ts';
 import type { ApiKeyRow } from '../store/schema.ts';
 import { requireOrgAdmin, type Actor } from './actor.ts';
 import { notFound } from './errors.ts';
+import type { ExpiryInput } from './expiry.ts';
 import type { IssuedKey, KeyService } from './keys.ts';
 import { loadProjectUser } from './project-users.ts';
 import { KEY_PREFIX } from '../crypto/keys.ts';
@@ -42,19 +43,19 @@ export class ProjectKeyService {
     return row;
   }
 
-  async update(actor: Actor, orgId: string, projectId: string, keyId: string, input: { scopes?: string[]; expiresAt?: number | null }): Promise<ApiKeyRow> {
+  async update(actor: Actor, orgId: string, projectId: string, keyId: string, input: { scopes?: string[] | undefined } & ExpiryInput): Promise<ApiKeyRow> {
     requireOrgAdmin(actor, orgId);
     await loadActiveProject(this.store.db, orgId, projectId);
     return this.keys.modify(actor, orgId, keyId, input, { kind: 'project', projectId });
   }
 
   /** Issues a project key owned by a project member (the secret is returned once). */
-  async createForUser(actor: Actor, orgId: string, projectId: string, userId: string, input: { name?: string; expiresAt?: number | null }): Promise<IssuedKey> {
+  async createForUser(actor: Actor, orgId: string, projectId: string, userId: string, input: { name?: string | undefined } & ExpiryInput): Promise<IssuedKey> {
     requireOrgAdmin(actor, orgId);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       await loadProjectUser(tx, projectId, userId);
-      return this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'user', ownerId: userId, name: input.name ?? 'Secret Key', prefix: KEY_PREFIX.project, expiresAt: input.expiresAt ?? null });
+      return this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'user', ownerId: userId, name: input.name ?? 'Secret Key', prefix: KEY_PREFIX.project, expiresAt: input.expiresAt, expiresInSeconds: input.expiresInSeconds });
     });
   }
 

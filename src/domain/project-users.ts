@@ -44,7 +44,7 @@ export async function addProjectMember(tx: Tx, actor: Actor, orgId: string, proj
   const existing = await tx.selectFrom('project_members').select('user_id').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
   if (existing) throw conflict(`${member.email} is already a member of this project.`, 'user_id');
   await tx.insertInto('project_members').values({ project_id: projectId, user_id: userId, org_id: orgId, role, created_at: now }).execute();
-  await recordAudit(tx, actor, { orgId, type: 'user.added', targetType: 'user', targetId: userId, projectId, payload: { data: { role }, project_id: projectId } }, now);
+  await recordAudit(tx, actor, { orgId, type: 'user.added', targetType: 'user', targetId: userId, projectId, payload: { role, projectId } }, now);
   return { id: member.id, email: member.email, name: member.name, role, added_at: now };
 }
 
@@ -92,7 +92,7 @@ export class ProjectUserService {
       const u = await loadProjectUser(tx, projectId, userId);
       if (u.role === newRole) return u;
       await tx.updateTable('project_members').set({ role: newRole }).where('project_id', '=', projectId).where('user_id', '=', userId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'user.updated', targetType: 'user', targetId: userId, projectId, payload: { changes_requested: { role: newRole }, project_id: projectId } });
+      await recordAudit(tx, actor, { orgId, type: 'user.updated', targetType: 'user', targetId: userId, projectId, payload: { role: newRole, projectId } });
       return { ...u, role: newRole };
     });
   }
@@ -107,7 +107,7 @@ export class ProjectUserService {
       if (keys.length) await tx.deleteFrom('api_keys').where('id', 'in', keys.map((k) => k.id)).execute();
       await tx.deleteFrom('role_assignments').where('project_id', '=', projectId).where('principal_type', '=', 'user').where('principal_id', '=', userId).execute();
       await tx.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'user.deleted', targetType: 'user', targetId: userId, projectId, payload: { project_id: projectId, deleted_keys: keys.map((k) => k.id) } });
+      await recordAudit(tx, actor, { orgId, type: 'user.deleted', targetType: 'user', targetId: userId, projectId, payload: { projectId, deletedKeyIds: keys.map((k) => k.id) } });
       return { user, hashes: keys.map((k) => k.secret_hash) };
     });
     await onKeysGone(hashes);

@@ -70,7 +70,7 @@ export class ProjectService {
     await this.store.db.transaction().execute(async (tx) => {
       await tx.insertInto('projects').values(project).execute();
       await seedPredefinedRoles(tx, orgId, project.id, now);
-      await recordAudit(tx, actor, { orgId, type: 'project.created', targetType: 'project', targetId: project.id, projectId: project.id, payload: { data: { name, external_key_id: project.external_key_id } } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'project.created', targetType: 'project', targetId: project.id, projectId: project.id, payload: { name, externalKeyId: project.external_key_id } }, now);
     });
     return project;
   }
@@ -96,7 +96,7 @@ export class ProjectService {
       if (input.externalKeyId !== undefined) set.external_key_id = input.externalKeyId;
       if (!Object.keys(set).length) return p;
       await tx.updateTable('projects').set(set).where('id', '=', projectId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'project.updated', targetType: 'project', targetId: projectId, projectId, payload: { changes_requested: set } });
+      await recordAudit(tx, actor, { orgId, type: 'project.updated', targetType: 'project', targetId: projectId, projectId, payload: { changes: { ...(set.name !== undefined ? { name: set.name } : {}), ...(set.external_key_id !== undefined ? { externalKeyId: set.external_key_id } : {}) } } });
       return { ...p, ...set };
     });
   }
@@ -109,7 +109,7 @@ export class ProjectService {
       if (p.status === 'archived') return p;
       const now = this.now();
       await tx.updateTable('projects').set({ status: 'archived', archived_at: now }).where('id', '=', projectId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'project.archived', targetType: 'project', targetId: projectId, projectId }, now);
+      await recordAudit(tx, actor, { orgId, type: 'project.archived', targetType: 'project', targetId: projectId, projectId, payload: {} }, now);
       return { ...p, status: 'archived' as const, archived_at: now };
     });
   }

@@ -113,7 +113,7 @@ export class RateLimitService {
           .values({ id: newId(ID_PREFIX.rateLimit, now), org_id: orgId, project_id: projectId, model, ...set, updated_at: now })
           .onConflict((oc) => oc.columns(['project_id', 'model']).doUpdateSet({ ...set, updated_at: now }))
           .execute();
-        await recordAudit(tx, actor, { orgId, type: 'rate_limit.updated', targetType: 'rate_limit', targetId: id, projectId, payload: { model, changes_requested: set } }, now);
+        await recordAudit(tx, actor, { orgId, type: 'rate_limit.updated', targetType: 'rate_limit', targetId: id, projectId, payload: { model, changes: set } }, now);
       }
       const over = await this.overrides(tx, projectId, [model]);
       return merge(model, defaults, over.get(model));

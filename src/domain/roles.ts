@@ -3,32 +3,18 @@
 // organization role at organization level only, a project role within its own project only.
 // Predefined roles (predefined = 1) cannot be changed or deleted; deleting a role removes its
 // assignments.
-import type { Selectable } from 'kysely';
 import type { Executor, Store, Tx } from '../store/db.ts';
-import type { RolesTable } from '../store/schema.ts';
 import { requireOrgAdmin, type Actor } from './actor.ts';
-import { recordAudit } from './audit.ts';
-import { conflict, invalid, notFound } from './errors.ts';
+import { recordAudit, type AuditPayload } from './audit.ts';
+import { invalid, notFound } from './errors.ts';
 import { loadGroup, type Group } from './groups.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
+import { auditUnassign, insertAssignment, loadAssignableRole, resourceTypeOf, toRole, type Principal, type Role } from './role-assignments.ts';
 import { loadMember, type OrgMember } from './users.ts';
 
-type RoleRow = Selectable<RolesTable>;
-
-export interface Role {
-  id: string;
-  org_id: string;
-  /** null: an organization role. */
-  project_id: string | null;
-  name: string;
-  description: string | null;
-  permissions: string[];
-  predefined: boolean;
-  created_at: number;
-  updated_at: number;
-}
+export { resourceTypeOf, type Principal, type PrincipalType, type Role } from './role-assignments.ts';
 
 /** A role as assigned to a principal: the role and when it was assigned. */
 export interface AssignedRole extends Role {
@@ -41,12 +27,6 @@ export interface RoleInput {
   description?: string | null | undefined;
 }
 
-export type PrincipalType = 'user' | 'group';
-export interface Principal {
-  type: PrincipalType;
-  id: string;
-}
-
 /** The result of an assignment: the role and the principal that received it. */
 export type Assignment =
   | { principal: 'user'; role: Role; user: OrgMember }
@@ -54,32 +34,6 @@ export type Assignment =
 
 export const MAX_PERMISSIONS = 1000;
 const PERMISSION = /^[A-Za-z0-9_.:*\-/]{1,256}$/;
-
-function toRole(r: RoleRow): Role {
-  let permissions: string[] = [];
-  try {
-    const p = JSON.parse(r.permissions) as unknown;
-    if (Array.isArray(p)) permissions = p.filter((x): x is string => typeof x === 'string');
-  } catch {
-    permissions = [];
-  }
-  return {
-    id: r.id,
-    org_id: r.org_id,
-    project_id: r.project_id,
-    name: r.name,
-    description: r.description,
-    permissions,
-    predefined: r.predefined === 1,
-    created_at: Number(r.created_at),
-    updated_at: Number(r.updated_at),
-  };
-}
-
-/** `api.organization` or `api.project`: the resource type a role is bound to. */
-export function resourceTypeOf(role: { project_id: string | null }): string {
-  return role.project_id === null ? 'api.organization' : 'api.project';
-}
 
 function cleanRoleName(name: string | null | undefined): string {
   const n = name?.trim();
@@ -115,106 +69,6 @@ export async function loadRole(db: Executor, orgId: string, projectId: string | 
   const r = await q.executeTakeFirst();
   if (!r) throw notFound(`No such role: '${roleId}'.`, 'role_id');
   return toRole(r);
-}
-
-/**
- * Loads a role to assign in `projectId`'s scope (null: organization level). A role of the
- * organization but of another scope is a bad request; a role of no scope here is not found.
- */
-export async function loadAssignableRole(db: Executor, orgId: string, projectId: string | null, roleId: string, param = 'role_id'): Promise<Role> {
-  const r = await db.selectFrom('roles').selectAll().where('org_id', '=', orgId).where('id', '=', roleId).executeTakeFirst();
-  if (!r) throw notFound(`No such role: '${roleId}'.`, param);
-  const role = toRole(r);
-  if (projectId === null && role.project_id !== null) {
-    throw invalid(`Role '${roleId}' is a project role; only organization roles can be assigned at organization level.`, param, 'invalid_role_scope');
-  }
-  if (projectId !== null && role.project_id !== projectId) {
-    throw invalid(
-      role.project_id === null
-        ? `Role '${roleId}' is an organization role; only roles of project '${projectId}' can be assigned in it.`
-        : `Role '${roleId}' belongs to another project; only roles of project '${projectId}' can be assigned in it.`,
-      param,
-      'invalid_role_scope',
-    );
-  }
-  return role;
-}
-
-/** Inserts a role assignment and its audit event inside `tx`; fails if it exists already. */
-export async function insertAssignment(tx: Tx, actor: Actor, orgId: string, principal: Principal, projectId: string | null, role: Role, now: number): Promise<string> {
-  const scope = projectId ?? '';
-  const existing = await tx
-    .selectFrom('role_assignments')
-    .select('id')
-    .where('principal_type', '=', principal.type)
-    .where('principal_id', '=', principal.id)
-    .where('project_id', '=', scope)
-    .where('role_id', '=', role.id)
-    .executeTakeFirst();
-  if (existing) throw conflict(`Role '${role.id}' is already assigned to ${principal.type} '${principal.id}'.`, 'role_id');
-  const id = newId(ID_PREFIX.roleAssignment, now);
-  await tx
-    .insertInto('role_assignments')
-    .values({ id, org_id: orgId, role_id: role.id, principal_type: principal.type, principal_id: principal.id, project_id: scope, created_at: now })
-    .execute();
-  await recordAudit(
-    tx,
-    actor,
-    {
-      orgId,
-      type: 'role.assignment.created',
-      targetType: 'role_assignment',
-      targetId: id,
-      projectId,
-      payload: {
-        role_id: role.id,
-        principal_id: principal.id,
-        principal_type: principal.type,
-        resource_id: projectId ?? orgId,
-        resource_type: projectId === null ? 'api.organization' : 'api.project',
-      },
-    },
-    now,
-  );
-  return id;
-}
-
-/** Deletes every role assignment of `principal` in `projectId` (null: all scopes), with audit events. */
-export async function deleteAssignmentsOf(tx: Tx, actor: Actor, orgId: string, principal: Principal, projectId: string | null, now: number): Promise<void> {
-  let q = tx.selectFrom('role_assignments').selectAll().where('org_id', '=', orgId).where('principal_type', '=', principal.type).where('principal_id', '=', principal.id);
-  if (projectId !== null) q = q.where('project_id', '=', projectId);
-  const rows = await q.execute();
-  if (!rows.length) return;
-  await tx.deleteFrom('role_assignments').where('id', 'in', rows.map((r) => r.id)).execute();
-  for (const r of rows) await auditUnassign(tx, actor, orgId, r, now);
-}
-
-async function auditUnassign(
-  tx: Tx,
-  actor: Actor,
-  orgId: string,
-  ra: { id: string; role_id: string; principal_type: string; principal_id: string; project_id: string },
-  now: number,
-): Promise<void> {
-  await recordAudit(
-    tx,
-    actor,
-    {
-      orgId,
-      type: 'role.assignment.deleted',
-      targetType: 'role_assignment',
-      targetId: ra.id,
-      projectId: ra.project_id || null,
-      payload: {
-        role_id: ra.role_id,
-        principal_id: ra.principal_id,
-        principal_type: ra.principal_type,
-        resource_id: ra.project_id || orgId,
-        resource_type: ra.project_id ? 'api.project' : 'api.organization',
-      },
-    },
-    now,
-  );
 }
 
 export class RoleService {
@@ -258,7 +112,7 @@ export class RoleService {
       await recordAudit(
         tx,
         actor,
-        { orgId, type: 'role.created', targetType: 'role', targetId: role.id, projectId, payload: { role_name: name, permissions, resource_id: projectId ?? orgId, resource_type: resourceTypeOf(role) } },
+        { orgId, type: 'role.created', targetType: 'role', targetId: role.id, projectId, payload: { name, permissions, resourceId: projectId ?? orgId, resourceType: resourceTypeOf(role) } },
         now,
       );
       return role;
@@ -276,11 +130,11 @@ export class RoleService {
       const role = await loadRole(tx, orgId, projectId, roleId);
       if (role.predefined) throw invalid(`Role '${roleId}' is predefined and cannot be changed.`, 'role_id', 'predefined_role');
       const next: Role = { ...role };
-      const changes: Record<string, unknown> = {};
+      const changes: AuditPayload<'role.updated'>['changes'] = {};
       if (name !== undefined && name !== role.name) {
         await this.requireUniqueName(tx, orgId, projectId, name, roleId);
         next.name = name;
-        changes.role_name = name;
+        changes.name = name;
       }
       if (description !== undefined && description !== role.description) {
         next.description = description;
@@ -291,8 +145,8 @@ export class RoleService {
         const removed = role.permissions.filter((p) => !permissions.includes(p));
         if (added.length || removed.length || permissions.join('\n') !== role.permissions.join('\n')) {
           next.permissions = permissions;
-          changes.permissions_added = added;
-          changes.permissions_removed = removed;
+          changes.permissionsAdded = added;
+          changes.permissionsRemoved = removed;
         }
       }
       if (!Object.keys(changes).length) return role;
@@ -306,7 +160,7 @@ export class RoleService {
       await recordAudit(
         tx,
         actor,
-        { orgId, type: 'role.updated', targetType: 'role', targetId: roleId, projectId, payload: { changes_requested: { ...changes, resource_id: projectId ?? orgId, resource_type: resourceTypeOf(role) } } },
+        { orgId, type: 'role.updated', targetType: 'role', targetId: roleId, projectId, payload: { changes, resourceId: projectId ?? orgId, resourceType: resourceTypeOf(role) } },
         now,
       );
       return next;
@@ -327,7 +181,7 @@ export class RoleService {
         for (const ra of assignments) await auditUnassign(tx, actor, orgId, ra, now);
       }
       await tx.deleteFrom('roles').where('id', '=', roleId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'role.deleted', targetType: 'role', targetId: roleId, projectId, payload: { role_name: role.name } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'role.deleted', targetType: 'role', targetId: roleId, projectId, payload: { name: role.name } }, now);
       return role;
     });
   }

@@ -7,6 +7,7 @@ import { requireOrgAdmin, type Actor } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
+import type { ExpiryInput } from './expiry.ts';
 import type { IssuedKey, KeyService } from './keys.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
@@ -33,7 +34,7 @@ export class ServiceAccountService {
   ) {}
 
   /** Creates a service account and, unless `accountOnly`, its first API key (returned once). */
-  async create(actor: Actor, orgId: string, projectId: string, input: { name: string; accountOnly?: boolean; expiresAt?: number | null }): Promise<{ account: ServiceAccount; key: IssuedKey | null }> {
+  async create(actor: Actor, orgId: string, projectId: string, input: { name: string; accountOnly?: boolean } & ExpiryInput): Promise<{ account: ServiceAccount; key: IssuedKey | null }> {
     requireOrgAdmin(actor, orgId);
     const name = cleanName(input.name);
     return this.store.db.transaction().execute(async (tx) => {
@@ -41,10 +42,10 @@ export class ServiceAccountService {
       const now = this.now();
       const account: ServiceAccount = { id: newId(ID_PREFIX.serviceAccount, now), org_id: orgId, project_id: projectId, name, role: input.accountOnly ? 'none' : 'member', created_at: now };
       await tx.insertInto('service_accounts').values(account).execute();
-      await recordAudit(tx, actor, { orgId, type: 'service_account.created', targetType: 'service_account', targetId: account.id, projectId, payload: { data: { name, role: account.role } } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'service_account.created', targetType: 'service_account', targetId: account.id, projectId, payload: { name, role: account.role } }, now);
       const key = input.accountOnly
         ? null
-        : await this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: account.id, name: 'Secret Key', prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt ?? null });
+        : await this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: account.id, name: 'Secret Key', prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt, expiresInSeconds: input.expiresInSeconds });
       return { account, key };
     });
   }
@@ -73,7 +74,7 @@ export class ServiceAccountService {
       const sa = await loadServiceAccount(tx, orgId, projectId, id);
       if (!Object.keys(set).length) return sa;
       await tx.updateTable('service_accounts').set(set).where('id', '=', id).execute();
-      await recordAudit(tx, actor, { orgId, type: 'service_account.updated', targetType: 'service_account', targetId: id, projectId, payload: { changes_requested: set } });
+      await recordAudit(tx, actor, { orgId, type: 'service_account.updated', targetType: 'service_account', targetId: id, projectId, payload: { changes: set } });
       return { ...sa, ...set };
     });
   }
@@ -87,7 +88,7 @@ export class ServiceAccountService {
       const keys = await tx.selectFrom('api_keys').select(['id', 'secret_hash']).where('owner_type', '=', 'service_account').where('owner_id', '=', id).execute();
       if (keys.length) await tx.deleteFrom('api_keys').where('id', 'in', keys.map((k) => k.id)).execute();
       await tx.deleteFrom('service_accounts').where('id', '=', id).execute();
-      await recordAudit(tx, actor, { orgId, type: 'service_account.deleted', targetType: 'service_account', targetId: id, projectId, payload: { name: sa.name, deleted_keys: keys.map((k) => k.id) } });
+      await recordAudit(tx, actor, { orgId, type: 'service_account.deleted', targetType: 'service_account', targetId: id, projectId, payload: { name: sa.name, deletedKeyIds: keys.map((k) => k.id) } });
       return { sa, hashes: keys.map((k) => k.secret_hash) };
     });
     for (const h of hashes) await this.keys.invalidate(h);
@@ -95,13 +96,13 @@ export class ServiceAccountService {
   }
 
   /** Issues another key for a service account (the secret is returned once). */
-  async createKey(actor: Actor, orgId: string, projectId: string, id: string, input: { name?: string; scopes?: string[]; expiresAt?: number | null }): Promise<IssuedKey> {
+  async createKey(actor: Actor, orgId: string, projectId: string, id: string, input: { name?: string | undefined; scopes?: string[] | undefined } & ExpiryInput): Promise<IssuedKey> {
     requireOrgAdmin(actor, orgId);
     const name = input.name === undefined ? 'Secret Key' : cleanName(input.name);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       await loadServiceAccount(tx, orgId, projectId, id);
-      return this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: id, name, scopes: input.scopes ?? null, prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt ?? null });
+      return this.keys.issue(tx, actor, { orgId, kind: 'project', projectId, ownerType: 'service_account', ownerId: id, name, scopes: input.scopes ?? null, prefix: KEY_PREFIX.serviceAccount, expiresAt: input.expiresAt, expiresInSeconds: input.expiresInSeconds });
     });
   }
 }

@@ -6,8 +6,9 @@ import { sql } from 'kysely';
 import type { Executor, Store } from '../store/db.ts';
 import type { ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
 import { generateSecret, KEY_PREFIX } from '../crypto/keys.ts';
-import { isOrgAdmin, requireOrgAdmin, type Actor } from './actor.ts';
-import { forbidden, invalid, notFound } from './errors.ts';
+import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOrgAdmin, type Actor } from './actor.ts';
+import { invalid, notFound } from './errors.ts';
+import { expiryFrom, type ExpiryInput } from './expiry.ts';
 import type { IssuedKey, KeyService } from './keys.ts';
 import { loadMember } from './users.ts';
 
@@ -47,12 +48,12 @@ function userKeysQuery(db: Executor, orgId: string) {
     .where('api_keys.owner_type', '=', 'user');
 }
 
-export interface CreateUserKeyInput {
+/** The expiry is `expiresAt` or `expiresInSeconds` (from the service's clock); neither: none. */
+export interface CreateUserKeyInput extends ExpiryInput {
   userId: string;
   format: UserKeyFormat;
   name?: string | null;
   collectionId?: string | null;
-  expiresAt?: number | null;
   scopes?: string[] | null;
 }
 
@@ -65,9 +66,9 @@ export class UserKeyService {
 
   /** Administrators create keys for any member; a user (holding a user key) for themselves. */
   async create(actor: Actor, orgId: string, input: CreateUserKeyInput): Promise<IssuedKey> {
-    const self = actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && actor.key.ownerId === input.userId;
-    if (!self) requireOrgAdmin(actor, orgId);
-    if (input.expiresAt != null && input.expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_at');
+    requireCanManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: input.userId });
+    const expiresAt = expiryFrom(this.now(), input) ?? null;
+    if (expiresAt !== null && expiresAt <= this.now()) throw invalid('The expiry must be in the future.', 'expires_at');
     if (input.name != null && input.name.length > 256) throw invalid('A key name is at most 256 characters.', 'name');
     return this.store.db.transaction().execute(async (tx) => {
       await loadMember(tx, orgId, input.userId);
@@ -79,7 +80,7 @@ export class UserKeyService {
         ownerId: input.userId,
         name: input.name ?? null,
         collectionId: input.collectionId ?? null,
-        expiresAt: input.expiresAt ?? null,
+        expiresAt,
         scopes: input.scopes ?? null,
         ...(wl
           ? { publicId: wl.keyId, secret: wl.secret, redact: (s: string) => `${s.slice(0, 10)}.***${s.slice(-4)}` }
@@ -97,7 +98,7 @@ export class UserKeyService {
     orgId: string,
     opts: { userId?: string; usernameLike?: string; statuses?: ApiKeyStatus[]; offset?: number; limit?: number },
   ): Promise<UserKey[]> {
-    const own = actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && !!opts.userId && actor.key.ownerId === opts.userId;
+    const own = !!opts.userId && canManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: opts.userId });
     if (!own) requireOrgAdmin(actor, orgId);
     let q = userKeysQuery(this.store.db, orgId);
     if (opts.userId) q = q.where('api_keys.owner_id', '=', opts.userId);
@@ -117,11 +118,10 @@ export class UserKeyService {
   async get(actor: Actor, orgId: string, by: { id?: string; publicId?: string }): Promise<UserKey> {
     let q = userKeysQuery(this.store.db, orgId);
     q = by.publicId !== undefined ? q.where('api_keys.public_id', '=', by.publicId) : q.where('api_keys.id', '=', by.id ?? '');
-    const admin = isOrgAdmin(actor, orgId);
-    if (!admin && !(actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user')) requireOrgAdmin(actor, orgId);
+    requireKeyManager(actor, orgId);
     const row = await q.executeTakeFirst();
     if (!row) throw notFound(`No such API key: '${by.publicId ?? by.id}'.`, 'key_id');
-    if (!admin && actor.type === 'key' && row.owner_id !== actor.key.ownerId) throw forbidden('You may only manage your own API keys.');
+    requireCanManageKey(actor, orgId, managedKeyOf(row));
     return row;
   }
 
@@ -137,7 +137,8 @@ export class UserKeyService {
     return this.keys.delete(actor, orgId, keyId, 'user');
   }
 
-  setExpiry(actor: Actor, orgId: string, keyId: string, expiresAt: number | null): Promise<ApiKeyRow> {
-    return this.keys.setExpiry(actor, orgId, keyId, expiresAt, 'user');
+  /** Sets the expiry (`expiresAt`, or `expiresInSeconds` from now); naming neither, or null, clears it. */
+  setExpiry(actor: Actor, orgId: string, keyId: string, expiry: ExpiryInput): Promise<ApiKeyRow> {
+    return this.keys.setExpiry(actor, orgId, keyId, expiryFrom(this.now(), expiry) ?? null, 'user');
   }
 }

@@ -74,7 +74,7 @@ export class UserService {
       const existing = await t.selectFrom('org_memberships').select(['role', 'created_at']).where('org_id', '=', orgId).where('user_id', '=', user.id).executeTakeFirst();
       if (existing) throw conflict(`${user.email} is already a member of this organization.`, 'email');
       await t.insertInto('org_memberships').values({ org_id: orgId, user_id: user.id, role, created_at: now }).execute();
-      await recordAudit(t, actor, { orgId, type: 'user.added', targetType: 'user', targetId: user.id, payload: { data: { role }, email: user.email } }, now);
+      await recordAudit(t, actor, { orgId, type: 'user.added', targetType: 'user', targetId: user.id, payload: { role, email: user.email } }, now);
       return { id: user.id, email: user.email, name: user.name, role, created_at: now };
     };
     return tx ? run(tx) : this.store.db.transaction().execute(run);
@@ -104,7 +104,7 @@ export class UserService {
       if (m.role === newRole) return m;
       if (m.role === 'owner') await requireAnotherOwner(tx, orgId, userId);
       await tx.updateTable('org_memberships').set({ role: newRole }).where('org_id', '=', orgId).where('user_id', '=', userId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'user.updated', targetType: 'user', targetId: userId, payload: { changes_requested: { role: newRole } } });
+      await recordAudit(tx, actor, { orgId, type: 'user.updated', targetType: 'user', targetId: userId, payload: { role: newRole } });
       return { ...m, role: newRole };
     });
     // verified keys carry their owner's organization role: evict this user's keys from every cache
@@ -131,7 +131,7 @@ export class UserService {
       await tx.deleteFrom('group_members').where('org_id', '=', orgId).where('user_id', '=', userId).execute();
       await tx.deleteFrom('role_assignments').where('org_id', '=', orgId).where('principal_type', '=', 'user').where('principal_id', '=', userId).execute();
       await tx.deleteFrom('org_memberships').where('org_id', '=', orgId).where('user_id', '=', userId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'user.deleted', targetType: 'user', targetId: userId, payload: { email: member.email, revoked_keys: keys.map((k) => k.id) } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'user.deleted', targetType: 'user', targetId: userId, payload: { email: member.email, revokedKeyIds: keys.map((k) => k.id) } }, now);
       return { member, hashes: keys.map((k) => k.secret_hash) };
     });
     await this.onKeysChanged(hashes);

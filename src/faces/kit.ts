@@ -14,6 +14,7 @@ import { Ajv } from 'ajv';
 import type { Core } from '../domain/core.ts';
 import { keyActor, type Actor } from '../domain/actor.ts';
 import { forbidden, invalid, notFound, unauthenticated } from '../domain/errors.ts';
+import { requestContext } from './request-context.ts';
 
 /** The organization a request acts in, resolved by the face before its handler runs. */
 export interface RequestOrg {
@@ -171,9 +172,9 @@ async function authenticate(face: Face, req: FastifyRequest, ctx: FaceContext): 
   return { actor, org };
 }
 
-async function verifyKey(token: string, ctx: FaceContext, _req: FastifyRequest): Promise<Actor | null> {
+async function verifyKey(token: string, ctx: FaceContext, req: FastifyRequest): Promise<Actor | null> {
   const principal = await ctx.core.keys.verify(token);
-  return principal ? keyActor(principal) : null;
+  return principal ? keyActor(principal, requestContext(req)) : null;
 }
 
 /** Logs errors a client cannot cause (the answer is a 5xx); their text never reaches the client. */

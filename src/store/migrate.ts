@@ -1,9 +1,11 @@
 // One ordered list of migrations for both dialects, applied at start and by `keyplane migrate`.
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001_core_model.ts';
+import * as m0002 from './migrations/0002_audit_request_context.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_core_model': m0001,
+  '0002_audit_request_context': m0002,
 };
 
 class StaticProvider implements MigrationProvider {

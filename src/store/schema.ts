@@ -238,6 +238,12 @@ export interface AuditLogsTable {
   project_id: string | null;
   payload: string; // JSON, never secrets
   created_at: number;
+  /** The HTTP request that made the change (its `x-request-id`), null when none did (0002). */
+  request_id: string | null;
+  /** The client's address as the server saw it (0002). */
+  client_ip: string | null;
+  /** The client's User-Agent, cut to 512 characters (0002). */
+  user_agent: string | null;
 }
 
 export interface IdempotencyRecordsTable {

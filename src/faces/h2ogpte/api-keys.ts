@@ -47,7 +47,7 @@ export interface APIKeyInfo {
   is_global_key: boolean;
 }
 
-export function formatKeyInfo(k: UserKey, now = Date.now()): APIKeyInfo {
+export function formatKeyInfo(k: UserKey, now: number): APIKeyInfo {
   return {
     id: k.id,
     username: k.owner_email,
@@ -64,8 +64,8 @@ export function formatKeyInfo(k: UserKey, now = Date.now()): APIKeyInfo {
   };
 }
 
-/** `expires_in` → an absolute expiry (ms), null for none; an unparseable interval is a 400. */
-function expiryOf(expiresIn: string | null | undefined, now: number): number | null {
+/** `expires_in` → a lifetime in seconds (the domain adds it to its clock), null for none; an unparseable interval is a 400. */
+function expiryOf(expiresIn: string | null | undefined): number | null {
   if (expiresIn === undefined || expiresIn === null) return null;
   const ms = parseInterval(expiresIn);
   if (ms === null) {
@@ -74,7 +74,7 @@ function expiryOf(expiresIn: string | null | undefined, now: number): number | n
       'expires_in',
     );
   }
-  return now + ms;
+  return ms / 1000;
 }
 
 function keyIdOf(params: { key_id: string }): string {
@@ -87,16 +87,15 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
     // create_api_key_for_user → 201 APIKeyResult; the secret is in this response only
     app.post(base, { schema: { body: CreateBody } }, async (req, reply) => {
       const orgId = req.org.id;
-      const now = Date.now();
       const issued = await core.userKeys.create(req.actor, orgId, {
         userId: req.body.user_id,
         format: 'sk',
         name: req.body.name ?? null,
         collectionId: req.body.collection_id ?? null,
-        expiresAt: expiryOf(req.body.expires_in, now),
+        expiresInSeconds: expiryOf(req.body.expires_in),
       });
       const key = await core.userKeys.get(req.actor, orgId, { id: issued.row.id });
-      return reply.code(201).send({ secret_key: issued.secret, api_key: formatKeyInfo(key) });
+      return reply.code(201).send({ secret_key: issued.secret, api_key: formatKeyInfo(key, core.now()) });
     });
 
     // list_all_api_keys → 200 APIKeyInfo[]
@@ -106,7 +105,7 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
         limit: req.query.limit ?? DEFAULT_LIMIT,
         ...(req.query.filter ? { usernameLike: req.query.filter } : {}),
       });
-      const now = Date.now();
+      const now = core.now();
       return keys.map((k) => formatKeyInfo(k, now));
     });
 
@@ -130,9 +129,9 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
     app.patch(`${base}/expire/:key_id`, { schema: { params: KeyParams, body: ExpiryBody } }, async (req, reply) => {
       const orgId = req.org.id;
       const keyId = keyIdOf(req.params);
-      const expiresAt = expiryOf(req.body?.expires_in, Date.now());
+      const expiresInSeconds = expiryOf(req.body?.expires_in);
       const key = await core.userKeys.get(req.actor, orgId, { id: keyId });
-      await core.userKeys.setExpiry(req.actor, orgId, key.id, expiresAt);
+      await core.userKeys.setExpiry(req.actor, orgId, key.id, { expiresInSeconds });
       return reply.code(204).send();
     });
   }

@@ -27,10 +27,9 @@ export const adminApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = asy
 
   app.post(base, { schema: { body: CreateBody } }, async (req) => {
     const orgId = req.org.id;
-    const now = Date.now();
     const { row, secret } = await core.keys.createAdminKey(req.actor, orgId, {
       name: req.body.name,
-      expiresAt: req.body.expires_in_seconds ? now + req.body.expires_in_seconds * 1000 : null,
+      expiresInSeconds: req.body.expires_in_seconds || null,
     });
     const owners = await core.users.membersByIds(req.actor, orgId, [row.owner_id ?? '']);
     return { ...formatAdminKey(row, owners), value: secret };

@@ -4,12 +4,14 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import type { Core } from '../../domain/core.ts';
 import type { AuditEntry, AuditFilter } from '../../domain/audit.ts';
+import { AUDIT_EVENT_TYPES, isAuditEventType, type AuditEventType, type AuditPayload, type RoleScope } from '../../domain/audit-events.ts';
+import type { AuditLogRow } from '../../store/schema.ts';
 import { toUnixSeconds } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id } from './schemas.ts';
 
 /** OpenAI's organization-scoped audit event types (the spec's AuditLogEventType without `tenant.*`). */
-export const OPENAI_AUDIT_TYPES: readonly string[] = [
+export const OPENAI_AUDIT_TYPES = [
   'api_key.created', 'api_key.updated', 'api_key.deleted',
   'certificate.created', 'certificate.updated', 'certificate.deleted', 'certificates.activated', 'certificates.deactivated',
   'checkpoint.permission.created', 'checkpoint.permission.deleted',
@@ -30,7 +32,8 @@ export const OPENAI_AUDIT_TYPES: readonly string[] = [
   'scim.enabled', 'scim.disabled',
   'service_account.created', 'service_account.updated', 'service_account.deleted',
   'user.added', 'user.updated', 'user.deleted',
-];
+] as const;
+type OpenAIAuditType = (typeof OPENAI_AUDIT_TYPES)[number];
 
 const Strings = Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { maxItems: 100 }));
 const EventTypes = Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9_.]{1,100}$' }), { maxItems: 200 }));
@@ -75,7 +78,7 @@ export function auditFilterOf(q: Query): AuditFilter {
   const requested = both(q['event_types[]'], q.event_types);
   const filter: AuditFilter = {
     // tenant-scoped events are never recorded here: `tenant_only` matches nothing
-    types: q.tenant_only ? [] : requested ? requested.filter((t) => OPENAI_AUDIT_TYPES.includes(t)) : [...OPENAI_AUDIT_TYPES],
+    types: q.tenant_only ? [] : requested ? requested.filter((t) => SHOWN_AUDIT_TYPES.includes(t)) : [...SHOWN_AUDIT_TYPES],
   };
   const projectIds = both(q['project_ids[]'], q.project_ids);
   const actorIds = both(q['actor_ids[]'], q.actor_ids);
@@ -92,15 +95,19 @@ export function auditFilterOf(q: Query): AuditFilter {
 
 type Payload = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | null | undefined => (typeof v === 'number' ? v : v === null ? null : undefined);
 const obj = (v: unknown): Payload => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Payload) : {});
+const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : undefined);
 /** Drops undefined values so optional keys are absent rather than null. */
 function compact(o: Payload): Payload {
   const out: Payload = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== null) out[k] = v;
   return out;
 }
-function scopesOf(v: unknown): string[] | undefined {
-  if (Array.isArray(v)) return v.filter((s): s is string => typeof s === 'string');
+/** Scopes as stored: a list, or (in rows written before the audit catalog) a JSON-encoded list. */
+function scopesOf(v: unknown): string[] | null | undefined {
+  if (v === null) return null;
+  if (Array.isArray(v)) return strs(v);
   if (typeof v === 'string') {
     try {
       return scopesOf(JSON.parse(v));
@@ -110,63 +117,170 @@ function scopesOf(v: unknown): string[] | undefined {
   }
   return undefined;
 }
-function roleOf(p: Payload): Payload {
-  const role = str(obj(p.data).role) ?? str(p.role);
-  return compact({ role });
+
+type DeepPartial<T> = T extends Array<infer U> ? Array<DeepPartial<U>> : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+/** A payload as read back from the store: the catalog's shape, though an old row may lack fields. */
+type Stored<T extends AuditEventType> = DeepPartial<AuditPayload<T>>;
+
+/**
+ * Readers of payloads whose stored shape changed with the audit catalog: rows written before it
+ * (still in existing databases) used OpenAI's words (`data`, `changes_requested`, snake_case). Each
+ * reader accepts both shapes. Types without a reader kept their shape.
+ */
+const READERS: { [T in AuditEventType]?: (raw: Payload) => Stored<T> } = {
+  'api_key.created': (r) => ({ scopes: scopesOf(r.scopes) ?? scopesOf(obj(r.data).scopes) }),
+  'api_key.updated': (r) => {
+    const ch = obj(r.changes ?? r.changes_requested);
+    return { changes: { scopes: scopesOf(ch.scopes), expiresAt: num(ch.expiresAt !== undefined ? ch.expiresAt : ch.expires_at) } };
+  },
+  'project.created': (r) => ({ name: str(r.name) ?? str(obj(r.data).name) }),
+  'project.updated': (r) => ({ changes: { name: str(obj(r.changes ?? r.changes_requested).name) } }),
+  'rate_limit.updated': (r) => ({ model: str(r.model), changes: obj(r.changes ?? r.changes_requested) }),
+  'certificate.deleted': (r) => ({ id: str(r.id), name: str(r.name), content: str(r.content) ?? str(r.certificate) }),
+  'user.added': (r) => ({ role: str(r.role) ?? str(obj(r.data).role) }),
+  'user.updated': (r) => ({ role: str(r.role) ?? str(obj(r.changes_requested).role) }),
+  'service_account.created': (r) => ({ name: str(r.name) ?? str(obj(r.data).name), role: str(r.role) ?? str(obj(r.data).role) }),
+  'service_account.updated': (r) => ({ changes: { role: str(obj(r.changes ?? r.changes_requested).role) } }),
+  'invite.sent': (r) => {
+    const d = r.data === undefined ? r : obj(r.data);
+    return { email: str(d.email), role: str(d.role) };
+  },
+  'group.created': (r) => ({ name: str(r.name) ?? str(obj(r.data).group_name) }),
+  'group.updated': (r) => ({ name: str(r.name) ?? str(obj(r.changes_requested).group_name) }),
+  'group.deleted': (r) => ({ name: str(r.name) ?? str(r.group_name) }),
+  'role.created': (r) => ({ name: str(r.name) ?? str(r.role_name), permissions: strs(r.permissions), ...roleScopeOf(r) }),
+  'role.updated': (r) => {
+    if (r.changes_requested === undefined) return r as Stored<'role.updated'>;
+    const c = obj(r.changes_requested);
+    return {
+      changes: { name: str(c.role_name), description: str(c.description), permissionsAdded: strs(c.permissions_added), permissionsRemoved: strs(c.permissions_removed) },
+      ...roleScopeOf(c),
+    };
+  },
+  'role.deleted': (r) => ({ name: str(r.name) ?? str(r.role_name) }),
+  'role.assignment.created': (r) => assignmentOf(r),
+  'role.assignment.deleted': (r) => assignmentOf(r),
+};
+function roleScopeOf(r: Payload): DeepPartial<RoleScope> {
+  const t = str(r.resourceType) ?? str(r.resource_type);
+  return { resourceId: str(r.resourceId) ?? str(r.resource_id), resourceType: t === 'api.organization' || t === 'api.project' ? t : undefined };
+}
+function assignmentOf(r: Payload): Stored<'role.assignment.created'> {
+  return {
+    roleId: str(r.roleId) ?? str(r.role_id),
+    principalId: str(r.principalId) ?? str(r.principal_id),
+    principalType: str(r.principalType) ?? str(r.principal_type),
+    ...roleScopeOf(r),
+  };
 }
 
-/** The per-type details object of an AuditLog, from the stored payload (never secrets). */
-export function auditDetails(type: string, targetId: string | null, p: Payload): Payload {
-  const id = targetId ?? undefined;
-  switch (type) {
-    case 'api_key.created':
-      return compact({ id, data: compact({ scopes: scopesOf(p.scopes) ?? scopesOf(obj(p.data).scopes) }) });
-    case 'api_key.updated': {
-      const ch = obj(p.changes_requested);
-      return compact({ id, changes_requested: compact({ scopes: scopesOf(ch.scopes), expires_in_seconds: typeof ch.expires_in_seconds === 'number' ? ch.expires_in_seconds : undefined }) });
-    }
-    case 'project.created': {
-      const name = str(obj(p.data).name);
-      return compact({ id, data: compact({ name, title: name }) });
-    }
-    case 'project.updated': {
-      const name = str(obj(p.changes_requested).name);
-      return compact({ id, changes_requested: compact({ title: name }) });
-    }
-    case 'rate_limit.updated':
-      return compact({ id, changes_requested: obj(p.changes_requested) });
-    case 'certificate.created':
-    case 'certificate.updated':
-      return compact({ id: str(p.id) ?? id, name: str(p.name) });
-    case 'certificate.deleted':
-      return compact({ id: str(p.id) ?? id, name: str(p.name), certificate: str(p.certificate) });
-    case 'certificates.activated':
-    case 'certificates.deactivated':
-      return { certificates: Array.isArray(p.certificates) ? p.certificates.map((c) => compact({ id: str(obj(c).id), name: str(obj(c).name) })) : [] };
-    case 'user.added':
-    case 'service_account.created':
-      return compact({ id, data: roleOf(p) });
-    case 'user.updated':
-    case 'service_account.updated':
-      return compact({ id, changes_requested: compact({ role: str(obj(p.changes_requested).role) }) });
-    case 'invite.sent': {
-      const d = obj(p.data);
-      return compact({ id, data: compact({ email: str(d.email), role: str(d.role) }) });
-    }
-    case 'group.created':
-      return compact({ id, data: compact({ group_name: str(obj(p.data).group_name) ?? str(p.name) }) });
-    case 'group.updated':
-      return compact({ id, changes_requested: compact({ group_name: str(obj(p.changes_requested).group_name) ?? str(obj(p.changes_requested).name) }) });
-    case 'role.created':
-    case 'role.updated':
-    case 'role.deleted':
-    case 'role.assignment.created':
-    case 'role.assignment.deleted':
-      // the roles service records OpenAI's own detail fields (role_name, permissions, principal_*, resource_*)
-      return compact({ id, ...p });
-    default:
-      return compact({ id, data: p.data, changes_requested: p.changes_requested });
+/** What a view knows of the row besides its payload. */
+interface EventContext {
+  /** The target's id. */
+  id: string | undefined;
+  /** When the event happened (ms). */
+  at: number;
+}
+type View<T extends AuditEventType> = (p: Stored<T>, e: EventContext) => Payload;
+const HIDDEN = 'hidden' as const;
+/** For every catalog type: how this face shows it, or HIDDEN. Only OpenAI's own types can be shown. */
+type Views = { [T in AuditEventType]: T extends OpenAIAuditType ? View<T> | typeof HIDDEN : typeof HIDDEN };
+
+/**
+ * `expires_in_seconds` of an expiry change: the seconds from the event to the new expiry (never
+ * negative). A removed expiry (null) shows no `expires_in_seconds`, as OpenAI omits the field for a
+ * key that does not expire; an event that did not change the expiry shows none either.
+ */
+function expiresInSeconds(expiresAt: number | null | undefined, at: number): number | undefined {
+  if (typeof expiresAt !== 'number') return undefined;
+  return Math.max(0, Math.round((expiresAt - at) / 1000));
+}
+const idOnly = (_p: unknown, e: EventContext): Payload => compact({ id: e.id });
+const certificateOf = (p: Stored<'certificate.updated'>, e: EventContext): Payload => compact({ id: p.id ?? e.id, name: p.name });
+const certificatesOf = (p: Stored<'certificates.activated'>): Payload => ({ certificates: (p.certificates ?? []).map((c) => compact({ id: c?.id, name: c?.name })) });
+const assignmentView = (p: Stored<'role.assignment.created'>, e: EventContext): Payload =>
+  compact({ id: e.id, role_id: p.roleId, principal_id: p.principalId, principal_type: p.principalType, resource_id: p.resourceId, resource_type: p.resourceType });
+
+const VIEWS: Views = {
+  'api_key.created': (p, e) => compact({ id: e.id, data: compact({ scopes: p.scopes }) }),
+  'api_key.updated': (p, e) =>
+    compact({
+      id: e.id,
+      // removed scope restrictions read as `[]`: OpenAI's "all permissions"
+      changes_requested: compact({ scopes: p.changes?.scopes === null ? [] : p.changes?.scopes, expires_in_seconds: expiresInSeconds(p.changes?.expiresAt, e.at) }),
+    }),
+  'api_key.deleted': idOnly,
+  'project.created': (p, e) => compact({ id: e.id, data: compact({ name: p.name, title: p.name }) }),
+  'project.updated': (p, e) => compact({ id: e.id, changes_requested: compact({ title: p.changes?.name }) }),
+  'project.archived': idOnly,
+  'rate_limit.updated': (p, e) => compact({ id: e.id, changes_requested: p.changes ?? {} }),
+  'certificate.created': certificateOf,
+  'certificate.updated': certificateOf,
+  'certificate.deleted': (p, e) => compact({ id: p.id ?? e.id, name: p.name, certificate: p.content }),
+  'certificates.activated': certificatesOf,
+  'certificates.deactivated': certificatesOf,
+  'user.added': (p, e) => compact({ id: e.id, data: compact({ role: p.role }) }),
+  'user.updated': (p, e) => compact({ id: e.id, changes_requested: compact({ role: p.role }) }),
+  'user.deleted': idOnly,
+  'service_account.created': (p, e) => compact({ id: e.id, data: compact({ role: p.role }) }),
+  'service_account.updated': (p, e) => compact({ id: e.id, changes_requested: compact({ role: p.changes?.role }) }),
+  'service_account.deleted': idOnly,
+  'invite.sent': (p, e) => compact({ id: e.id, data: compact({ email: p.email, role: p.role }) }),
+  'invite.accepted': idOnly,
+  'invite.deleted': idOnly,
+  'group.created': (p, e) => compact({ id: e.id, data: compact({ group_name: p.name }) }),
+  'group.updated': (p, e) => compact({ id: e.id, changes_requested: compact({ group_name: p.name }) }),
+  'group.deleted': idOnly,
+  'role.created': (p, e) => compact({ id: e.id, role_name: p.name, permissions: p.permissions, resource_id: p.resourceId, resource_type: p.resourceType }),
+  'role.updated': (p, e) =>
+    compact({
+      id: e.id,
+      changes_requested: compact({
+        role_name: p.changes?.name,
+        description: p.changes?.description,
+        permissions_added: p.changes?.permissionsAdded,
+        permissions_removed: p.changes?.permissionsRemoved,
+        resource_id: p.resourceId,
+        resource_type: p.resourceType,
+      }),
+    }),
+  'role.deleted': (p, e) => compact({ id: e.id, role_name: p.name }),
+  'role.assignment.created': assignmentView,
+  'role.assignment.deleted': assignmentView,
+  // keyplane's own events: not OpenAI audit log types
+  'organization.created': HIDDEN,
+  'organization.default_llm_key_updated': HIDDEN,
+  'organization.free_trial_updated': HIDDEN,
+  'credential.created': HIDDEN,
+  'credential.updated': HIDDEN,
+  'credential.deleted': HIDDEN,
+  'credential.decrypted': HIDDEN,
+  'vault.master_key_rotated': HIDDEN,
+  'platform_settings.created': HIDDEN,
+  'platform_settings.updated': HIDDEN,
+};
+
+/** The catalog types this face shows (a subset of OpenAI's types): the list's type filter. */
+export const SHOWN_AUDIT_TYPES: readonly string[] = AUDIT_EVENT_TYPES.filter((t) => VIEWS[t] !== HIDDEN);
+
+function show<T extends AuditEventType>(type: T, raw: Payload, e: EventContext): Payload {
+  const view = VIEWS[type] as View<T> | typeof HIDDEN;
+  if (view === HIDDEN) return compact({ id: e.id });
+  const read = READERS[type] as ((raw: Payload) => Stored<T>) | undefined;
+  return view(read ? read(raw) : (raw as Stored<T>), e);
+}
+
+/** The per-type details object of an AuditLog, from the stored row (never secrets). */
+export function auditDetails(row: Pick<AuditLogRow, 'type' | 'target_id' | 'payload' | 'created_at'>): Payload {
+  const e: EventContext = { id: row.target_id ?? undefined, at: Number(row.created_at) };
+  if (!isAuditEventType(row.type)) return compact({ id: e.id }); // not in the catalog: never listed here
+  let raw: Payload = {};
+  try {
+    raw = obj(JSON.parse(row.payload));
+  } catch {
+    raw = {};
   }
+  return show(row.type, raw, e);
 }
 
 function formatActor(e: AuditEntry) {
@@ -182,19 +296,13 @@ function formatActor(e: AuditEntry) {
 
 export function formatAuditLog(e: AuditEntry) {
   const r = e.row;
-  let payload: Payload = {};
-  try {
-    payload = obj(JSON.parse(r.payload));
-  } catch {
-    payload = {};
-  }
   return {
     id: r.id,
     type: r.type,
     effective_at: toUnixSeconds(r.created_at),
     actor: formatActor(e),
     ...(e.project ? { project: { id: e.project.id, name: e.project.name } } : r.project_id ? { project: { id: r.project_id } } : {}),
-    [r.type]: auditDetails(r.type, r.target_id, payload),
+    [r.type]: auditDetails(r),
   };
 }
 

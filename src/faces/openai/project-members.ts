@@ -45,7 +45,6 @@ export function formatProjectKey(row: ApiKeyRow, owners: Map<string, KeyOwner>) 
 
 const Expires = Type.Integer({ minimum: 1, maximum: 31_536_000 * 10 });
 const Scopes = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 });
-const expiresAt = (s: number | null | undefined) => (s == null ? null : Date.now() + s * 1000);
 
 export const projectMembersRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   const base = '/organization/projects/:project_id';
@@ -82,7 +81,7 @@ export const projectMembersRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
     `${base}/service_accounts`,
     { schema: { params: Type.Object(P), body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 256 }), create_service_account_only: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])), expires_in_seconds: Type.Optional(Type.Union([Expires, Type.Null()])) }) } },
     async (req) => {
-      const { account, key } = await core.serviceAccounts.create(req.actor, req.org.id, req.params.project_id, { name: req.body.name, accountOnly: !!req.body.create_service_account_only, expiresAt: expiresAt(req.body.expires_in_seconds) });
+      const { account, key } = await core.serviceAccounts.create(req.actor, req.org.id, req.params.project_id, { name: req.body.name, accountOnly: !!req.body.create_service_account_only, expiresInSeconds: req.body.expires_in_seconds ?? null });
       return { ...formatServiceAccount(account), api_key: key ? formatSaKey(key.row, key.secret) : null };
     },
   );
@@ -103,7 +102,7 @@ export const projectMembersRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
     `${base}/service_accounts/:service_account_id/api_keys`,
     { schema: { params: SaParams, body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })), scopes: Type.Optional(Scopes), expires_in_seconds: Type.Optional(Type.Union([Expires, Type.Null()])) }) } },
     async (req) => {
-      const k = await core.serviceAccounts.createKey(req.actor, req.org.id, req.params.project_id, req.params.service_account_id, { name: req.body.name, scopes: req.body.scopes, expiresAt: expiresAt(req.body.expires_in_seconds) });
+      const k = await core.serviceAccounts.createKey(req.actor, req.org.id, req.params.project_id, req.params.service_account_id, { name: req.body.name, scopes: req.body.scopes, expiresInSeconds: req.body.expires_in_seconds ?? null });
       return formatSaKey(k.row, k.secret);
     },
   );
@@ -128,7 +127,7 @@ export const projectMembersRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
   app.post(`${base}/api_keys/:api_key_id`, { schema: { params: KeyParams, body: Type.Object({ scopes: Type.Optional(Scopes), expires_in_seconds: Type.Optional(Expires) }) } }, async (req) => {
     const orgId = req.org.id;
     if (req.body.scopes === undefined && req.body.expires_in_seconds === undefined) throw invalid('Give scopes or expires_in_seconds.', 'scopes');
-    const k = await core.projectKeys.update(req.actor, orgId, req.params.project_id, req.params.api_key_id, { scopes: req.body.scopes, ...(req.body.expires_in_seconds !== undefined ? { expiresAt: expiresAt(req.body.expires_in_seconds) } : {}) });
+    const k = await core.projectKeys.update(req.actor, orgId, req.params.project_id, req.params.api_key_id, { scopes: req.body.scopes, expiresInSeconds: req.body.expires_in_seconds });
     return formatProjectKey(k, await core.projectKeys.owners(req.actor, orgId, req.params.project_id, [k]));
   });
   app.delete(`${base}/api_keys/:api_key_id`, { schema: { params: KeyParams } }, async (req) => {

@@ -2,11 +2,12 @@
 // Without a root key configured the whole face is absent. Errors use the OpenAI envelope.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../domain/core.ts';
-import { isOperator, ROOT } from '../../domain/actor.ts';
+import { isOperator, ROOT, rootActor } from '../../domain/actor.ts';
 import { forbidden } from '../../domain/errors.ts';
 import { constantTimeEqual } from '../../crypto/keys.ts';
 import { authToken, toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
 import { defineFace, JSON_ADMIN_BODY } from '../kit.ts';
+import { requestContext } from '../request-context.ts';
 import { sendOpenAIError } from '../shared/openai-wire.ts';
 import { formatAdminKey, formatInvite, formatOrgUser, MAX_EXPIRES_IN_SECONDS } from '../shared/openai-objects.ts';
 import type { Organization } from '../../store/schema.ts';
@@ -45,7 +46,7 @@ export const platformFace = defineFace({
     token: (req) => authToken(req),
     missing: ROOT_KEY_NEEDED,
     invalid: ROOT_KEY_NEEDED,
-    verify: async (token, { rootKey }) => (rootKey && constantTimeEqual(token, rootKey) ? ROOT : null),
+    verify: async (token, { rootKey }, req) => (rootKey && constantTimeEqual(token, rootKey) ? rootActor(requestContext(req)) : null),
   },
   // the operator acts across organizations: each route names the one it acts in
   org: () => null,
@@ -72,7 +73,7 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
 
   app.post('/organizations', { schema: { body: CreateOrgBody } }, async (req, reply) => {
     const b = req.body;
-    const created = await core.orgs.create(ROOT, { name: b.name, slug: b.slug, ownerEmail: b.owner_email, ownerName: b.owner_name });
+    const created = await core.orgs.create(req.actor, { name: b.name, slug: b.slug, ownerEmail: b.owner_email, ownerName: b.owner_name });
     reply.code(201);
     return {
       ...formatOrg(created.org),
@@ -86,7 +87,7 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
     { schema: { params: Type.Object({ slug: Slug, invite_id: Type.String({ minLength: 1, maxLength: 200 }) }), body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }) } },
     async (req) => {
       const org = await core.orgs.getBySlug(ROOT, req.params.slug);
-      const { invite, member } = await core.invites.accept(ROOT, org.id, req.params.invite_id, { name: req.body.name ?? null });
+      const { invite, member } = await core.invites.accept(req.actor, org.id, req.params.invite_id, { name: req.body.name ?? null });
       return { invite: formatInvite(invite), user: formatOrgUser(member) };
     },
   );
@@ -96,9 +97,9 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
     { schema: { params: Type.Object({ slug: Slug, project_id: Type.String({ minLength: 1, maxLength: 200 }) }), body: Type.Object({ user_id: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })), expires_in_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPIRES_IN_SECONDS })) }) } },
     async (req, reply) => {
       const org = await core.orgs.getBySlug(ROOT, req.params.slug);
-      const { row, secret } = await core.projectKeys.createForUser(ROOT, org.id, req.params.project_id, req.body.user_id, {
+      const { row, secret } = await core.projectKeys.createForUser(req.actor, org.id, req.params.project_id, req.body.user_id, {
         name: req.body.name,
-        expiresAt: req.body.expires_in_seconds ? Date.now() + req.body.expires_in_seconds * 1000 : null,
+        expiresInSeconds: req.body.expires_in_seconds || null,
       });
       reply.code(201);
       return { object: 'organization.project.api_key' as const, id: row.id, name: row.name, redacted_value: row.redacted_value, created_at: toUnixSeconds(row.created_at), expires_at: toUnixSecondsOrNull(row.expires_at), project_id: row.project_id, value: secret };
@@ -108,9 +109,9 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
   app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: CreateKeyBody } }, async (req, reply) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
     const body = req.body;
-    const issued = await core.keys.createAdminKey(ROOT, org.id, {
+    const issued = await core.keys.createAdminKey(req.actor, org.id, {
       name: body.name ?? 'operator',
-      expiresAt: body.expires_in_seconds ? Date.now() + body.expires_in_seconds * 1000 : null,
+      expiresInSeconds: body.expires_in_seconds || null,
     });
     reply.code(201);
     return formatIssuedKey(core, issued);

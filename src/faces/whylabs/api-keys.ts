@@ -4,7 +4,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../domain/core.ts';
 import type { ApiKeyRow } from '../../store/schema.ts';
-import { requireOrgAdmin } from '../../domain/actor.ts';
+import { requireCanManageKey } from '../../domain/actor.ts';
 import { invalid, isDomainError, notFound } from '../../domain/errors.ts';
 import { MAX_WHYLABS_MS, whylabsTime } from './time.ts';
 
@@ -88,7 +88,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
     // the server keeps scopes in a Set: repeated values count once, in the order given
     const scopes = q.scopes === undefined ? null : [...new Set(q.scopes)];
     for (const s of scopes ?? []) if (!SCOPES.has(s)) throw invalid(`Invalid scope provided: ${s}`, 'scopes');
-    if (q.expiration_time !== undefined && (q.expiration_time < Date.now() + MIN_EXPIRATION_AHEAD_MS || q.expiration_time > MAX_WHYLABS_MS)) {
+    if (q.expiration_time !== undefined && (q.expiration_time < core.now() + MIN_EXPIRATION_AHEAD_MS || q.expiration_time > MAX_WHYLABS_MS)) {
       throw invalid('Invalid expiration time', 'expiration_time');
     }
     const { row, secret } = await core.userKeys.create(req.actor, orgId, {
@@ -129,8 +129,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
     const orgId = req.org.id;
     const { user_id: userId, key_id: keyId } = req.query;
     const actor = req.actor;
-    const self = actor.type === 'key' && actor.key.orgId === orgId && actor.key.kind === 'user' && actor.key.ownerId === userId;
-    if (!self) requireOrgAdmin(actor, orgId);
+    requireCanManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: userId });
     const missing = () => notFound(`Resource ApiKey with ID ${keyId} not found.`, 'key_id');
     let row: ApiKeyRow;
     try {

@@ -10,6 +10,7 @@ import { testDialects } from '../../helpers/db.ts';
 import { assertMatchesSpec } from '../../helpers/spec.ts';
 import { SYSTEM } from '../../../src/domain/actor.ts';
 import { makeCertificate } from '../../fixtures/certs.ts';
+import { auditDetails } from '../../../src/faces/openai/audit-logs.ts';
 
 const SPEC = 'openai-admin.subset.json';
 const PATH = '/organization/audit_logs';
@@ -176,3 +177,132 @@ for (const dialect of await testDialects()) {
     });
   });
 }
+
+for (const dialect of await testDialects()) {
+  describe(`OpenAI audit logs: key expiry and request context (${dialect})`, () => {
+    let s: TestServer;
+    let sdk: OpenAI;
+    before(async () => {
+      s = await startServer(dialect);
+      sdk = client(s, s.adminKey);
+    });
+    after(async () => s?.close());
+
+    test('a project API key expiry change shows as expires_in_seconds from the event', async () => {
+      const project = await sdk.admin.organization.projects.create({ name: 'Expiring' });
+      const sa = await sdk.admin.organization.projects.serviceAccounts.create(project.id, { name: 'bot' });
+      const keyId = sa.api_key!.id;
+      const updated = await sdk.admin.organization.projects.apiKeys.update(keyId, { project_id: project.id, expires_in_seconds: 7200 });
+      assert.equal(typeof updated.expires_at, 'number');
+      const page = await sdk.admin.organization.auditLogs.list({ event_types: ['api_key.updated'], resource_ids: [keyId] });
+      assert.equal(page.data.length, 1);
+      const event = page.data[0]!;
+      assert.equal(event.project?.id, project.id);
+      const details = event['api_key.updated']!;
+      assert.equal(details.id, keyId);
+      const seconds = details.changes_requested?.expires_in_seconds;
+      assert.equal(typeof seconds, 'number', 'the expiry change is in the audit log');
+      assert.ok(Math.abs(seconds! - 7200) <= 1, `expires_in_seconds ${seconds}`);
+      // seconds from the event to the new expiry (both rounded to whole seconds on the wire)
+      assert.ok(Math.abs(seconds! - (updated.expires_at! - event.effective_at)) <= 1);
+      // a scopes-only change records no expiry
+      await sdk.admin.organization.projects.apiKeys.update(keyId, { project_id: project.id, scopes: ['api.model.read'] });
+      const both = await sdk.admin.organization.auditLogs.list({ event_types: ['api_key.updated'], resource_ids: [keyId] });
+      assert.deepEqual(both.data[0]!['api_key.updated']!.changes_requested, { scopes: ['api.model.read'] });
+    });
+
+    test('audit rows written through a face carry the request id, user agent and client address', async () => {
+      const send = (name: string, userAgent: string) =>
+        fetch(`${s.url}/v1/organization/projects`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json', 'user-agent': userAgent },
+          body: JSON.stringify({ name }),
+        });
+      const res = await send('Traced', 'audit-test/1.0');
+      assert.equal(res.status, 200);
+      const requestId = res.headers.get('x-request-id');
+      assert.ok(requestId);
+      const project = (await res.json()) as { id: string };
+      const rowOf = (id: string) => s.rt.store.db.selectFrom('audit_logs').selectAll().where('type', '=', 'project.created').where('target_id', '=', id).executeTakeFirstOrThrow();
+      const row = await rowOf(project.id);
+      assert.equal(row.request_id, requestId);
+      assert.equal(row.user_agent, 'audit-test/1.0');
+      assert.equal(row.client_ip, '127.0.0.1');
+      // an over-long user agent is cut to 512 characters
+      const long = await send('Long agent', 'a'.repeat(2000));
+      const longRow = await rowOf(((await long.json()) as { id: string }).id);
+      assert.equal(longRow.user_agent, 'a'.repeat(512));
+      assert.equal(longRow.request_id, long.headers.get('x-request-id'));
+      // keyplane's own changes (bootstrap) came over no request
+      const boot = await s.rt.store.db.selectFrom('audit_logs').selectAll().where('type', '=', 'organization.created').execute();
+      assert.ok(boot.length >= 1);
+      for (const r of boot) assert.deepEqual([r.request_id, r.client_ip, r.user_agent], [null, null, null]);
+    });
+  });
+}
+
+describe('OpenAI audit details of stored rows, in the catalog shape and in the shapes written before it', () => {
+  const at = 1_700_000_000_000;
+  const details = (type: string, payload: unknown, targetId: string | null = 'target') =>
+    auditDetails({ type, target_id: targetId, payload: JSON.stringify(payload), created_at: at });
+
+  test('api_key.updated: a new expiry is seconds from the event; a removed one shows none', () => {
+    assert.deepEqual(details('api_key.updated', { changes: { expiresAt: at + 90_000 } }), { id: 'target', changes_requested: { expires_in_seconds: 90 } });
+    assert.deepEqual(details('api_key.updated', { changes: { expiresAt: null } }), { id: 'target', changes_requested: {} });
+    assert.deepEqual(details('api_key.updated', { changes: { scopes: ['a'], status: 'deactivated' } }), { id: 'target', changes_requested: { scopes: ['a'] } });
+    // before the catalog: `changes_requested` with the stored columns (scopes as JSON text, expires_at in ms)
+    assert.deepEqual(details('api_key.updated', { changes_requested: { expires_at: at + 3_600_000, scopes: '["api.model.read"]' } }), {
+      id: 'target',
+      changes_requested: { scopes: ['api.model.read'], expires_in_seconds: 3600 },
+    });
+  });
+
+  test('each type reads the same from both shapes', () => {
+    const pairs: Array<[string, unknown, unknown, unknown]> = [
+      ['api_key.created', { kind: 'project', scopes: ['s'] }, { redacted_value: 'sk-…', scopes: ['s'] }, { id: 'target', data: { scopes: ['s'] } }],
+      ['project.created', { name: 'P', externalKeyId: null }, { data: { name: 'P', external_key_id: null } }, { id: 'target', data: { name: 'P', title: 'P' } }],
+      ['project.updated', { changes: { name: 'Q' } }, { changes_requested: { name: 'Q' } }, { id: 'target', changes_requested: { title: 'Q' } }],
+      ['rate_limit.updated', { model: 'm', changes: { max_requests_per_1_minute: 5 } }, { model: 'm', changes_requested: { max_requests_per_1_minute: 5 } }, { id: 'target', changes_requested: { max_requests_per_1_minute: 5 } }],
+      ['certificate.deleted', { id: 'c', name: 'n', content: 'PEM' }, { id: 'c', name: 'n', certificate: 'PEM' }, { id: 'c', name: 'n', certificate: 'PEM' }],
+      ['user.added', { role: 'member', projectId: 'p' }, { data: { role: 'member' }, project_id: 'p' }, { id: 'target', data: { role: 'member' } }],
+      ['user.updated', { role: 'owner' }, { changes_requested: { role: 'owner' } }, { id: 'target', changes_requested: { role: 'owner' } }],
+      ['service_account.created', { name: 'b', role: 'member' }, { data: { name: 'b', role: 'member' } }, { id: 'target', data: { role: 'member' } }],
+      ['service_account.updated', { changes: { role: 'owner' } }, { changes_requested: { role: 'owner' } }, { id: 'target', changes_requested: { role: 'owner' } }],
+      ['invite.sent', { email: 'e@x', role: 'reader', projects: [] }, { data: { email: 'e@x', role: 'reader', projects: [] } }, { id: 'target', data: { email: 'e@x', role: 'reader' } }],
+      ['group.created', { name: 'g' }, { data: { group_name: 'g' } }, { id: 'target', data: { group_name: 'g' } }],
+      ['group.updated', { name: 'h' }, { changes_requested: { group_name: 'h' } }, { id: 'target', changes_requested: { group_name: 'h' } }],
+      ['group.updated', { usersAdded: ['u'] }, { changes_requested: { users_added: ['u'] } }, { id: 'target', changes_requested: {} }],
+      ['group.deleted', { name: 'g' }, { group_name: 'g' }, { id: 'target' }],
+      [
+        'role.created',
+        { name: 'r', permissions: ['p'], resourceId: 'org', resourceType: 'api.organization' },
+        { role_name: 'r', permissions: ['p'], resource_id: 'org', resource_type: 'api.organization' },
+        { id: 'target', role_name: 'r', permissions: ['p'], resource_id: 'org', resource_type: 'api.organization' },
+      ],
+      [
+        'role.updated',
+        { changes: { name: 's', permissionsAdded: ['a'], permissionsRemoved: [] }, resourceId: 'proj', resourceType: 'api.project' },
+        { changes_requested: { role_name: 's', permissions_added: ['a'], permissions_removed: [], resource_id: 'proj', resource_type: 'api.project' } },
+        { id: 'target', changes_requested: { role_name: 's', permissions_added: ['a'], permissions_removed: [], resource_id: 'proj', resource_type: 'api.project' } },
+      ],
+      ['role.deleted', { name: 'r' }, { role_name: 'r' }, { id: 'target', role_name: 'r' }],
+      [
+        'role.assignment.created',
+        { roleId: 'role', principalId: 'u', principalType: 'user', resourceId: 'org', resourceType: 'api.organization' },
+        { role_id: 'role', principal_id: 'u', principal_type: 'user', resource_id: 'org', resource_type: 'api.organization' },
+        { id: 'target', role_id: 'role', principal_id: 'u', principal_type: 'user', resource_id: 'org', resource_type: 'api.organization' },
+      ],
+      ['user.deleted', { email: 'e@x', revokedKeyIds: ['k'] }, { email: 'e@x', revoked_keys: ['k'] }, { id: 'target' }],
+    ];
+    for (const [type, current, legacy, expected] of pairs) {
+      assert.deepEqual(details(type, current), expected, `${type} (catalog shape)`);
+      assert.deepEqual(details(type, legacy), expected, `${type} (shape before the catalog)`);
+    }
+  });
+
+  test('keyplane-only and unknown types show only the target id; a broken payload reads as empty', () => {
+    assert.deepEqual(details('credential.decrypted', { name: 'n', kind: 'llm', purpose: 'provider' }), { id: 'target' });
+    assert.deepEqual(details('no.such.type', { a: 1 }), { id: 'target' });
+    assert.deepEqual(auditDetails({ type: 'group.created', target_id: 'g', payload: '{not json', created_at: at }), { id: 'g', data: {} });
+  });
+});
