@@ -25,6 +25,10 @@ declare module 'fastify' {
     /** The acting principal, set by the face's auth hook. */
     actor: Actor;
   }
+  interface FastifyInstance {
+    /** Every registered route (HEAD left out), in registration order: the security matrix walks it. */
+    routeList: Array<{ method: string; url: string }>;
+  }
 }
 
 
@@ -58,6 +62,11 @@ export async function buildServer(config: ServerConfig, core: Core): Promise<Fas
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const routeList: Array<{ method: string; url: string }> = [];
+  app.decorate('routeList', routeList);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routeList.push({ method, url: r.url });
+  });
   app.decorateRequest('actor', null as never);
 
   // Bodies are typed JSON: a number is not a string. Query strings and path parameters arrive as
