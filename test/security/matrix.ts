@@ -696,19 +696,19 @@ export interface Req {
   method: string;
   path: string;
   headers?: Record<string, string>;
-  /** A string is sent as is (with `contentType`, default JSON), anything else as JSON. */
+  /** A string or bytes are sent as they are (with `contentType`, default JSON), anything else as JSON. */
   body?: unknown;
   contentType?: string;
 }
 
 export async function send(s: TestServer, r: Req): Promise<Answer> {
   const headers: Record<string, string> = { ...(r.headers ?? {}) };
-  let body: string | undefined;
+  let body: string | Uint8Array | undefined;
   if (r.body !== undefined) {
-    body = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    body = typeof r.body === 'string' || r.body instanceof Uint8Array ? r.body : JSON.stringify(r.body);
     headers['content-type'] = r.contentType ?? 'application/json';
   }
-  const res = await fetch(`${s.url}${r.path}`, { method: r.method, headers, ...(body !== undefined ? { body } : {}) });
+  const res = await fetch(`${s.url}${r.path}`, { method: r.method, headers, ...(body !== undefined ? { body: body as string } : {}) });
   const text = await res.text();
   let json: any;
   try {
