@@ -66,6 +66,8 @@ interface Case {
 }
 
 const REPORT = process.env.MATRIX_REPORT === '1';
+/** The other tenant's keys that reach the OpenAI face (its admin keys). */
+const B_ADMIN_KINDS = (Object.entries(FACES.openai.kinds) as Array<[KeyKind, 'ok' | number]>).filter(([, r]) => r === 'ok');
 
 for (const dialect of await testDialects()) {
   describe(`security matrix (${dialect})`, async () => {
@@ -76,6 +78,11 @@ for (const dialect of await testDialects()) {
     const A = await makeTenant(s.rt.core, store, 'acme');
     const B = await makeTenant(s.rt.core, store, 'globex');
     const routes: Route[] = s.app.routeList;
+    // tenant A renames its group with an Idempotency-Key: the other tenant repeating that very
+    // request with the same key must not be answered from A's stored reply
+    const idempotencyKey = `matrix-${randomBytes(6).toString('hex')}`;
+    const renamed = await send(s, { method: 'POST', path: `/v1/organization/groups/${A.groupId}`, headers: { ...FACES.openai.auth(A.keys.admin), 'idempotency-key': idempotencyKey }, body: { name: A.groupName } });
+    assert.equal(renamed.status, 200, renamed.text);
     const t0 = Date.now();
     let requests = 0;
     /** Markers of A seen in A's own controls: proves the leak search looks for what answers really hold. */
@@ -100,7 +107,7 @@ for (const dialect of await testDialects()) {
       const name = routeName(route);
       test(name, KNOWN_BUGS[name] ? { todo: KNOWN_BUGS[name] } : {}, async () => {
         const face = checkCovered(route);
-        const all = casesFor(route, face, A, B, rootKey);
+        const all = casesFor(route, face, A, B, rootKey, idempotencyKey);
         // refusals first, with a snapshot around them; then the controls (rightful reads, which may be audited)
         const cases = [...all.filter((c) => !c.control), ...all.filter((c) => c.control)];
         const refusals = cases.filter((c) => !c.control);
@@ -129,7 +136,13 @@ for (const dialect of await testDialects()) {
             failures.push((err as Error).message);
           }
         });
-        assertUnchanged(before, after, name);
+        if (name === 'POST /v1/organization/groups/:group_id') {
+          // the other tenant's refused retry is remembered for that tenant's own key alone (a retry
+          // gets the same 404); tenant A's stored reply is untouched
+          assertUnchanged(before, after, name, ['idempotency_records']);
+          const rows = await store.db.selectFrom('idempotency_records').select(['org_id', 'status_code']).where('idempotency_key', '=', idempotencyKey).orderBy('created_at').execute();
+          assert.deepEqual(rows.map((r) => [r.org_id, Number(r.status_code)]), [[A.orgId, 200], ...B_ADMIN_KINDS.map(() => [B.orgId, 404])]);
+        } else assertUnchanged(before, after, name);
         // a rightful read changes nothing either, but for the audit trail of what it decrypted
         assertUnchanged(after, afterControls, `${name} (controls)`, ['audit_logs']);
         assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases failed`);
@@ -158,7 +171,7 @@ for (const dialect of await testDialects()) {
 
 
 /** Every case of the matrix for one route: A is this tenant, B the other one. */
-function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: string): Case[] {
+function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: string, idempotencyKey: string): Case[] {
   const name = routeName(route);
   const input = ROUTE_INPUTS[name] ?? {};
   const pathOf = (own: Tenant, other: Tenant = own) => {
@@ -210,6 +223,10 @@ function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: s
     const who = `other tenant's ${kind} key`;
     // this tenant's path (its ids, slug or organization id) with a valid body naming its objects
     if (params.length) add(`${who} → this tenant's path`, { ...base(A), headers }, CROSS_OVERRIDES[name] ?? CROSS_STATUS[face], [A]);
+    if (name === 'POST /v1/organization/groups/:group_id') {
+      const req = { method: 'POST', path: pathOf(A), body: { name: A.groupName }, headers: { ...headers, 'idempotency-key': idempotencyKey } };
+      add(`${who} → this tenant's request again, with its Idempotency-Key`, req, 404, [A]);
+    }
     // WhyLabs also takes the organization's slug for its id in the path
     if (spec.orgParam === 'org_id') {
       const path = fillPath(route, (p) => (p === 'org_id' ? A.slug : paramValue(route, face, p, A)));
