@@ -202,6 +202,7 @@ function casesFor(route: Route, face: ReturnType<typeof checkCovered>, A: Tenant
       cases.push({ label: 'form with bad percent-encoding', req: { ...base, body: form, contentType: 'application/x-www-form-urlencoded' }, expect: 'refused' });
     }
     if (body !== undefined) {
+      assert.ok(body && typeof body === 'object' && Object.keys(body).length > 0, `${name}: its ROUTE_INPUTS body needs a field to give the wrong type`);
       cases.push({ label: 'wrong types', req: { ...base, body: wrongTypes(body) }, expect: 'refused', status: 400 });
       for (const whole of ['[]', '"text"', '42', '[{"name":"x"}]']) cases.push({ label: `body ${whole}`, req: { ...base, body: whole }, expect: 'refused', status: 400 });
     }

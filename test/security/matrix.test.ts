@@ -211,7 +211,14 @@ function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: s
   if (face !== 'platform') add('platform root key', { ...base(A), headers: spec.auth(rootKey) }, 401, refused);
 
   if (face === 'platform') {
-    if (route.method === 'GET') add('root key (control)', { ...base(A), headers: spec.auth(rootKey) }, 200, [], true);
+    // the operator acts in any organization, but one at a time: an organization's slug with
+    // another organization's objects (in the path or the body) is a 404
+    const headers = spec.auth(rootKey);
+    if (paramNames(route.url).some((p) => p !== spec.orgParam)) {
+      add("root key → an organization's slug, the other's ids", { method: route.method, path: pathOf(B, A), ...(input.body ? { body: input.body(A) } : {}), headers }, 404, [A]);
+    }
+    for (const f of input.foreign ?? []) add(`root key → ${f.label}`, { method: route.method, path: pathOf(B), body: f.body!(B, A), headers }, f.status, [A]);
+    if (route.method === 'GET') add('root key (control)', { ...base(A), headers }, 200, [], true);
     return cases;
   }
 
