@@ -16,6 +16,7 @@ import {
   assertUnchanged,
   checkCovered,
   FACES,
+  faceOf,
   fillPath,
   makeTenant,
   paramNames,
@@ -75,7 +76,8 @@ for (const dialect of await testDialects()) {
     after(() => s.close());
     const store = s.rt.store;
     const A = await makeTenant(s.rt.core, store, 'acme');
-    const routes: Route[] = s.app.routeList.filter((r) => checkCovered(r) !== 'health');
+    // a route missing from the matrix fails its own test below (checkCovered), not the collection
+    const routes: Route[] = s.app.routeList.filter((r) => faceOf(r) !== 'health');
     const t0 = Date.now();
     let requests = 0;
 
