@@ -182,15 +182,22 @@ function logIfServerError(reply: FastifyReply, err: unknown, req: FastifyRequest
   if (reply.statusCode >= 500) req.log.error({ err }, 'unhandled error');
 }
 
-/** The JSON parser of the admin faces: empty body = `{}`, prototype poisoning refused. */
+/** The JSON parser of the admin faces: UTF-8 only (RFC 8259 §8.1), empty body = `{}`, prototype poisoning refused. */
 function addJsonParser(app: FastifyInstance): void {
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = (body as string).trim();
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const malformed = () => Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer).trim(); // bytes that are not UTF-8 are malformed JSON, not U+FFFD
+    } catch {
+      return done(malformed(), undefined);
+    }
     if (text === '') return done(null, {});
     try {
       done(null, sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
     } catch {
-      done(Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }), undefined);
+      done(malformed(), undefined);
     }
   });
 }

@@ -1,0 +1,784 @@
+// The security matrix shared by test/security/*.test.ts: the faces (auth header builder, key rules,
+// error envelope), two tenants with one of every object, the path parameters filled from them, the
+// request inputs of every route that takes a body, and a content hash of the whole database.
+//
+// Every registered route (app.routeList) must be known here: a route of no known face, with a path
+// parameter this file cannot fill, or taking a body it has no input for fails the suite ("route X is
+// not in the security matrix"), so a new endpoint is covered or breaks the build.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { TestServer } from '../helpers/server.ts';
+import { SYSTEM } from '../../src/domain/actor.ts';
+import type { Core } from '../../src/domain/core.ts';
+import type { Store } from '../../src/store/db.ts';
+import { makeCertificate } from '../fixtures/certs.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Faces
+
+export type FaceName = 'openai' | 'h2ogpte' | 'whylabs' | 'iblai' | 'platform' | 'health';
+
+export interface Route {
+  /** The face that registered the route (the face kit's name for it). */
+  face: string;
+  method: string;
+  url: string;
+}
+
+/** The matrix's name of each face of the server's FACES table (and the health probes). */
+const FACE_NAMES: Record<string, FaceName> = {
+  'openai-admin': 'openai',
+  h2ogpte: 'h2ogpte',
+  whylabs: 'whylabs',
+  iblai: 'iblai',
+  platform: 'platform',
+  health: 'health',
+};
+
+/** The face serving a registered route; undefined for a face this matrix does not know yet. */
+export function faceOf(route: Route): FaceName | undefined {
+  return FACE_NAMES[route.face];
+}
+
+export const routeName = (r: Route): string => `${r.method} ${r.url}`;
+
+/** The kinds of credential a face is tried with. */
+export type KeyKind = 'admin' | 'owner' | 'reader' | 'project' | 'serviceAccount';
+
+export interface FaceSpec {
+  /** Headers presenting `token` the way this face expects it. */
+  auth(token: string): Record<string, string>;
+  /** Malformed credentials: wrong scheme, empty token, garbage (each must be a 401). */
+  malformed(validToken: string): Array<[label: string, headers: Record<string, string>]>;
+  /** A well-formed key of this face's format that was never issued. */
+  unknownKey(t: Tenant): string;
+  /** What each kind of key of the right organization gets: 'ok' (passes authorization) or a refusal status. */
+  kinds: Record<KeyKind, 'ok' | number>;
+  /** The face's own key used for the revoked / deactivated / expired cases. */
+  lifecycleKind: 'admin' | 'user';
+  /** Asserts the face's error envelope for `status`. */
+  envelope(status: number, body: any, text: string): void;
+  /** The path parameter naming the organization, when the face has one. */
+  orgParam?: string;
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const b64url = (n: number) => randomBytes(n).toString('base64url').slice(0, n);
+
+function bearerMalformed(valid: string): Array<[string, Record<string, string>]> {
+  return [
+    ['wrong scheme (Basic)', { authorization: `Basic ${valid}` }],
+    ['wrong scheme (Token)', { authorization: `Token ${valid}` }],
+    ['empty token', { authorization: 'Bearer' }],
+    ['garbage token', { authorization: 'Bearer !!not*a*key!!' }],
+    ['token with spaces', { authorization: `Bearer ${valid} extra` }],
+    ['key in X-API-Key instead', { 'x-api-key': valid }],
+  ];
+}
+
+function openaiEnvelope(status: number, body: any, text: string): void {
+  assert.ok(body && typeof body === 'object' && !Array.isArray(body), `an OpenAI error object: ${text}`);
+  assert.deepEqual(Object.keys(body), ['error'], text);
+  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type'], text);
+  assert.equal(typeof body.error.message, 'string', text);
+  assert.equal(body.error.type, status >= 500 ? 'server_error' : status === 429 ? 'rate_limit_error' : 'invalid_request_error', text);
+  assert.ok(body.error.param === null || typeof body.error.param === 'string', text);
+  assert.ok(body.error.code === null || typeof body.error.code === 'string', text);
+}
+
+export const FACES: Record<Exclude<FaceName, 'health'>, FaceSpec> = {
+  // Admin keys only (src/faces/openai/plugin.ts): every other key of the organization is a 403.
+  openai: {
+    auth: bearer,
+    malformed: bearerMalformed,
+    unknownKey: () => `sk-admin-${b64url(48)}`,
+    kinds: { admin: 'ok', owner: 403, reader: 403, project: 403, serviceAccount: 403 },
+    lifecycleKind: 'admin',
+    envelope: openaiEnvelope,
+  },
+  // Organization administrators: admin keys and owners' user keys; readers and project keys are 403.
+  h2ogpte: {
+    auth: bearer,
+    malformed: bearerMalformed,
+    unknownKey: () => `sk-${b64url(48)}`,
+    kinds: { admin: 'ok', owner: 'ok', reader: 403, project: 403, serviceAccount: 403 },
+    lifecycleKind: 'user',
+    envelope(status, body, text) {
+      assert.ok(body && typeof body === 'object', `an h2oGPTe error: ${text}`);
+      assert.deepEqual(Object.keys(body).sort(), ['code', 'message'], text);
+      assert.equal(body.code, status, text);
+      assert.equal(typeof body.message, 'string', text);
+    },
+  },
+  // Any key of the path's organization passes the face; each operation then needs an administrator
+  // (or, for a user key, that user's own keys: the matrix always targets another user's keys).
+  whylabs: {
+    auth: (token) => ({ 'x-api-key': token }),
+    malformed: (valid) => [
+      ['Authorization: Bearer instead of X-API-Key', { authorization: `Bearer ${valid}` }],
+      ['empty X-API-Key', { 'x-api-key': '' }],
+      ['garbage X-API-Key', { 'x-api-key': '!!not*a*key!!' }],
+      ['three-part X-API-Key', { 'x-api-key': `${valid}:org:extra` }],
+      ['cookie with bad percent-encoding', { cookie: 'X-API-Key=%E0%A4%A' }],
+      ['empty cookie', { cookie: 'X-API-Key=' }],
+    ],
+    unknownKey: (t) => `${b64url(10).replace(/[-_]/g, 'a')}.${b64url(53).replace(/[-_]/g, 'b')}:${t.orgId}`,
+    kinds: { admin: 'ok', owner: 'ok', reader: 403, project: 403, serviceAccount: 403 },
+    lifecycleKind: 'user',
+    orgParam: 'org_id',
+    envelope(status, body, text) {
+      assert.ok(body && typeof body === 'object', `a WhyLabs error: ${text}`);
+      assert.deepEqual(Object.keys(body).sort(), ['message', 'requestId', 'type'], text);
+      assert.ok(typeof body.message === 'string' && typeof body.requestId === 'string' && typeof body.type === 'string', text);
+      const type = ({ 400: 'IllegalArgument', 401: 'Unauthorized', 403: 'Forbidden', 404: 'ResourceNotFound', 409: 'ResourceAlreadyExists', 413: 'PayloadTooLarge' } as Record<number, string>)[status];
+      if (type) assert.equal(body.type, type, text);
+    },
+  },
+  // `Api-Token` (or `Api-Key`) of the `{org}` slug's own organization, tenant administrators only.
+  iblai: {
+    auth: (token) => ({ authorization: `Api-Token ${token}` }),
+    malformed: (valid) => [
+      ['wrong scheme (Bearer)', { authorization: `Bearer ${valid}` }],
+      ['wrong scheme (Token)', { authorization: `Token ${valid}` }],
+      ['empty token', { authorization: 'Api-Token' }],
+      ['garbage token', { authorization: 'Api-Token !!not*a*key!!' }],
+      ['token with spaces', { authorization: `Api-Token ${valid} extra` }],
+      ['key in X-API-Key instead', { 'x-api-key': valid }],
+    ],
+    unknownKey: () => `sk-${b64url(48)}`,
+    kinds: { admin: 'ok', owner: 'ok', reader: 403, project: 403, serviceAccount: 403 },
+    lifecycleKind: 'user',
+    orgParam: 'org',
+    envelope(status, body, text) {
+      assert.ok(body && typeof body === 'object' && !Array.isArray(body), `a DRF error: ${text}`);
+      const keys = Object.keys(body);
+      if (status === 400 && !('detail' in body)) {
+        // field errors: {"<field>": ["message", …], …}
+        assert.ok(keys.length > 0, text);
+        for (const k of keys) assert.ok(Array.isArray(body[k]) && body[k].length > 0 && body[k].every((m: unknown) => typeof m === 'string'), text);
+      } else {
+        assert.deepEqual(keys, ['detail'], text);
+        assert.equal(typeof body.detail, 'string', text);
+      }
+    },
+  },
+  // The operator's root key only: every organization key, whatever its kind, is a 401.
+  platform: {
+    auth: bearer,
+    malformed: bearerMalformed,
+    unknownKey: () => randomBytes(32).toString('hex'),
+    kinds: { admin: 401, owner: 401, reader: 401, project: 401, serviceAccount: 401 },
+    lifecycleKind: 'admin',
+    envelope: openaiEnvelope,
+    orgParam: 'slug',
+  },
+};
+
+/** No stack trace, source path or exception text in an answer. */
+export function assertNoStackTrace(text: string, what: string): void {
+  assert.ok(!/\n\s+at |\bat [^\s]+ \([^)]*:\d+:\d+\)|node_modules|\/src\/|\.ts:\d+/.test(text), `stack trace or source path in ${what}: ${text.slice(0, 500)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants: one of every object, with names that appear nowhere else
+
+export interface Tenant {
+  tag: string;
+  orgId: string;
+  slug: string;
+  name: string;
+  ownerId: string;
+  ownerEmail: string;
+  ownerName: string;
+  readerId: string;
+  readerEmail: string;
+  readerName: string;
+  projectId: string;
+  projectName: string;
+  saId: string;
+  saName: string;
+  projectKeyId: string;
+  projectKeyName: string;
+  adminKeyId: string;
+  /** An admin key that routes address (never the one the matrix authenticates with). */
+  targetAdminKeyId: string;
+  targetAdminKeyName: string;
+  /** An owner's user key that h2oGPTe routes address. */
+  targetUserKeyId: string;
+  targetUserKeyName: string;
+  /** The owner's WhyLabs key (10-character keyId) that WhyLabs routes address. */
+  whylabsKeyId: string;
+  whylabsKeyRowId: string;
+  groupId: string;
+  groupName: string;
+  roleId: string;
+  roleName: string;
+  projectRoleId: string;
+  projectRoleName: string;
+  certId: string;
+  certName: string;
+  inviteId: string;
+  inviteEmail: string;
+  credentialName: string;
+  integrationName: string;
+  sessionId: string;
+  rateLimitId: string;
+  /** The most recent audit event id, a cursor of this tenant. */
+  auditId: string;
+  keys: Record<KeyKind, string> & {
+    whylabsOwner: string;
+    revokedAdmin: string;
+    deactivatedAdmin: string;
+    expiredAdmin: string;
+    revokedUser: string;
+    deactivatedUser: string;
+    expiredUser: string;
+  };
+  /** Every id, name, email and slug of this tenant: none may appear in an answer to the other. */
+  markers: string[];
+}
+
+export async function makeTenant(core: Core, store: Store, tag: string): Promise<Tenant> {
+  const u = randomBytes(4).toString('hex');
+  const slug = `${tag}-${u}`;
+  const name = `${tag} Corp ${u}`;
+  const ownerEmail = `owner-${u}@${tag}.example`;
+  const ownerName = `${tag} Owner ${u}`;
+  const { org, owner, adminKey } = await core.orgs.create(SYSTEM, { name, slug, ownerEmail, ownerName });
+  const orgId = org.id;
+  const readerEmail = `reader-${u}@${tag}.example`;
+  const readerName = `${tag} Reader ${u}`;
+  const reader = await core.users.addMember(SYSTEM, orgId, { email: readerEmail, name: readerName, role: 'reader' });
+
+  const projectName = `${tag}-project-${u}`;
+  const project = await core.projects.create(SYSTEM, orgId, { name: projectName });
+  await core.projectUsers.add(SYSTEM, orgId, project.id, { userId: owner.id, role: 'owner' });
+  await core.projectUsers.add(SYSTEM, orgId, project.id, { userId: reader.id, role: 'member' });
+  const projectKeyName = `${tag}-pk-${u}`;
+  const projectKey = await core.projectKeys.createForUser(SYSTEM, orgId, project.id, owner.id, { name: projectKeyName });
+  const saName = `${tag}-sa-${u}`;
+  const sa = await core.serviceAccounts.create(SYSTEM, orgId, project.id, { name: saName });
+
+  const userKey = (userId: string, keyName: string, format: 'sk' | 'whylabs' = 'sk') => core.userKeys.create(SYSTEM, orgId, { userId, format, name: keyName });
+  const ownerKey = await userKey(owner.id, `${tag}-owner-key-${u}`);
+  const readerKey = await userKey(reader.id, `${tag}-reader-key-${u}`);
+  const targetUserKeyName = `${tag}-target-user-key-${u}`;
+  const targetUserKey = await userKey(owner.id, targetUserKeyName);
+  const whylabsKey = await userKey(owner.id, `${tag}-whylabs-key-${u}`, 'whylabs');
+  const targetAdminKeyName = `${tag}-target-admin-key-${u}`;
+  const targetAdmin = await core.keys.createAdminKey(SYSTEM, orgId, { name: targetAdminKeyName });
+
+  // keys that must be refused: revoked, deactivated and expired, of both families
+  const revokedAdmin = await core.keys.createAdminKey(SYSTEM, orgId, { name: `${tag}-revoked-admin-${u}` });
+  await core.keys.setStatus(SYSTEM, orgId, revokedAdmin.row.id, 'revoked');
+  const deactivatedAdmin = await core.keys.createAdminKey(SYSTEM, orgId, { name: `${tag}-deactivated-admin-${u}` });
+  await core.keys.setStatus(SYSTEM, orgId, deactivatedAdmin.row.id, 'deactivated');
+  const expiredAdmin = await core.keys.createAdminKey(SYSTEM, orgId, { name: `${tag}-expired-admin-${u}` });
+  const revokedUser = await userKey(owner.id, `${tag}-revoked-user-${u}`);
+  await core.userKeys.revoke(SYSTEM, orgId, revokedUser.row.id);
+  const deactivatedUser = await userKey(owner.id, `${tag}-deactivated-user-${u}`);
+  await core.userKeys.deactivate(SYSTEM, orgId, deactivatedUser.row.id);
+  const expiredUser = await userKey(owner.id, `${tag}-expired-user-${u}`);
+  // keys cannot be issued already expired: move the expiry into the past behind the service's back
+  await store.db.updateTable('api_keys').set({ expires_at: Date.now() - 60_000 }).where('id', 'in', [expiredAdmin.row.id, expiredUser.row.id]).execute();
+
+  const groupName = `${tag}-group-${u}`;
+  const group = await core.groups.create(SYSTEM, orgId, { name: groupName });
+  await core.groups.addUser(SYSTEM, orgId, group.id, reader.id);
+  const roleName = `${tag}-role-${u}`;
+  const role = await core.roles.create(SYSTEM, orgId, null, { name: roleName, permissions: ['api.organization.admin_api_keys.read'] });
+  const projectRoleName = `${tag}-project-role-${u}`;
+  const projectRole = await core.roles.create(SYSTEM, orgId, project.id, { name: projectRoleName, permissions: [] });
+  await core.roles.assign(SYSTEM, orgId, { type: 'user', id: reader.id }, null, role.id);
+  await core.roles.assign(SYSTEM, orgId, { type: 'group', id: group.id }, null, role.id);
+  await core.groups.addToProject(SYSTEM, orgId, project.id, { groupId: group.id, roleId: projectRole.id });
+  await core.roles.assign(SYSTEM, orgId, { type: 'user', id: reader.id }, project.id, projectRole.id);
+
+  const certName = `${tag}-cert-${u}`;
+  const cert = await core.certificates.upload(SYSTEM, orgId, { certificate: makeCertificate(`${tag}-${u}`), name: certName });
+  await core.certificates.setProjectActive(SYSTEM, orgId, project.id, [cert.id], true);
+  const inviteEmail = `invitee-${u}@${tag}.example`;
+  const invite = await core.invites.create(SYSTEM, orgId, { email: inviteEmail, role: 'reader', projects: [{ id: project.id, role: 'member' }] });
+
+  const credentialName = `${tag}-llm-${u}`;
+  await core.credentials.create(SYSTEM, orgId, 'llm', { name: credentialName, value: { api_key: `${tag}-llm-secret-${u}` }, platform: slug });
+  const integrationName = `${tag}-integration-${u}`;
+  await core.credentials.create(SYSTEM, orgId, 'integration', { name: integrationName, value: { token: `${tag}-integration-secret-${u}` }, platform: slug });
+  await core.platform.createMetadata(SYSTEM, orgId, { platform: slug, llms: { [credentialName]: { llm_options: {} } }, active_llm: credentialName });
+  const sessionId = `${tag}-session-${u}`;
+  await core.usage.record({ orgId, userId: owner.id, sessionId, model: 'gpt-4o', promptTokens: 7, completionTokens: 11 });
+
+  const last = await store.db.selectFrom('audit_logs').select('id').where('org_id', '=', orgId).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirstOrThrow();
+
+  const t: Omit<Tenant, 'markers'> = {
+    tag,
+    orgId,
+    slug,
+    name,
+    ownerId: owner.id,
+    ownerEmail,
+    ownerName,
+    readerId: reader.id,
+    readerEmail,
+    readerName,
+    projectId: project.id,
+    projectName,
+    saId: sa.account.id,
+    saName,
+    projectKeyId: projectKey.row.id,
+    projectKeyName,
+    adminKeyId: adminKey.row.id,
+    targetAdminKeyId: targetAdmin.row.id,
+    targetAdminKeyName,
+    targetUserKeyId: targetUserKey.row.id,
+    targetUserKeyName,
+    whylabsKeyId: whylabsKey.row.public_id!,
+    whylabsKeyRowId: whylabsKey.row.id,
+    groupId: group.id,
+    groupName,
+    roleId: role.id,
+    roleName,
+    projectRoleId: projectRole.id,
+    projectRoleName,
+    certId: cert.id,
+    certName,
+    inviteId: invite.id,
+    inviteEmail,
+    credentialName,
+    integrationName,
+    sessionId,
+    rateLimitId: 'rl-gpt-4o',
+    auditId: last.id,
+    keys: {
+      admin: adminKey.secret,
+      owner: ownerKey.secret,
+      reader: readerKey.secret,
+      project: projectKey.secret,
+      serviceAccount: sa.key!.secret,
+      whylabsOwner: whylabsKey.secret,
+      revokedAdmin: revokedAdmin.secret,
+      deactivatedAdmin: deactivatedAdmin.secret,
+      expiredAdmin: expiredAdmin.secret,
+      revokedUser: revokedUser.secret,
+      deactivatedUser: deactivatedUser.secret,
+      expiredUser: expiredUser.secret,
+    },
+  };
+  // the tenant's own ids and names, and the tail of every secret (in case a redacted form leaks)
+  const keyIds = (await store.db.selectFrom('api_keys').select(['id', 'redacted_value', 'public_id']).where('org_id', '=', orgId).execute()).flatMap((k) => [k.id, k.public_id ?? '']);
+  const markers = [
+    ...Object.entries(t)
+      .filter(([k, v]) => typeof v === 'string' && k !== 'tag' && k !== 'rateLimitId')
+      .map(([, v]) => v as string),
+    ...keyIds,
+    ...Object.values(t.keys),
+    `${tag}-llm-secret-${u}`,
+    `${tag}-integration-secret-${u}`,
+  ].filter((m) => m.length >= 8);
+  return { ...t, markers: [...new Set(markers)] };
+}
+
+/** The markers of `t` found in `text`, leaving out those the request itself carried (echoes are no leak). */
+export function leakedMarkers(t: Tenant, text: string, request: string): string[] {
+  return t.markers.filter((m) => text.includes(m) && !request.includes(m) && !request.includes(encodeURIComponent(m)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Path parameters
+
+/** The value of path parameter `name` of `route` in tenant `t`; throws for a parameter it cannot fill. */
+export function paramValue(route: Route, face: FaceName, name: string, t: Tenant): string {
+  const inProject = route.url.includes(':project_id');
+  switch (name) {
+    case 'project_id':
+      return t.projectId;
+    case 'user_id':
+      return t.readerId;
+    case 'group_id':
+      return t.groupId;
+    case 'role_id':
+      return inProject ? t.projectRoleId : t.roleId;
+    case 'certificate_id':
+      return t.certId;
+    case 'invite_id':
+      return t.inviteId;
+    case 'service_account_id':
+      return t.saId;
+    case 'api_key_id':
+      return t.projectKeyId;
+    case 'rate_limit_id':
+      return t.rateLimitId;
+    case 'slug':
+    case 'org':
+      return t.slug;
+    case 'org_id':
+      return t.orgId;
+    case 'key_id':
+      if (face === 'openai') return t.targetAdminKeyId;
+      if (face === 'h2ogpte') return t.targetUserKeyId;
+      if (face === 'whylabs') return t.whylabsKeyId;
+  }
+  throw new Error(`route ${routeName(route)} is not in the security matrix: test/security/matrix.ts cannot fill its path parameter :${name} (add it to paramValue)`);
+}
+
+export const paramNames = (url: string): string[] => [...url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+
+/** The route's path with each parameter given by `pick` (URL-encoded). */
+export function fillPath(route: Route, pick: (name: string) => string): string {
+  return route.url.replace(/:([A-Za-z0-9_]+)/g, (_m, n: string) => encodeURIComponent(pick(n)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request inputs
+
+/**
+ * What a route takes beyond its path. `body` is a valid body acting on tenant `t`'s objects (so that
+ * only the credential decides the answer); `query` likewise. `foreign` are requests of the other
+ * tenant (`own`) on its own path, referencing `t`'s objects by body or query, with their status.
+ * `createsOnly`: a route without path parameters whose body names nothing of a tenant (it creates
+ * in the caller's organization from plain values): there is nothing of another tenant to aim at.
+ */
+export interface RouteInput {
+  body?: (t: Tenant) => unknown;
+  query?: (t: Tenant) => string;
+  foreign?: Array<{ label: string; query?: (own: Tenant, other: Tenant) => string; body?: (own: Tenant, other: Tenant) => unknown; status: number }>;
+  createsOnly?: string;
+}
+
+let pemCache: string | null = null;
+const pem = () => (pemCache ??= makeCertificate('matrix-upload'));
+
+export const ROUTE_INPUTS: Record<string, RouteInput> = {
+  // OpenAI face
+  'POST /v1/organization/admin_api_keys': { body: () => ({ name: 'matrix key' }), createsOnly: 'a new admin key from a name' },
+  'POST /v1/organization/projects': { body: () => ({ name: 'matrix project' }), createsOnly: 'a new project from a name' },
+  'POST /v1/organization/projects/:project_id': { body: () => ({ name: 'matrix renamed' }) },
+  'POST /v1/organization/projects/:project_id/archive': {},
+  'POST /v1/organization/certificates': { body: () => ({ certificate: pem(), name: 'matrix cert' }), createsOnly: 'a new certificate from its PEM' },
+  'POST /v1/organization/certificates/activate': {
+    body: (t) => ({ certificate_ids: [t.certId] }),
+    foreign: [{ label: "the other tenant's certificate id in the body", body: (_o, x) => ({ certificate_ids: [x.certId] }), status: 404 }],
+  },
+  'POST /v1/organization/certificates/deactivate': {
+    body: (t) => ({ certificate_ids: [t.certId] }),
+    foreign: [{ label: "the other tenant's certificate id in the body", body: (_o, x) => ({ certificate_ids: [x.certId] }), status: 404 }],
+  },
+  'POST /v1/organization/certificates/:certificate_id': { body: () => ({ name: 'matrix renamed' }) },
+  'POST /v1/organization/projects/:project_id/certificates/activate': {
+    body: (t) => ({ certificate_ids: [t.certId] }),
+    foreign: [{ label: "the other tenant's certificate id in the body", body: (_o, x) => ({ certificate_ids: [x.certId] }), status: 404 }],
+  },
+  'POST /v1/organization/projects/:project_id/certificates/deactivate': {
+    body: (t) => ({ certificate_ids: [t.certId] }),
+    foreign: [{ label: "the other tenant's certificate id in the body", body: (_o, x) => ({ certificate_ids: [x.certId] }), status: 404 }],
+  },
+  'POST /v1/organization/projects/:project_id/rate_limits/:rate_limit_id': { body: () => ({ max_requests_per_1_minute: 7 }) },
+  'POST /v1/organization/roles': { body: () => ({ role_name: 'matrix role', permissions: [] }), createsOnly: 'a new role from a name and permissions' },
+  'POST /v1/organization/roles/:role_id': { body: () => ({ role_name: 'matrix renamed' }) },
+  'POST /v1/projects/:project_id/roles': { body: () => ({ role_name: 'matrix role', permissions: [] }) },
+  'POST /v1/projects/:project_id/roles/:role_id': { body: () => ({ role_name: 'matrix renamed' }) },
+  'POST /v1/organization/users/:user_id/roles': {
+    body: (t) => ({ role_id: t.roleId }),
+    foreign: [{ label: "the other tenant's role id in the body", body: (_o, x) => ({ role_id: x.roleId }), status: 404 }],
+  },
+  'POST /v1/organization/groups/:group_id/roles': {
+    body: (t) => ({ role_id: t.roleId }),
+    foreign: [{ label: "the other tenant's role id in the body", body: (_o, x) => ({ role_id: x.roleId }), status: 404 }],
+  },
+  'POST /v1/projects/:project_id/users/:user_id/roles': {
+    body: (t) => ({ role_id: t.projectRoleId }),
+    foreign: [{ label: "the other tenant's project role id in the body", body: (_o, x) => ({ role_id: x.projectRoleId }), status: 404 }],
+  },
+  'POST /v1/projects/:project_id/groups/:group_id/roles': {
+    body: (t) => ({ role_id: t.projectRoleId }),
+    foreign: [{ label: "the other tenant's project role id in the body", body: (_o, x) => ({ role_id: x.projectRoleId }), status: 404 }],
+  },
+  'POST /v1/organization/groups': { body: () => ({ name: 'matrix group' }), createsOnly: 'a new group from a name' },
+  'POST /v1/organization/groups/:group_id': { body: () => ({ name: 'matrix renamed' }) },
+  'POST /v1/organization/groups/:group_id/users': {
+    body: (t) => ({ user_id: t.ownerId }),
+    foreign: [{ label: "the other tenant's user id in the body", body: (_o, x) => ({ user_id: x.ownerId }), status: 404 }],
+  },
+  'POST /v1/organization/projects/:project_id/groups': {
+    body: (t) => ({ group_id: t.groupId, role: t.projectRoleId }),
+    foreign: [
+      { label: "the other tenant's group id in the body", body: (o, x) => ({ group_id: x.groupId, role: o.projectRoleId }), status: 404 },
+      { label: "the other tenant's project role id in the body", body: (o, x) => ({ group_id: o.groupId, role: x.projectRoleId }), status: 404 },
+    ],
+  },
+  'POST /v1/organization/users/:user_id': { body: () => ({ role: 'owner' }) },
+  'POST /v1/organization/invites': {
+    body: () => ({ email: 'matrix-invitee@example.com', role: 'reader' }),
+    foreign: [
+      { label: "the other tenant's project id in the invite", body: (_o, x) => ({ email: 'matrix-invitee@example.com', role: 'reader', projects: [{ id: x.projectId, role: 'member' }] }), status: 404 },
+      { label: "an invite for the other tenant's pending invitee", body: (_o, x) => ({ email: x.inviteEmail, role: 'owner', projects: [{ id: x.projectId, role: 'owner' }] }), status: 404 },
+    ],
+  },
+  'POST /v1/organization/projects/:project_id/users': {
+    body: (t) => ({ user_id: t.ownerId, role: 'member' }),
+    foreign: [
+      { label: "the other tenant's user id in the body", body: (_o, x) => ({ user_id: x.ownerId, role: 'member' }), status: 404 },
+      { label: "the other tenant's user email in the body", body: (_o, x) => ({ email: x.ownerEmail, role: 'member' }), status: 404 },
+    ],
+  },
+  'POST /v1/organization/projects/:project_id/users/:user_id': { body: () => ({ role: 'owner' }) },
+  'POST /v1/organization/projects/:project_id/service_accounts': { body: () => ({ name: 'matrix sa' }) },
+  'POST /v1/organization/projects/:project_id/service_accounts/:service_account_id': { body: () => ({ name: 'matrix renamed' }) },
+  'POST /v1/organization/projects/:project_id/service_accounts/:service_account_id/api_keys': { body: () => ({ name: 'matrix key' }) },
+  'POST /v1/organization/projects/:project_id/api_keys/:api_key_id': { body: () => ({ expires_in_seconds: 3600 }) },
+
+  // platform face (root key): the organization in the path and the objects it names must match
+  'POST /platform/v1/organizations': { body: () => ({ name: 'matrix org', slug: 'matrix-org' }), createsOnly: 'a new organization from a name and slug' },
+  'POST /platform/v1/organizations/:slug/admin_keys': { body: () => ({ name: 'matrix key' }) },
+  'POST /platform/v1/organizations/:slug/invites/:invite_id/accept': { body: () => ({ name: 'Matrix Invitee' }) },
+  'POST /platform/v1/organizations/:slug/projects/:project_id/api_keys': {
+    body: (t) => ({ user_id: t.ownerId, name: 'matrix key' }),
+    foreign: [{ label: "a key in its project for the other tenant's user", body: (_o, x) => ({ user_id: x.ownerId, name: 'matrix key' }), status: 404 }],
+  },
+
+  // h2oGPTe face (both spellings take the same inputs)
+  ...Object.fromEntries(
+    ['api-keys', 'api_keys'].flatMap((s) => [
+      [
+        `POST /api/v1/admin/${s}`,
+        {
+          body: (t: Tenant) => ({ user_id: t.ownerId, name: 'matrix key' }),
+          foreign: [{ label: "a key for the other tenant's user", body: (_o: Tenant, x: Tenant) => ({ user_id: x.ownerId, name: 'matrix key' }), status: 404 }],
+        },
+      ],
+      [
+        `GET /api/v1/admin/${s}`,
+        {
+          foreign: [
+            { label: "filter by the other tenant's owner email", query: (_o: Tenant, x: Tenant) => `filter=${encodeURIComponent(x.ownerEmail)}`, status: 200 },
+            { label: "filter by the other tenant's owner name", query: (_o: Tenant, x: Tenant) => `filter=${encodeURIComponent(x.ownerName)}`, status: 200 },
+          ],
+        },
+      ],
+      [`POST /api/v1/admin/${s}/deactivate/:key_id`, {}],
+      [`PATCH /api/v1/admin/${s}/expire/:key_id`, { body: () => ({ expires_in: '30 days' }) }],
+    ]),
+  ),
+
+  // WhyLabs face: no bodies; the operations take their inputs in the query. The user is the owner,
+  // so that a reader's key (which may manage its own keys) has no business with it.
+  'POST /v0/organizations/:org_id/api-key': {
+    query: (t) => `user_id=${t.ownerId}`,
+    foreign: [{ label: "a key for the other tenant's user", query: (_o, x) => `user_id=${x.ownerId}`, status: 404 }],
+  },
+  'GET /v0/organizations/:org_id/api-key': {
+    foreign: [{ label: "the other tenant's user id as user_id", query: (_o, x) => `user_id=${x.ownerId}`, status: 200 }],
+  },
+  'DELETE /v0/organizations/:org_id/api-key': {
+    query: (t) => `user_id=${t.ownerId}&key_id=${t.whylabsKeyId}`,
+    foreign: [
+      { label: "the other tenant's user and key", query: (_o, x) => `user_id=${x.ownerId}&key_id=${x.whylabsKeyId}`, status: 404 },
+      { label: "own user, the other tenant's key", query: (o, x) => `user_id=${o.ownerId}&key_id=${x.whylabsKeyId}`, status: 404 },
+    ],
+  },
+
+  // ibl.ai face
+  ...Object.fromEntries(
+    (
+      [
+        ['credential', 'credentialName'],
+        ['integration-credential', 'integrationName'],
+      ] as const
+    ).flatMap(([seg, field]) => [
+      [
+        `POST /api/ai-account/orgs/:org/${seg}/`,
+        {
+          body: (t: Tenant) => ({ name: 'matrix-cred', value: { k: 'v' }, platform: t.slug }),
+          foreign: [{ label: "the other tenant's slug as platform", body: (_o: Tenant, x: Tenant) => ({ name: 'matrix-cred', value: { k: 'v' }, platform: x.slug }), status: 400 }],
+        },
+      ],
+      [
+        `PATCH /api/ai-account/orgs/:org/${seg}/`,
+        {
+          body: (t: Tenant) => ({ name: t[field], value: { k: 'changed' } }),
+          foreign: [
+            { label: "the other tenant's credential name", body: (_o: Tenant, x: Tenant) => ({ name: x[field], value: { k: 'changed' } }), status: 404 },
+            { label: "own credential moved to the other tenant's slug", body: (o: Tenant, x: Tenant) => ({ name: o[field], platform: x.slug }), status: 400 },
+          ],
+        },
+      ],
+      [
+        `GET /api/ai-account/orgs/:org/${seg}/`,
+        { foreign: [{ label: "the other tenant's credential name", query: (_o: Tenant, x: Tenant) => `name=${encodeURIComponent(x[field])}`, status: 404 }] },
+      ],
+      [
+        `DELETE /api/ai-account/orgs/:org/${seg}/`,
+        {
+          body: (t: Tenant) => ({ name: t[field] }),
+          foreign: [
+            { label: "the other tenant's credential name in the body", body: (_o: Tenant, x: Tenant) => ({ name: x[field] }), status: 404 },
+            { label: "the other tenant's credential name in the query", query: (_o: Tenant, x: Tenant) => `name=${encodeURIComponent(x[field])}`, status: 404 },
+          ],
+        },
+      ],
+    ]),
+  ),
+  'POST /api/ai-account/orgs/:org/platform-metadata/': { body: () => ({ data: { active_llm: null } }) },
+  'PUT /api/ai-account/orgs/:org/platform-metadata/': { body: () => ({ active_llm: null }) },
+  'GET /api/ai-account/orgs/:org/tokens/': {
+    foreign: [
+      { label: "the other tenant's user email as username", query: (_o, x) => `username=${encodeURIComponent(x.ownerEmail)}`, status: 404 },
+      { label: "the other tenant's user id as username", query: (_o, x) => `username=${x.ownerId}`, status: 404 },
+      { label: "the other tenant's session id", query: (_o, x) => `session_id=${x.sessionId}`, status: 404 },
+    ],
+  },
+  'POST /api/ai-account/orgs/:org/use-default-llm-key/': { body: () => ({ enable: true }) },
+  'POST /api/ai-account/orgs/:org/use-free-trial/': { body: () => ({ enable: true }) },
+};
+
+/**
+ * OpenAI list routes page with `after=<id>`: a cursor of the other tenant must not page through
+ * anything. Each list route names the field of the tenant holding a cursor of what it lists, or
+ * null when its cursors are not tenant data (rate limit ids are the model catalog's).
+ */
+export const AFTER_CURSOR: Record<string, keyof Tenant | null> = {
+  'GET /v1/organization/admin_api_keys': 'targetAdminKeyId',
+  'GET /v1/organization/projects': 'projectId',
+  'GET /v1/organization/certificates': 'certId',
+  'GET /v1/organization/projects/:project_id/certificates': 'certId',
+  'GET /v1/organization/projects/:project_id/rate_limits': null,
+  'GET /v1/organization/audit_logs': 'auditId',
+  'GET /v1/organization/roles': 'roleId',
+  'GET /v1/projects/:project_id/roles': 'projectRoleId',
+  'GET /v1/organization/users/:user_id/roles': 'roleId',
+  'GET /v1/organization/groups/:group_id/roles': 'roleId',
+  'GET /v1/projects/:project_id/users/:user_id/roles': 'projectRoleId',
+  'GET /v1/projects/:project_id/groups/:group_id/roles': 'projectRoleId',
+  'GET /v1/organization/groups': 'groupId',
+  'GET /v1/organization/groups/:group_id/users': 'readerId',
+  'GET /v1/organization/projects/:project_id/groups': 'groupId',
+  'GET /v1/organization/users': 'readerId',
+  'GET /v1/organization/invites': 'inviteId',
+  'GET /v1/organization/projects/:project_id/users': 'readerId',
+  'GET /v1/organization/projects/:project_id/service_accounts': 'saId',
+  'GET /v1/organization/projects/:project_id/api_keys': 'projectKeyId',
+};
+
+/** Extra filters of OpenAI list routes naming objects of the other tenant: answered without its data. */
+export const FOREIGN_FILTERS: Record<string, Array<{ label: string; query: (x: Tenant) => string }>> = {
+  'GET /v1/organization/audit_logs': [
+    { label: 'project_ids[]', query: (x) => `project_ids[]=${x.projectId}` },
+    { label: 'resource_ids[]', query: (x) => `resource_ids[]=${x.projectId}&resource_ids[]=${x.readerId}&resource_ids[]=${x.targetAdminKeyId}` },
+    { label: 'actor_ids[]', query: (x) => `actor_ids[]=${x.ownerId}` },
+    { label: 'actor_emails[]', query: (x) => `actor_emails[]=${encodeURIComponent(x.ownerEmail)}` },
+  ],
+  'GET /v1/organization/users': [{ label: 'emails[]', query: (x) => `emails[]=${encodeURIComponent(x.readerEmail)}&emails[]=${encodeURIComponent(x.ownerEmail)}` }],
+};
+
+/** True when a route takes a request body (its input says so). */
+export const takesBody = (r: Route): boolean => ROUTE_INPUTS[routeName(r)]?.body !== undefined;
+
+/** Checks that a route is fully described by the matrix; throws "route X is not in the security matrix" otherwise. */
+export function checkCovered(r: Route): FaceName {
+  const face = faceOf(r);
+  const name = routeName(r);
+  if (!face) throw new Error(`route ${name} is not in the security matrix: its face '${r.face}' is unknown here (add it to FACE_NAMES and FACES in test/security/matrix.ts)`);
+  if (face === 'health') return face; // public
+  const input = ROUTE_INPUTS[name];
+  const writes = r.method === 'POST' || r.method === 'PUT' || r.method === 'PATCH';
+  if (writes && !input) throw new Error(`route ${name} is not in the security matrix: add its request inputs to ROUTE_INPUTS in test/security/matrix.ts`);
+  if (r.method !== 'GET' && r.method !== 'POST' && r.method !== 'PUT' && r.method !== 'PATCH' && r.method !== 'DELETE') {
+    throw new Error(`route ${name} is not in the security matrix: method ${r.method} is not handled`);
+  }
+  if (face === 'openai' && r.method === 'GET' && !/\/:[a-z_]+$/.test(r.url) && !(name in AFTER_CURSOR)) {
+    throw new Error(`route ${name} is not in the security matrix: add the cursor it lists to AFTER_CURSOR in test/security/matrix.ts`);
+  }
+  if (input?.createsOnly === undefined && paramNames(r.url).length === 0 && writes && !input?.foreign?.length) {
+    throw new Error(`route ${name} is not in the security matrix: without path parameters it needs foreign inputs or createsOnly in ROUTE_INPUTS`);
+  }
+  return face;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+export interface Answer {
+  status: number;
+  text: string;
+  json: any;
+}
+
+export interface Req {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** A string or bytes are sent as they are (with `contentType`, default JSON), anything else as JSON. */
+  body?: unknown;
+  contentType?: string;
+}
+
+export async function send(s: TestServer, r: Req): Promise<Answer> {
+  const headers: Record<string, string> = { ...(r.headers ?? {}) };
+  let body: string | Uint8Array | undefined;
+  if (r.body !== undefined) {
+    body = typeof r.body === 'string' || r.body instanceof Uint8Array ? r.body : JSON.stringify(r.body);
+    headers['content-type'] = r.contentType ?? 'application/json';
+  }
+  const res = await fetch(`${s.url}${r.path}`, { method: r.method, headers, ...(body !== undefined ? { body: body as string } : {}) });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, text, json };
+}
+
+/** Runs `tasks` with at most `n` at a time. */
+export async function pool<T>(n: number, tasks: Array<() => Promise<T>>): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        out[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database snapshot
+
+/** Columns that change on every authenticated request (buffered key usage), not by any endpoint. */
+const VOLATILE = new Set(['last_used_at', 'usage_count']);
+
+/** A content hash of every table (rows sorted, key-usage counters left out), with per-table row counts. */
+export interface Snapshot {
+  hash: string;
+  /** Table → `<row count>:<content hash>`. */
+  tables: Record<string, string>;
+}
+
+export async function snapshot(store: Store): Promise<Snapshot> {
+  const names =
+    store.dialect === 'postgres'
+      ? (await sql<{ name: string }>`select tablename as name from pg_tables where schemaname = current_schema() order by tablename`.execute(store.db)).rows.map((r) => r.name)
+      : (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`.execute(store.db)).rows.map((r) => r.name);
+  const tables: Record<string, string> = {};
+  const all = createHash('sha256');
+  for (const name of names) {
+    const rows = (await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(store.db)).rows;
+    const lines = rows.map((r) => JSON.stringify(Object.entries(r).filter(([k]) => !VOLATILE.has(k)), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).sort();
+    const h = createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16);
+    tables[name] = `${rows.length}:${h}`;
+    all.update(`${name}=${tables[name]};`);
+  }
+  return { hash: all.digest('hex'), tables };
+}
+
+/** Asserts that nothing changed between two snapshots (but the `ignore`d tables), naming the tables that did. */
+export function assertUnchanged(before: Snapshot, after: Snapshot, what: string, ignore: string[] = []): void {
+  if (before.hash === after.hash) return;
+  const changed = Object.keys({ ...before.tables, ...after.tables }).filter((t) => before.tables[t] !== after.tables[t] && !ignore.includes(t));
+  if (changed.length) assert.fail(`${what} changed rows of: ${changed.map((t) => `${t} (${before.tables[t]} → ${after.tables[t]})`).join(', ')}`);
+}
