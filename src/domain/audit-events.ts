@@ -21,7 +21,7 @@ export interface CertificateRef {
 export interface RoleScope {
   /** The organization's id, or the project's. */
   resourceId: string;
-  resourceType: 'api.organization' | 'api.project';
+  scope: 'organization' | 'project';
 }
 
 export interface AuditEvents {

@@ -52,10 +52,12 @@ export function toRole(r: RoleRow): Role {
   };
 }
 
-/** `api.organization` or `api.project`: the resource type a role is bound to. */
-export function resourceTypeOf(role: { project_id: string | null }): 'api.organization' | 'api.project' {
-  return role.project_id === null ? 'api.organization' : 'api.project';
+/** Where a role applies: the whole organization, or one project. */
+export function scopeOf(role: { project_id: string | null }): RoleScopeKind {
+  return role.project_id === null ? 'organization' : 'project';
 }
+
+export type RoleScopeKind = 'organization' | 'project';
 
 /**
  * Loads a role to assign in `projectId`'s scope (null: organization level). A role of the
@@ -106,7 +108,7 @@ export async function insertAssignment(tx: Tx, actor: Actor, orgId: string, prin
       targetType: 'role_assignment',
       targetId: id,
       projectId,
-      payload: { roleId: role.id, principalId: principal.id, principalType: principal.type, resourceId: projectId ?? orgId, resourceType: resourceTypeOf({ project_id: projectId }) },
+      payload: { roleId: role.id, principalId: principal.id, principalType: principal.type, resourceId: projectId ?? orgId, scope: scopeOf({ project_id: projectId }) },
     },
     now,
   );
@@ -140,7 +142,7 @@ export async function auditUnassign(
       targetType: 'role_assignment',
       targetId: ra.id,
       projectId: ra.project_id || null,
-      payload: { roleId: ra.role_id, principalId: ra.principal_id, principalType: ra.principal_type, resourceId: ra.project_id || orgId, resourceType: resourceTypeOf({ project_id: ra.project_id || null }) },
+      payload: { roleId: ra.role_id, principalId: ra.principal_id, principalType: ra.principal_type, resourceId: ra.project_id || orgId, scope: scopeOf({ project_id: ra.project_id || null }) },
     },
     now,
   );

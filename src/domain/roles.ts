@@ -11,10 +11,10 @@ import { loadGroup, type Group } from './groups.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
-import { auditUnassign, insertAssignment, loadAssignableRole, resourceTypeOf, toRole, type Principal, type Role } from './role-assignments.ts';
+import { auditUnassign, insertAssignment, loadAssignableRole, scopeOf, toRole, type Principal, type Role } from './role-assignments.ts';
 import { loadMember, type OrgMember } from './users.ts';
 
-export { resourceTypeOf, type Principal, type PrincipalType, type Role } from './role-assignments.ts';
+export { scopeOf, type RoleScopeKind, type Principal, type PrincipalType, type Role } from './role-assignments.ts';
 
 /** A role as assigned to a principal: the role and when it was assigned. */
 export interface AssignedRole extends Role {
@@ -112,7 +112,7 @@ export class RoleService {
       await recordAudit(
         tx,
         actor,
-        { orgId, type: 'role.created', targetType: 'role', targetId: role.id, projectId, payload: { name, permissions, resourceId: projectId ?? orgId, resourceType: resourceTypeOf(role) } },
+        { orgId, type: 'role.created', targetType: 'role', targetId: role.id, projectId, payload: { name, permissions, resourceId: projectId ?? orgId, scope: scopeOf(role) } },
         now,
       );
       return role;
@@ -160,7 +160,7 @@ export class RoleService {
       await recordAudit(
         tx,
         actor,
-        { orgId, type: 'role.updated', targetType: 'role', targetId: roleId, projectId, payload: { changes, resourceId: projectId ?? orgId, resourceType: resourceTypeOf(role) } },
+        { orgId, type: 'role.updated', targetType: 'role', targetId: roleId, projectId, payload: { changes, resourceId: projectId ?? orgId, scope: scopeOf(role) } },
         now,
       );
       return next;

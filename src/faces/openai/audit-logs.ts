@@ -9,6 +9,7 @@ import type { AuditLogRow } from '../../store/schema.ts';
 import { toUnixSeconds } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id } from './schemas.ts';
+import { resourceTypeOfScope, scopeOfResourceType } from './resource-types.ts';
 
 /** OpenAI's organization-scoped audit event types (the spec's AuditLogEventType without `tenant.*`). */
 export const OPENAI_AUDIT_TYPES = [
@@ -162,9 +163,10 @@ const READERS: { [T in AuditEventType]?: (raw: Payload) => Stored<T> } = {
   'role.assignment.deleted': (r) => assignmentOf(r),
 };
 function roleScopeOf(r: Payload): DeepPartial<RoleScope> {
-  const t = str(r.resourceType) ?? str(r.resource_type);
-  return { resourceId: str(r.resourceId) ?? str(r.resource_id), resourceType: t === 'api.organization' || t === 'api.project' ? t : undefined };
+  const scope = r.scope === 'organization' || r.scope === 'project' ? r.scope : scopeOfResourceType(r.resourceType ?? r.resource_type);
+  return { resourceId: str(r.resourceId) ?? str(r.resource_id), scope };
 }
+const resourceType = (scope: RoleScope['scope'] | undefined) => (scope ? resourceTypeOfScope(scope) : undefined);
 function assignmentOf(r: Payload): Stored<'role.assignment.created'> {
   return {
     roleId: str(r.roleId) ?? str(r.role_id),
@@ -199,7 +201,7 @@ const idOnly = (_p: unknown, e: EventContext): Payload => compact({ id: e.id });
 const certificateOf = (p: Stored<'certificate.updated'>, e: EventContext): Payload => compact({ id: p.id ?? e.id, name: p.name });
 const certificatesOf = (p: Stored<'certificates.activated'>): Payload => ({ certificates: (p.certificates ?? []).map((c) => compact({ id: c?.id, name: c?.name })) });
 const assignmentView = (p: Stored<'role.assignment.created'>, e: EventContext): Payload =>
-  compact({ id: e.id, role_id: p.roleId, principal_id: p.principalId, principal_type: p.principalType, resource_id: p.resourceId, resource_type: p.resourceType });
+  compact({ id: e.id, role_id: p.roleId, principal_id: p.principalId, principal_type: p.principalType, resource_id: p.resourceId, resource_type: resourceType(p.scope) });
 
 const VIEWS: Views = {
   'api_key.created': (p, e) => compact({ id: e.id, data: compact({ scopes: p.scopes }) }),
@@ -231,7 +233,7 @@ const VIEWS: Views = {
   'group.created': (p, e) => compact({ id: e.id, data: compact({ group_name: p.name }) }),
   'group.updated': (p, e) => compact({ id: e.id, changes_requested: compact({ group_name: p.name }) }),
   'group.deleted': idOnly,
-  'role.created': (p, e) => compact({ id: e.id, role_name: p.name, permissions: p.permissions, resource_id: p.resourceId, resource_type: p.resourceType }),
+  'role.created': (p, e) => compact({ id: e.id, role_name: p.name, permissions: p.permissions, resource_id: p.resourceId, resource_type: resourceType(p.scope) }),
   'role.updated': (p, e) =>
     compact({
       id: e.id,
@@ -241,7 +243,7 @@ const VIEWS: Views = {
         permissions_added: p.changes?.permissionsAdded,
         permissions_removed: p.changes?.permissionsRemoved,
         resource_id: p.resourceId,
-        resource_type: p.resourceType,
+        resource_type: resourceType(p.scope),
       }),
     }),
   'role.deleted': (p, e) => compact({ id: e.id, role_name: p.name }),

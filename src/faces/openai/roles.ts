@@ -3,7 +3,8 @@
 // `NextCursorPage` (`next` is the last role id) and delete with `{object: 'role.deleted', id, deleted}`.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../domain/core.ts';
-import { MAX_PERMISSIONS, resourceTypeOf, type AssignedRole, type Role } from '../../domain/roles.ts';
+import { MAX_PERMISSIONS, type AssignedRole, type Role } from '../../domain/roles.ts';
+import { resourceTypeOf } from './resource-types.ts';
 import { toUnixSeconds } from '../common.ts';
 import { nextCursorList } from '../shared/openai-wire.ts';
 import { Id, Order } from './schemas.ts';

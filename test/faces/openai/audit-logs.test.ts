@@ -275,20 +275,20 @@ describe('OpenAI audit details of stored rows, in the catalog shape and in the s
       ['group.deleted', { name: 'g' }, { group_name: 'g' }, { id: 'target' }],
       [
         'role.created',
-        { name: 'r', permissions: ['p'], resourceId: 'org', resourceType: 'api.organization' },
+        { name: 'r', permissions: ['p'], resourceId: 'org', scope: 'organization' },
         { role_name: 'r', permissions: ['p'], resource_id: 'org', resource_type: 'api.organization' },
         { id: 'target', role_name: 'r', permissions: ['p'], resource_id: 'org', resource_type: 'api.organization' },
       ],
       [
         'role.updated',
-        { changes: { name: 's', permissionsAdded: ['a'], permissionsRemoved: [] }, resourceId: 'proj', resourceType: 'api.project' },
+        { changes: { name: 's', permissionsAdded: ['a'], permissionsRemoved: [] }, resourceId: 'proj', scope: 'project' },
         { changes_requested: { role_name: 's', permissions_added: ['a'], permissions_removed: [], resource_id: 'proj', resource_type: 'api.project' } },
         { id: 'target', changes_requested: { role_name: 's', permissions_added: ['a'], permissions_removed: [], resource_id: 'proj', resource_type: 'api.project' } },
       ],
       ['role.deleted', { name: 'r' }, { role_name: 'r' }, { id: 'target', role_name: 'r' }],
       [
         'role.assignment.created',
-        { roleId: 'role', principalId: 'u', principalType: 'user', resourceId: 'org', resourceType: 'api.organization' },
+        { roleId: 'role', principalId: 'u', principalType: 'user', resourceId: 'org', scope: 'organization' },
         { role_id: 'role', principal_id: 'u', principal_type: 'user', resource_id: 'org', resource_type: 'api.organization' },
         { id: 'target', role_id: 'role', principal_id: 'u', principal_type: 'user', resource_id: 'org', resource_type: 'api.organization' },
       ],
