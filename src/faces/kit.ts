@@ -13,7 +13,7 @@ import sjson from 'secure-json-parse';
 import { Ajv } from 'ajv';
 import type { Core } from '../domain/core.ts';
 import { keyActor, type Actor } from '../domain/actor.ts';
-import { forbidden, invalid, notFound, unauthenticated } from '../domain/errors.ts';
+import { forbidden, invalid, isDomainError, notFound, unauthenticated } from '../domain/errors.ts';
 import { requestContext } from './request-context.ts';
 
 /** The organization a request acts in, resolved by the face before its handler runs. */
@@ -177,6 +177,12 @@ async function verifyKey(token: string, ctx: FaceContext, req: FastifyRequest): 
   return principal ? keyActor(principal, requestContext(req)) : null;
 }
 
+/** Sends `err` in `render`'s envelope; a rate-limit refusal also says when to retry (`Retry-After`, every face). */
+function answer(render: Face['render'], reply: FastifyReply, err: unknown, req: FastifyRequest): FastifyReply {
+  if (isDomainError(err) && err.rateLimit) reply.header('retry-after', String(err.rateLimit.retryAfterSeconds));
+  return render(reply, err, req);
+}
+
 /** Logs errors a client cannot cause (the answer is a 5xx); their text never reaches the client. */
 function logIfServerError(reply: FastifyReply, err: unknown, req: FastifyRequest): void {
   if (reply.statusCode >= 500) req.log.error({ err }, 'unhandled error');
@@ -239,7 +245,7 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
     body.parsers?.(app);
 
     app.setErrorHandler((err, req, reply) => {
-      face.render(reply, err, req);
+      answer(face.render, reply, err, req);
       logIfServerError(reply, err, req);
       return reply;
     });
@@ -270,7 +276,7 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
  */
 export async function registerFaces(app: FastifyInstance, table: FaceTable, ctx: FaceContext): Promise<void> {
   app.setErrorHandler((err, req, reply) => {
-    table.render(reply, err, req);
+    answer((rp, e, rq) => table.render(rp, e, rq), reply, err, req);
     logIfServerError(reply, err, req);
     return reply;
   });

@@ -9,7 +9,7 @@ import { startServer, type TestServer } from '../helpers/server.ts';
 import { assertOpenAIError, http, openaiClient } from '../helpers/http.ts';
 import { FACES } from '../../src/server.ts';
 import { defineFace, type Face } from '../../src/faces/kit.ts';
-import { forbidden } from '../../src/domain/errors.ts';
+import { forbidden, rateLimited } from '../../src/domain/errors.ts';
 import { authToken } from '../../src/faces/common.ts';
 import { sendOpenAIError } from '../../src/faces/shared/openai-wire.ts';
 
@@ -40,6 +40,9 @@ const dataPlane: Face = defineFace({
       return { bytes: raw.length, sha256: sha(raw), org: req.org.id, actor: req.actor.type };
     });
     app.get('/models', async () => ({ object: 'list', data: [] }));
+    app.get('/models/limited', async () => {
+      throw rateLimited({ limitName: 'requests_per_minute', limit: 3, remaining: 0, resetAt: Date.now() + 20_500, retryAfterSeconds: 20.5 });
+    });
   },
 });
 
@@ -91,6 +94,15 @@ describe('face kit: two faces under /v1', () => {
     const ok = await http(s, 'POST', '/v1/organization/projects', s.adminKey, { name: 'kit-project', not_a_field: 1 });
     assert.equal(ok.status, 200);
     assert.equal(ok.json.not_a_field, undefined);
+  });
+
+  test("a domain rate_limited error is a 429 in the face's envelope with Retry-After", async () => {
+    const res = await http(s, 'GET', '/v1/models/limited', s.adminKey);
+    assert.equal(res.status, 429);
+    assertOpenAIError(res.json, 'rate_limit_error');
+    assert.equal(res.json.error.code, 'rate_limit_exceeded');
+    assert.match(res.json.error.message, /requests_per_minute/);
+    assert.equal(res.headers.get('retry-after'), '21');
   });
 
   test('unknown URLs: each face answers under its own paths, the rest of /v1 in the OpenAI envelope', async () => {
