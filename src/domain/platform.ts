@@ -270,11 +270,23 @@ export class PlatformService {
       if (!current) throw notFound('No platform metadata for this organization.');
       const listed = input.llms !== undefined ? [...new Set(input.llms)] : parseJson<string[] | null>(current.llms, null);
       this.checkActive(input, names, listed);
-      const set: Partial<SettingsRow> = { updated_at: now };
-      if (input.llms !== undefined) set.llms = JSON.stringify(listed);
-      for (const f of ACTIVE_FIELDS) if (input[f] !== undefined) set[f] = input[f];
+      // only what differs from the stored settings: nothing to change, nothing written or audited
+      const changed: UpdateMetadataInput = {};
+      const set: Partial<SettingsRow> = {};
+      if (input.llms !== undefined && JSON.stringify(listed) !== current.llms) {
+        set.llms = JSON.stringify(listed);
+        changed.llms = input.llms;
+      }
+      for (const f of ACTIVE_FIELDS) {
+        if (input[f] !== undefined && input[f] !== current[f]) {
+          set[f] = input[f];
+          changed[f] = input[f];
+        }
+      }
+      if (!Object.keys(set).length) return current;
+      set.updated_at = now;
       await tx.updateTable('platform_settings').set(set).where('org_id', '=', orgId).execute();
-      await recordAudit(tx, actor, { orgId, type: 'platform_settings.updated', targetType: 'platform_settings', targetId: orgId, payload: { changes: settingsChanges(input, listed) } }, now);
+      await recordAudit(tx, actor, { orgId, type: 'platform_settings.updated', targetType: 'platform_settings', targetId: orgId, payload: { changes: settingsChanges(changed, listed) } }, now);
       return { ...current, ...set };
     });
     return this.build(orgId, row);

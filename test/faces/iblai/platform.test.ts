@@ -88,6 +88,25 @@ for (const dialect of await testDialects()) {
       assert.equal(again.json.metadata.active_llm, 'google');
     });
 
+    test('platform metadata: a PUT that changes nothing writes nothing and audits nothing', async () => {
+      const updates = async () =>
+        Number((await s.rt.store.db.selectFrom('audit_logs').select((eb) => eb.fn.countAll<number>().as('n')).where('type', '=', 'platform_settings.updated').where('org_id', '=', orgId).executeTakeFirstOrThrow()).n);
+      const stamp = async () => Number((await s.rt.store.db.selectFrom('platform_settings').select('updated_at').where('org_id', '=', orgId).executeTakeFirstOrThrow()).updated_at);
+      const first = await ibl(s, 'PUT', meta, s.adminKey, { active_llm: 'openai', llms: ['openai', 'google'] });
+      assert.equal(first.status, 200, first.text);
+      const [n, at] = [await updates(), await stamp()];
+      const same = await ibl(s, 'PUT', meta, s.adminKey, { active_llm: 'openai', llms: ['openai', 'google'] });
+      assert.equal(same.status, 200, same.text);
+      assert.deepEqual(same.json, first.json);
+      assert.equal(await updates(), n, 'no audit event for a PUT that changes nothing');
+      assert.equal(await stamp(), at, 'updated_at unchanged');
+      const changed = await ibl(s, 'PUT', meta, s.adminKey, { active_llm: 'google', llms: ['openai', 'google'] });
+      assert.equal(changed.status, 200, changed.text);
+      assert.equal(await updates(), n + 1);
+      const payload = JSON.parse((await s.rt.store.db.selectFrom('audit_logs').select('payload').where('type', '=', 'platform_settings.updated').orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirstOrThrow()).payload);
+      assert.deepEqual(payload, { changes: { activeLlm: 'google' } }, 'only what changed is recorded');
+    });
+
     test('platform metadata bad input: unknown providers and wrong types are DRF 400s with no change', async () => {
       const audits = await auditCount(s);
       const before = (await ibl(s, 'GET', meta, s.adminKey)).json;
