@@ -24,8 +24,12 @@ export interface Config {
   keyCacheTtlMs: number;
   usageFlushMs: number;
   shutdownTimeoutMs: number;
+  /** Longest wait for an upstream provider (its answer's start, then each chunk): a 504 after it. */
+  upstreamTimeoutMs: number;
+  /** Output tokens the gateway reserves for a request that names no max_tokens. */
+  defaultOutputTokens: number;
   /** The model catalog file (KEYPLANE_MODELS_FILE) and its parsed content; undefined: the built-in catalog. */
-  modelsFile: { path: string; catalog: ModelCatalog } | undefined;
+  modelsFile: { path: string; catalog: ModelCatalog; /** The parsed file, for the routes (providers, aliases, prices) beside the limits. */ entries: unknown } | undefined;
 }
 
 /** One row per setting: environment variable, flag, and how to read it. */
@@ -49,6 +53,8 @@ export const SETTINGS = {
   keyCacheTtlMs: { env: 'KEYPLANE_KEY_CACHE_TTL_MS', flag: '--key-cache-ttl-ms', describe: 'longest time a verified key is trusted without a database read' },
   usageFlushMs: { env: 'KEYPLANE_USAGE_FLUSH_MS', flag: '--usage-flush-ms', describe: 'how often buffered last_used_at and call counts are written' },
   shutdownTimeoutMs: { env: 'KEYPLANE_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', describe: 'how long SIGTERM waits for in-flight requests' },
+  upstreamTimeoutMs: { env: 'KEYPLANE_UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout-ms', describe: 'gateway: longest wait for an upstream answer to start, and between its chunks (504 after)' },
+  defaultOutputTokens: { env: 'KEYPLANE_DEFAULT_OUTPUT_TOKENS', flag: '--default-output-tokens', describe: 'gateway: output tokens reserved against token limits when a request names no max_tokens' },
   modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
 } satisfies Record<keyof Config, SettingSpec>;
 
@@ -130,7 +136,7 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
       throw new ConfigError(SETTINGS.modelsFile, `${file} is not valid JSON`);
     }
     try {
-      modelsFile = { path: file, catalog: parseModelCatalog(parsed) };
+      modelsFile = { path: file, catalog: parseModelCatalog(parsed), entries: parsed };
     } catch (err) {
       throw new ConfigError(SETTINGS.modelsFile, `${file}: ${(err as Error).message}`);
     }
@@ -149,6 +155,8 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     keyCacheTtlMs: int('keyCacheTtlMs', 60_000, 0, 86_400_000),
     usageFlushMs: int('usageFlushMs', 1_000, 10, 3_600_000),
     shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 600_000),
+    upstreamTimeoutMs: int('upstreamTimeoutMs', 600_000, 100, 3_600_000),
+    defaultOutputTokens: int('defaultOutputTokens', 512, 1, 1_000_000),
     modelsFile,
   };
 }

@@ -47,6 +47,7 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
     usageFlushMs: config.usageFlushMs,
     databaseUrl: config.databaseUrl,
     modelCatalog: config.modelsFile?.catalog,
+    modelRoutes: config.modelsFile?.entries,
     onBackgroundError: hooks.onBackgroundError,
     masterKey: masterKey.key,
   });

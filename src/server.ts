@@ -13,11 +13,12 @@ import { h2ogpteFace } from './faces/h2ogpte/face.ts';
 import { whylabsFace } from './faces/whylabs/face.ts';
 import { iblaiFace } from './faces/iblai/face.ts';
 import { platformFace } from './faces/platform/face.ts';
+import { gatewayFace } from './gateway/face.ts';
 
 /** Every face keyplane serves. A new face is a folder under src/faces/ and one entry here. */
-export const FACES: readonly Face[] = [openaiAdminFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
+export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
 
-export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'>;
+export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'upstreamTimeoutMs' | 'defaultOutputTokens'>>;
 
 /** Logger options: secrets in headers are redacted should a serializer ever log them. */
 export function loggerOptions(level: Config['logLevel']) {
@@ -36,7 +37,11 @@ export interface BuildOptions {
 }
 
 export async function buildServer(config: ServerConfig, core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
-  const ctx: FaceContext = { core, rootKey: config.rootKey };
+  const ctx: FaceContext = {
+    core,
+    rootKey: config.rootKey,
+    gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512 },
+  };
   const faces = (opts.faces ?? FACES).filter((f) => !f.enabled || f.enabled(ctx));
   // URLs outside every face (and `/`) answer in the OpenAI envelope, like the rest of `/v1`.
   const table = new FaceTable(faces, (reply, err) => sendOpenAIError(reply, err));

@@ -161,3 +161,21 @@ export function isAdminKey(actor: Actor): boolean {
 export function isKeyOf(actor: Actor, orgId: string): boolean {
   return actor.type === 'key' && actor.key.orgId === orgId;
 }
+
+/** A project key, owned by a user or a service account: the only principal the gateway admits. */
+export function isProjectKey(actor: Actor): actor is { type: 'key'; key: KeyPrincipal & { projectId: string } } {
+  return actor.type === 'key' && actor.key.kind === 'project' && actor.key.projectId !== null;
+}
+
+/**
+ * Whether a key's scopes allow `scope` (OpenAI's rule: no scopes = every permission). A scope is
+ * `api.<resource>.<action>`; `api.<resource>.*`, `api.all.<action>` and `api.all.*` cover it, and a
+ * `write` action covers `request` (using a model is writing to it).
+ */
+export function keyAllows(key: KeyPrincipal, scope: string): boolean {
+  if (key.scopes.length === 0) return true;
+  const [, resource, action] = scope.split('.');
+  const actions = action === 'request' ? ['request', 'write', '*'] : [action, '*'];
+  for (const r of [resource, 'all']) for (const a of actions) if (key.scopes.includes(`api.${r}.${a}`)) return true;
+  return false;
+}

@@ -20,6 +20,7 @@ import { CertificateService } from './certificates.ts';
 import { RateLimitService } from './rate-limits.ts';
 import { AuditService } from './audit.ts';
 import { DEFAULT_MODEL_CATALOG, type ModelCatalog } from './model-catalog.ts';
+import { buildModelRoutes, type ModelRoutes } from './model-routes.ts';
 import { RoleService } from './roles.ts';
 import { GroupService } from './groups.ts';
 
@@ -32,6 +33,8 @@ export interface CoreOptions {
   now?: () => number;
   /** Models and their default rate limits (KEYPLANE_MODELS_FILE); the built-in catalog when unset. */
   modelCatalog?: ModelCatalog | undefined;
+  /** The models file's entries, for where each model is served (provider, upstream id, aliases, prices). */
+  modelRoutes?: unknown;
   onBackgroundError?: (err: Error, what: string) => void;
   /** Master key: seals stored idempotent answers (a random one when absent, for tests). */
   masterKey?: Buffer;
@@ -46,6 +49,8 @@ export class Core {
   readonly projects: ProjectService;
   readonly certificates: CertificateService;
   readonly rateLimits: RateLimitService;
+  /** Where each model of the catalog is served, and at what price. */
+  readonly modelRoutes: ModelRoutes;
   readonly audit: AuditService;
   readonly roles: RoleService;
   readonly groups: GroupService;
@@ -80,6 +85,7 @@ export class Core {
     this.projects = new ProjectService(store, now);
     this.certificates = new CertificateService(store, now);
     this.rateLimits = new RateLimitService(store, opts.modelCatalog ?? DEFAULT_MODEL_CATALOG, now);
+    this.modelRoutes = buildModelRoutes((opts.modelCatalog ?? DEFAULT_MODEL_CATALOG).keys(), opts.modelRoutes);
     this.audit = new AuditService(store);
     this.roles = new RoleService(store, now);
     this.groups = new GroupService(store, now);

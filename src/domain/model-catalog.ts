@@ -4,6 +4,8 @@
 // `max_requests_per_1_minute` and `max_tokens_per_1_minute` are required; the other limits are
 // optional and only exist for the models that list them (OpenAI omits them for other models).
 
+import { checkRouteFields, ROUTE_FIELDS } from './model-routes.ts';
+
 export const LIMIT_FIELDS = [
   'max_requests_per_1_minute',
   'max_tokens_per_1_minute',
@@ -60,7 +62,9 @@ export function parseModelCatalog(value: unknown): ModelCatalog {
     if (!MODEL_NAME.test(model)) throw new Error(`model name ${JSON.stringify(model)} must be 1 to 100 characters of A-Z a-z 0-9 . _ : -`);
     if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) throw new Error(`model "${model}" must map to an object of limits`);
     const entry: Partial<ModelLimits> = {};
+    checkRouteFields(model, limits as Record<string, unknown>);
     for (const [field, v] of Object.entries(limits as Record<string, unknown>)) {
+      if ((ROUTE_FIELDS as readonly string[]).includes(field)) continue; // where it is served: see model-routes.ts
       if (!(LIMIT_FIELDS as readonly string[]).includes(field)) {
         throw new Error(`model "${model}": unknown limit "${field}" (known: ${LIMIT_FIELDS.join(', ')})`);
       }

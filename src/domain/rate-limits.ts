@@ -67,6 +67,22 @@ export class RateLimitService {
     return i;
   }
 
+  /**
+   * What the gateway enforces for a project, read by keyplane itself (no actor: the gateway has
+   * already admitted the caller's key for this project): whether it is archived, and every model's
+   * limits with the project's overrides applied. Two indexed reads; the gateway caches the answer
+   * for at most a second, so a change applies within one second.
+   */
+  async enforcedFor(orgId: string, projectId: string): Promise<{ archived: boolean; limits: Map<string, ModelLimits> } | null> {
+    const db = this.store.db;
+    const project = await db.selectFrom('projects').select('status').where('org_id', '=', orgId).where('id', '=', projectId).executeTakeFirst();
+    if (!project) return null;
+    const over = await this.overrides(db, projectId);
+    const limits = new Map<string, ModelLimits>();
+    for (const [model, defaults] of this.catalog) limits.set(model, merge(model, defaults, over.get(model)).limits);
+    return { archived: project.status === 'archived', limits };
+  }
+
   /** The project's rate limits, in catalog order; archived projects can be read. */
   async list(actor: Actor, orgId: string, projectId: string, page: RateLimitPageQuery): Promise<Page<RateLimit>> {
     requireOrgAdmin(actor, orgId);

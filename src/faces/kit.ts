@@ -48,6 +48,8 @@ export interface FaceContext {
   core: Core;
   /** The operator root key (KEYPLANE_ROOT_KEY), when configured. */
   rootKey: string | undefined;
+  /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS). */
+  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number };
 }
 
 export interface BodyOptions {
@@ -63,7 +65,10 @@ export interface BodyOptions {
   parsers?: (app: FastifyInstance) => void;
   /** The validator drops body and query fields its schema does not name (true), or keeps them. */
   removeUnknown: boolean;
-  /** Refuse NUL characters anywhere in path parameters, query and body (PostgreSQL cannot store them). */
+  /**
+   * Refuse NUL characters in the body (PostgreSQL cannot store them). Path parameters and query
+   * strings are checked on every face: they are never passed through.
+   */
   refuseNul: boolean;
 }
 
@@ -260,7 +265,7 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
     app.addHook('preValidation', async (req) => {
       // A POST without a body (the SDKs send none for archive and similar calls) counts as `{}`.
       if (body.accept === 'json' && (req.method === 'POST' || req.method === 'PATCH' || req.method === 'PUT') && (req.body === undefined || req.body === null)) req.body = {};
-      if (body.refuseNul && (hasNul(req.params) || hasNul(req.query) || hasNul(req.body))) {
+      if (hasNul(req.params) || hasNul(req.query) || (body.refuseNul && hasNul(req.body))) {
         throw invalid('Text may not contain NUL characters.', null, 'invalid_characters');
       }
     });

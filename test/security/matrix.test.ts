@@ -202,8 +202,13 @@ function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: s
   add('no credentials', base(A), 401, refused);
   for (const [label, headers] of spec.malformed(accepted)) add(`malformed: ${label}`, { ...base(A), headers }, 401, refused);
   add('unknown key', { ...base(A), headers: spec.auth(spec.unknownKey(A)) }, 401, refused);
-  const lifecycle = spec.lifecycleKind === 'admin' ? (['revokedAdmin', 'deactivatedAdmin', 'expiredAdmin'] as const) : (['revokedUser', 'deactivatedUser', 'expiredUser'] as const);
-  for (const k of lifecycle) add(`${k.replace(/(Admin|User)$/, '')} ${spec.lifecycleKind} key`, { ...base(A), headers: spec.auth(A.keys[k]) }, 401, refused);
+  const lifecycle =
+    spec.lifecycleKind === 'admin'
+      ? (['revokedAdmin', 'deactivatedAdmin', 'expiredAdmin'] as const)
+      : spec.lifecycleKind === 'project'
+        ? (['revokedProject', 'deactivatedProject', 'expiredProject'] as const)
+        : (['revokedUser', 'deactivatedUser', 'expiredUser'] as const);
+  for (const k of lifecycle) add(`${k.replace(/(Admin|User|Project)$/, '')} ${spec.lifecycleKind} key`, { ...base(A), headers: spec.auth(A.keys[k]) }, 401, refused);
   for (const [kind, rule] of Object.entries(spec.kinds) as Array<[KeyKind, 'ok' | number]>) {
     if (rule !== 'ok') add(`${kind} key`, { ...base(A), headers: spec.auth(A.keys[kind]) }, rule, refused);
   }
@@ -229,7 +234,8 @@ function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: s
     const headers = spec.auth(B.keys[kind]);
     const who = `other tenant's ${kind} key`;
     // this tenant's path (its ids, slug or organization id) with a valid body naming its objects
-    if (params.length) add(`${who} → this tenant's path`, { ...base(A), headers }, CROSS_OVERRIDES[name] ?? CROSS_STATUS[face], [A]);
+    // (the gateway's paths name no tenant's object: a model id is the same for everyone)
+    if (params.length && face !== 'gateway') add(`${who} → this tenant's path`, { ...base(A), headers }, CROSS_OVERRIDES[name] ?? CROSS_STATUS[face], [A]);
     if (name === 'POST /v1/organization/groups/:group_id') {
       const req = { method: 'POST', path: pathOf(A), body: { name: A.groupName }, headers: { ...headers, 'idempotency-key': idempotencyKey } };
       add(`${who} → this tenant's request again, with its Idempotency-Key`, req, 404, [A]);

@@ -17,7 +17,7 @@ import { makeCertificate } from '../fixtures/certs.ts';
 // ---------------------------------------------------------------------------------------------
 // Faces
 
-export type FaceName = 'openai' | 'h2ogpte' | 'whylabs' | 'iblai' | 'platform' | 'health';
+export type FaceName = 'openai' | 'gateway' | 'h2ogpte' | 'whylabs' | 'iblai' | 'platform' | 'health';
 
 export interface Route {
   /** The face that registered the route (the face kit's name for it). */
@@ -29,6 +29,7 @@ export interface Route {
 /** The matrix's name of each face of the server's FACES table (and the health probes). */
 const FACE_NAMES: Record<string, FaceName> = {
   'openai-admin': 'openai',
+  gateway: 'gateway',
   h2ogpte: 'h2ogpte',
   whylabs: 'whylabs',
   iblai: 'iblai',
@@ -56,7 +57,7 @@ export interface FaceSpec {
   /** What each kind of key of the right organization gets: 'ok' (passes authorization) or a refusal status. */
   kinds: Record<KeyKind, 'ok' | number>;
   /** The face's own key used for the revoked / deactivated / expired cases. */
-  lifecycleKind: 'admin' | 'user';
+  lifecycleKind: 'admin' | 'user' | 'project';
   /** Asserts the face's error envelope for `status`. */
   envelope(status: number, body: any, text: string): void;
   /** The path parameter naming the organization, when the face has one. */
@@ -95,6 +96,15 @@ export const FACES: Record<Exclude<FaceName, 'health'>, FaceSpec> = {
     unknownKey: () => `sk-admin-${b64url(48)}`,
     kinds: { admin: 'ok', owner: 403, reader: 403, project: 403, serviceAccount: 403 },
     lifecycleKind: 'admin',
+    envelope: openaiEnvelope,
+  },
+  // The data plane: project keys only (a user's or a service account's); every admin-plane key is a 403.
+  gateway: {
+    auth: bearer,
+    malformed: bearerMalformed,
+    unknownKey: () => `sk-proj-${b64url(48)}`,
+    kinds: { admin: 403, owner: 403, reader: 403, project: 'ok', serviceAccount: 'ok' },
+    lifecycleKind: 'project',
     envelope: openaiEnvelope,
   },
   // Organization administrators: admin keys and owners' user keys; readers and project keys are 403.
@@ -234,6 +244,9 @@ export interface Tenant {
     revokedUser: string;
     deactivatedUser: string;
     expiredUser: string;
+    revokedProject: string;
+    deactivatedProject: string;
+    expiredProject: string;
   };
   /** Every id, name, email and slug of this tenant: none may appear in an answer to the other. */
   markers: string[];
@@ -280,8 +293,14 @@ export async function makeTenant(core: Core, store: Store, tag: string): Promise
   const deactivatedUser = await userKey(owner.id, `${tag}-deactivated-user-${u}`);
   await core.userKeys.deactivate(SYSTEM, orgId, deactivatedUser.row.id);
   const expiredUser = await userKey(owner.id, `${tag}-expired-user-${u}`);
+  const projectKeyOf = (n: string) => core.projectKeys.createForUser(SYSTEM, orgId, project.id, owner.id, { name: `${tag}-${n}-project-${u}` });
+  const revokedProject = await projectKeyOf('revoked');
+  await core.keys.setStatus(SYSTEM, orgId, revokedProject.row.id, 'revoked');
+  const deactivatedProject = await projectKeyOf('deactivated');
+  await core.keys.setStatus(SYSTEM, orgId, deactivatedProject.row.id, 'deactivated');
+  const expiredProject = await projectKeyOf('expired');
   // keys cannot be issued already expired: move the expiry into the past behind the service's back
-  await store.db.updateTable('api_keys').set({ expires_at: Date.now() - 60_000 }).where('id', 'in', [expiredAdmin.row.id, expiredUser.row.id]).execute();
+  await store.db.updateTable('api_keys').set({ expires_at: Date.now() - 60_000 }).where('id', 'in', [expiredAdmin.row.id, expiredUser.row.id, expiredProject.row.id]).execute();
 
   const groupName = `${tag}-group-${u}`;
   const group = await core.groups.create(SYSTEM, orgId, { name: groupName });
@@ -302,6 +321,8 @@ export async function makeTenant(core: Core, store: Store, tag: string): Promise
   const invite = await core.invites.create(SYSTEM, orgId, { email: inviteEmail, role: 'reader', projects: [{ id: project.id, role: 'member' }] });
 
   const credentialName = `${tag}-llm-${u}`;
+  // a provider credential, so the gateway lists models (its value is nobody's real key)
+  await core.credentials.create(SYSTEM, orgId, 'llm', { name: 'openai', value: { key: `${tag}-openai-secret-${u}` }, platform: slug });
   await core.credentials.create(SYSTEM, orgId, 'llm', { name: credentialName, value: { api_key: `${tag}-llm-secret-${u}` }, platform: slug });
   const integrationName = `${tag}-integration-${u}`;
   await core.credentials.create(SYSTEM, orgId, 'integration', { name: integrationName, value: { token: `${tag}-integration-secret-${u}` }, platform: slug });
@@ -356,6 +377,9 @@ export async function makeTenant(core: Core, store: Store, tag: string): Promise
       reader: readerKey.secret,
       project: projectKey.secret,
       serviceAccount: sa.key!.secret,
+      revokedProject: revokedProject.secret,
+      deactivatedProject: deactivatedProject.secret,
+      expiredProject: expiredProject.secret,
       whylabsOwner: whylabsKey.secret,
       revokedAdmin: revokedAdmin.secret,
       deactivatedAdmin: deactivatedAdmin.secret,
@@ -414,6 +438,8 @@ export function paramValue(route: Route, face: FaceName, name: string, t: Tenant
       return t.slug;
     case 'org_id':
       return t.orgId;
+    case 'model':
+      return 'gpt-4o-mini'; // the gateway's model routes: no tenant's object
     case 'key_id':
       if (face === 'openai') return t.targetAdminKeyId;
       if (face === 'h2ogpte') return t.targetUserKeyId;
@@ -449,7 +475,16 @@ export interface RouteInput {
 let pemCache: string | null = null;
 const pem = () => (pemCache ??= makeCertificate('matrix-upload'));
 
+/** A gateway body that is admitted up to the model lookup and never reaches an upstream. */
+const gatewayBody = () => ({ model: 'matrix-no-such-model', messages: [{ role: 'user', content: 'hi' }] });
+
 export const ROUTE_INPUTS: Record<string, RouteInput> = {
+  // gateway (data plane)
+  'POST /v1/chat/completions': { body: gatewayBody },
+  'POST /v1/completions': { body: gatewayBody },
+  'POST /v1/embeddings': { body: gatewayBody },
+  'POST /v1/responses': { body: gatewayBody },
+  'POST /v1/moderations': { body: gatewayBody },
   // OpenAI face
   'POST /v1/organization/admin_api_keys': { body: () => ({ name: 'matrix key' }), createsOnly: 'a new admin key from a name' },
   'POST /v1/organization/projects': { body: () => ({ name: 'matrix project' }), createsOnly: 'a new project from a name' },

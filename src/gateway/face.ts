@@ -1,0 +1,96 @@
+// The gateway: keyplane's OpenAI-compatible data plane under /v1, beside the OpenAI admin face. Project
+// keys (a user's or a service account's) call it; it enforces scopes, the project's per-model limits
+// and its archive state, uses the organization's provider credentials, and records every token.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { isProjectKey, keyAllows } from '../domain/actor.ts';
+import { forbidden } from '../domain/errors.ts';
+import { authToken } from '../faces/common.ts';
+import { defineFace, type FaceContext } from '../faces/kit.ts';
+import { openaiError } from '../faces/shared/openai-wire.ts';
+import { limitType, missingScope, modelNotFound } from './errors.ts';
+import { MemoryLimiter } from './limiter.ts';
+import { PolicyCache } from './policy.ts';
+import { ENDPOINTS, proxy, type GatewayDeps } from './proxy.ts';
+import { closeUpstreams, UpstreamError } from './upstream.ts';
+
+/** Largest request body: base64 images and audio run to tens of MB. */
+export const GATEWAY_BODY_LIMIT = 32 * 1024 * 1024;
+
+const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
+  const deps: GatewayDeps = {
+    core: ctx.core,
+    limiter: new MemoryLimiter(),
+    policies: new PolicyCache(ctx.core, Date.now),
+    upstreamTimeoutMs: ctx.gateway.upstreamTimeoutMs,
+    defaultOutputTokens: ctx.gateway.defaultOutputTokens,
+  };
+  app.addHook('onClose', async () => closeUpstreams());
+
+  app.post('/chat/completions', (req, reply) => proxy(req, reply, deps, ENDPOINTS.chat));
+  app.post('/completions', (req, reply) => proxy(req, reply, deps, ENDPOINTS.completions));
+  app.post('/embeddings', (req, reply) => proxy(req, reply, deps, ENDPOINTS.embeddings));
+  app.post('/responses', (req, reply) => proxy(req, reply, deps, ENDPOINTS.responses));
+  app.post('/moderations', (req, reply) => proxy(req, reply, deps, ENDPOINTS.moderations));
+
+  // The models this key may use: the catalog's, on providers the organization has a credential for.
+  const usable = async (req: FastifyRequest) => {
+    if (!isProjectKey(req.actor)) throw forbidden();
+    if (!keyAllows(req.actor.key, 'api.model.read')) throw missingScope('api.model.read');
+    const orgId = req.actor.key.orgId;
+    const providers = new Map<string, boolean>();
+    const out = [];
+    for (const r of ctx.core.modelRoutes.routes) {
+      if (!providers.has(r.provider)) {
+        providers.set(r.provider, await ctx.core.providerCredentials.resolve(orgId, r.provider).then(() => true, () => false));
+      }
+      if (providers.get(r.provider)) out.push({ id: r.model, object: 'model' as const, created: 0, owned_by: r.provider });
+    }
+    return out;
+  };
+  app.get('/models', async (req) => ({ object: 'list', data: await usable(req) }));
+  app.get<{ Params: { model: string } }>('/models/:model', async (req) => {
+    const m = (await usable(req)).find((x) => x.id === req.params.model);
+    if (!m) throw modelNotFound(req.params.model);
+    return m;
+  });
+};
+
+export const gatewayFace = defineFace({
+  name: 'gateway',
+  prefix: '/v1',
+  paths: ['/v1/chat', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/moderations', '/v1/models'],
+  auth: {
+    token: (req) => authToken(req),
+    missing:
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+    invalid: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+  },
+  org: (_req, actor) => (actor.type === 'key' ? { id: actor.key.orgId, slug: null } : null),
+  admit(actor) {
+    if (!isProjectKey(actor)) {
+      const kind = actor.type === 'key' ? actor.key.kind : actor.type;
+      throw forbidden(
+        `This endpoint needs a project API key (sk-proj-…, a user's or a service account's); the key you provided is ${kind === 'admin' ? 'an organization admin key' : kind === 'user' ? 'a user key of the admin APIs' : 'not one'}.`,
+      );
+    }
+  },
+  render(reply, err) {
+    if (err instanceof UpstreamError) {
+      return reply.code(err.status === 499 ? 400 : err.status).type('application/json').send({ error: { message: err.message, type: err.status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: err.code } });
+    }
+    const { status, body } = openaiError(err);
+    const rl = (err as { rateLimit?: { limitName: string } }).rateLimit;
+    if (status === 429 && rl) body.error.type = limitType(rl.limitName);
+    return reply.code(status).type('application/json').send(body);
+  },
+  notFoundMessage: (req) => `Invalid URL (${req.method} ${req.url.split('?')[0]}).`,
+  body: {
+    limit: GATEWAY_BODY_LIMIT,
+    accept: 'none',
+    removeUnknown: false,
+    refuseNul: false,
+    // bodies reach the handlers as the bytes the client sent: unknown fields pass through untouched
+    parsers: (app) => app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body)),
+  },
+  routes,
+});

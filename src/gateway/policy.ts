@@ -1,0 +1,44 @@
+// What the gateway enforces for a project (archived or not, each model's limits), read through a
+// one-second cache: one database read per project per second at most, and a change made through the
+// admin API applies within a second on every node.
+import type { Core } from '../domain/core.ts';
+import type { ModelLimits } from '../domain/model-catalog.ts';
+import type { LimitSet } from './limiter.ts';
+
+export interface ProjectPolicy {
+  archived: boolean;
+  limits: Map<string, LimitSet>;
+}
+
+const TTL_MS = 1000;
+
+function limitSet(l: ModelLimits): LimitSet {
+  return {
+    requestsPerMinute: l.max_requests_per_1_minute,
+    tokensPerMinute: l.max_tokens_per_1_minute,
+    ...(l.max_requests_per_1_day !== undefined ? { requestsPerDay: l.max_requests_per_1_day } : {}),
+    ...(l.max_images_per_1_minute !== undefined ? { imagesPerMinute: l.max_images_per_1_minute } : {}),
+    ...(l.max_audio_megabytes_per_1_minute !== undefined ? { audioMegabytesPerMinute: l.max_audio_megabytes_per_1_minute } : {}),
+  };
+}
+
+export class PolicyCache {
+  private readonly entries = new Map<string, { at: number; value: Promise<ProjectPolicy | null> }>();
+
+  constructor(
+    private readonly core: Core,
+    private readonly now: () => number,
+  ) {}
+
+  get(orgId: string, projectId: string): Promise<ProjectPolicy | null> {
+    const now = this.now();
+    const hit = this.entries.get(projectId);
+    if (hit && now - hit.at < TTL_MS) return hit.value;
+    const value = this.core.rateLimits.enforcedFor(orgId, projectId).then((p) => (p ? { archived: p.archived, limits: new Map([...p.limits].map(([m, l]) => [m, limitSet(l)])) } : null));
+    // a failed read is not cached
+    value.catch(() => this.entries.delete(projectId));
+    if (this.entries.size > 100_000) this.entries.clear();
+    this.entries.set(projectId, { at: now, value });
+    return value;
+  }
+}

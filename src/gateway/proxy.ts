@@ -1,0 +1,284 @@
+// The gateway's request path for OpenAI-shaped endpoints: admit (scope, project, model, limits),
+// resolve the provider credential, forward the body (untouched but for the model id and, on streams,
+// `stream_options.include_usage`), relay the answer as it arrives, then settle the limits and record
+// the usage. Nothing on this path writes to the database: usage goes to a buffer flushed in batches.
+import { performance } from 'node:perf_hooks';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Core } from '../domain/core.ts';
+import { isProjectKey, keyAllows } from '../domain/actor.ts';
+import { forbidden } from '../domain/errors.ts';
+import { costNanoUsd, type ModelRoute } from '../domain/model-routes.ts';
+import { badJson, limitReached, missingScope, modelNotFound, noModel } from './errors.ts';
+import { rateLimitHeaders, type Limiter, type Reservation, type LimitState } from './limiter.ts';
+import type { PolicyCache } from './policy.ts';
+import { callUpstream, targetFor, upstreamFailure, UpstreamError, type UpstreamCall } from './upstream.ts';
+import { SseSplitter, eventData } from './sse.ts';
+import { tokensOfBody, tokensOfStreamData, type Tokens } from './usage.ts';
+import type { ResolvedCredential } from './credentials.ts';
+
+/** An OpenAI endpoint the gateway serves by forwarding. */
+export interface Endpoint {
+  /** Name recorded with the usage (`chat.completions`). */
+  name: string;
+  /** Path below the provider's base URL (`/chat/completions`). */
+  path: string;
+  /** Whether `stream_options.include_usage` exists on this endpoint (Chat Completions, Completions). */
+  usageOption: boolean;
+  /** Body field(s) that cap the output tokens. */
+  outputFields: readonly string[];
+}
+
+export const ENDPOINTS = {
+  chat: { name: 'chat.completions', path: '/chat/completions', usageOption: true, outputFields: ['max_completion_tokens', 'max_tokens'] },
+  completions: { name: 'completions', path: '/completions', usageOption: true, outputFields: ['max_tokens'] },
+  embeddings: { name: 'embeddings', path: '/embeddings', usageOption: false, outputFields: [] },
+  responses: { name: 'responses', path: '/responses', usageOption: false, outputFields: ['max_output_tokens'] },
+  moderations: { name: 'moderations', path: '/moderations', usageOption: false, outputFields: [] },
+} as const satisfies Record<string, Endpoint>;
+
+export interface GatewayDeps {
+  core: Core;
+  limiter: Limiter;
+  policies: PolicyCache;
+  upstreamTimeoutMs: number;
+  defaultOutputTokens: number;
+}
+
+type Json = Record<string, unknown>;
+
+/** The request after admission: who, which model, what was reserved. */
+interface Admitted {
+  orgId: string;
+  projectId: string;
+  keyId: string;
+  ownerType: 'user' | 'service_account' | null;
+  ownerId: string | null;
+  route: ModelRoute;
+  requested: string;
+  body: Json;
+  raw: Buffer;
+  stream: boolean;
+  reservation: Reservation;
+  estimate: number;
+  state: LimitState;
+}
+
+/** Reads the body, checks scope, project, model and limits: everything decided before any upstream call. */
+async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Promise<Admitted> {
+  const actor = req.actor;
+  if (!isProjectKey(actor)) throw forbidden();
+  const key = actor.key;
+  if (!keyAllows(key, 'api.model.request')) throw missingScope('api.model.request');
+  const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw badJson();
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badJson();
+  const b = body as Json;
+  if (typeof b.model !== 'string' || !b.model) throw noModel();
+  const route = deps.core.modelRoutes.resolve(b.model);
+  if (!route) throw modelNotFound(b.model);
+  const policy = await deps.policies.get(key.orgId, key.projectId);
+  if (!policy) throw forbidden('The project of this API key no longer exists.');
+  if (policy.archived) throw forbidden(`Project ${key.projectId} is archived; its API keys cannot be used.`);
+  // Cheap estimate, reconciled with the provider's count afterwards: ~4 bytes of JSON per prompt
+  // token, plus the output cap the request names (or the configured default).
+  let output = 0;
+  for (const f of ep.outputFields) if (typeof b[f] === 'number' && Number.isFinite(b[f]) && (b[f] as number) > 0) output = Math.max(output, Math.ceil(b[f] as number));
+  if (ep.outputFields.length && !output) output = deps.defaultOutputTokens;
+  const estimate = Math.ceil(raw.length / 4) + output;
+  const now = Date.now();
+  const r = await deps.limiter.reserve({ bucket: `${key.projectId}\u0000${route.model}`, limits: policy.limits.get(route.model) ?? {}, tokens: estimate, now });
+  if (!r.ok) throw Object.assign(limitReached(route.model, key.projectId, r.refused), { state: r.state });
+  return {
+    orgId: key.orgId,
+    projectId: key.projectId,
+    keyId: key.keyId,
+    ownerType: key.ownerType,
+    ownerId: key.ownerId,
+    route,
+    requested: b.model,
+    body: b,
+    raw,
+    stream: b.stream === true,
+    reservation: r.reservation,
+    estimate,
+    state: r.state,
+  };
+}
+
+/** The body the upstream gets: the client's bytes, unless the model id or the usage option must change. */
+function upstreamBody(a: Admitted, ep: Endpoint): { body: Buffer | string; injected: boolean } {
+  const so = a.body.stream_options;
+  const wantsUsage = so && typeof so === 'object' && (so as Json).include_usage === true;
+  const inject = a.stream && ep.usageOption && a.route.api !== 'azure' && !wantsUsage;
+  if (!inject && a.body.model === a.route.upstreamModel) return { body: a.raw, injected: false };
+  const out: Json = { ...a.body, model: a.route.upstreamModel };
+  if (inject) out.stream_options = { ...(so && typeof so === 'object' ? (so as Json) : {}), include_usage: true };
+  return { body: JSON.stringify(out), injected: inject };
+}
+
+function endUserOf(req: FastifyRequest, body: Json): string | null {
+  const h = req.headers['x-keyplane-user'];
+  if (typeof h === 'string' && h.length > 0 && h.length <= 255) return h;
+  return typeof body.user === 'string' && body.user.length > 0 && body.user.length <= 255 ? body.user : null;
+}
+
+function sessionOf(req: FastifyRequest): string | null {
+  const h = req.headers['x-keyplane-session'];
+  return typeof h === 'string' && h.length > 0 && h.length <= 255 ? h : null;
+}
+
+const serverTiming = (ownMs: number, upstreamMs: number) => `keyplane;dur=${ownMs.toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
+
+function headerText(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Serves one OpenAI-shaped request end to end. */
+export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, ep: Endpoint): Promise<FastifyReply> {
+  const t0 = performance.now();
+  let a: Admitted;
+  try {
+    a = await admit(req, deps, ep);
+  } catch (err) {
+    // a refusal by a limit still says where the limits stand, and when to retry to the millisecond
+    const state = (err as { state?: LimitState }).state;
+    const info = (err as { rateLimit?: { resetAt: number } }).rateLimit;
+    if (state) reply.headers(rateLimitHeaders(state));
+    if (info) reply.header('retry-after-ms', String(Math.max(0, info.resetAt - Date.now())));
+    throw err;
+  }
+  const limitHeaders = rateLimitHeaders(a.state);
+  let credential: ResolvedCredential | null = null;
+  let tokens: Tokens | null = null;
+  let status = 0;
+  let upstreamMs = 0;
+  const finish = () => {
+    const now = Date.now();
+    void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
+    const t = tokens ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+    deps.core.usageRecorder.add({
+      orgId: a.orgId,
+      projectId: a.projectId,
+      apiKeyId: a.keyId,
+      keyOwnerType: a.ownerType,
+      keyOwnerId: a.ownerId,
+      endUser: endUserOf(req, a.body),
+      sessionId: sessionOf(req),
+      model: a.route.model,
+      servedModel: a.route.upstreamModel,
+      provider: a.route.provider,
+      credentialSource: credential?.source ?? 'tenant',
+      endpoint: ep.name,
+      inputTokens: t.inputTokens,
+      cachedInputTokens: t.cachedInputTokens,
+      outputTokens: t.outputTokens,
+      images: 0,
+      audioSeconds: 0,
+      audioBytes: 0,
+      costNanoUsd: tokens ? costNanoUsd(a.route.prices, t) : 0,
+      status,
+      latencyMs: Math.round(performance.now() - t0),
+      stream: a.stream,
+      at: now,
+    });
+  };
+
+  let call: UpstreamCall;
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  };
+  try {
+    credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
+    const target = targetFor(a.route, credential.secret, ep.path);
+    const { body, injected } = upstreamBody(a, ep);
+    reply.raw.on('close', onClose);
+    const tUp = performance.now();
+    call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs });
+    upstreamMs = performance.now() - tUp;
+    const contentType = headerText(call.headers['content-type']) ?? 'application/json';
+    if (a.stream && call.statusCode === 200 && contentType.startsWith('text/event-stream')) {
+      status = 200;
+      await relayStream(req, reply, call, injected, { ...limitHeaders, 'server-timing': serverTiming(tUp - t0, upstreamMs) }, (t) => (tokens = t));
+      return reply;
+    }
+    const buf = Buffer.from(await call.body.arrayBuffer());
+    upstreamMs = performance.now() - tUp;
+    status = call.statusCode;
+    let parsed: unknown;
+    if (contentType.includes('json')) {
+      try {
+        parsed = JSON.parse(buf.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (status < 400) tokens = tokensOfBody(parsed);
+    reply.code(status).headers({ ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0 - upstreamMs, upstreamMs) });
+    if (status >= 400 && !(parsed && typeof parsed === 'object' && 'error' in (parsed as Json))) {
+      // an upstream error without OpenAI's envelope: give it one (never the provider's raw page)
+      return reply.type('application/json').send({ error: { message: `The upstream provider answered ${status}.`, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: 'upstream_error' } });
+    }
+    return reply.type(contentType).send(buf);
+  } catch (err) {
+    const failure = upstreamFailure(err);
+    status = failure instanceof UpstreamError ? failure.status : (failure as { kind?: string }).kind === 'invalid' ? 400 : 500;
+    if (reply.raw.headersSent) {
+      // the stream had started: all the client can learn is that it ended early
+      reply.raw.end();
+      return reply;
+    }
+    reply.headers(limitHeaders);
+    throw failure;
+  } finally {
+    reply.raw.off('close', onClose);
+    finish();
+  }
+}
+
+/**
+ * Relays a server-sent-event answer event by event as it arrives, reading usage on the way; the
+ * usage chunk keyplane asked for on the client's behalf is not passed on.
+ */
+async function relayStream(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  call: UpstreamCall,
+  injected: boolean,
+  headers: Record<string, string>,
+  onTokens: (t: Tokens) => void,
+): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': String(req.id) });
+  res.flushHeaders();
+  const decoder = new TextDecoder();
+  const splitter = new SseSplitter();
+  for await (const chunk of call.body) {
+    let out = '';
+    for (const ev of splitter.push(decoder.decode(chunk as Buffer, { stream: true }))) {
+      const data = ev.raw.includes('usage') ? eventData(ev.raw) : null;
+      if (data && data !== '[DONE]') {
+        try {
+          const j = JSON.parse(data) as Json;
+          const t = tokensOfStreamData(j);
+          if (t) onTokens(t);
+          // the include_usage chunk keyplane added: `choices: []` and the usage
+          if (injected && t && Array.isArray(j.choices) && j.choices.length === 0) continue;
+        } catch {
+          // not JSON: pass it on as it came
+        }
+      }
+      out += ev.raw + ev.end;
+    }
+    if (out) res.write(out);
+  }
+  const rest = splitter.rest() + decoder.decode();
+  if (rest) res.write(rest);
+  res.end();
+}

@@ -1,0 +1,273 @@
+// The gateway through the official `openai` SDK and raw HTTP, against a fake OpenAI-compatible
+// provider on loopback, on SQLite and PostgreSQL: project keys call it, the provider gets the
+// tenant's credential (never keyplane's key), answers are relayed as they came, limits refuse before
+// the upstream, and every request's tokens reach the usage tables and the ibl.ai token endpoint.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { testDialects, tmpDir } from '../helpers/db.ts';
+import { assertOpenAIError, openaiClient } from '../helpers/http.ts';
+import { SYSTEM } from '../../src/domain/actor.ts';
+import { completion, MOCK_USAGE, startMockUpstream, streamEvents, type MockUpstream } from './mock-upstream.ts';
+
+const UPSTREAM_KEY = 'sk-upstream-secret';
+
+/** Models of the test catalog: the mock's behaviours, an alias, and a tight limit. */
+function modelsFile(): string {
+  const limits = { max_requests_per_1_minute: 10_000, max_tokens_per_1_minute: 10_000_000 };
+  const models: Record<string, unknown> = {
+    'gpt-4o-mini': { ...limits, aliases: ['mini'], upstream_model: 'gpt-4o-mini-2024-07-18', prices: { input: 0.15, cached_input: 0.075, output: 0.6 } },
+    'text-embedding-3-small': { ...limits },
+    'mock-fail-400': { ...limits },
+    'mock-fail-html': { ...limits },
+    'mock-slow': { ...limits },
+    'mock-drop': { ...limits },
+    'mock-hang': { ...limits },
+    'mock-no-usage': { ...limits },
+    'tiny-limit': { max_requests_per_1_minute: 3, max_tokens_per_1_minute: 10_000_000 },
+    'tiny-tokens': { max_requests_per_1_minute: 1000, max_tokens_per_1_minute: 300 },
+    'elsewhere': { ...limits, provider: 'acme' },
+  };
+  const file = path.join(tmpDir('kp-models'), 'models.json');
+  fs.writeFileSync(file, JSON.stringify(models));
+  return file;
+}
+
+async function raw(s: TestServer, key: string | null, p: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${s.url}/v1${p}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, text, json, headers: res.headers };
+}
+
+for (const dialect of await testDialects()) {
+  describe(`gateway (${dialect})`, () => {
+    let s: TestServer;
+    let mock: MockUpstream;
+    let orgId: string;
+    let projectId: string;
+    let key: string;
+    let client: OpenAI;
+
+    before(async () => {
+      mock = await startMockUpstream();
+      s = await startServer(dialect, { modelsFile: modelsFile(), upstreamTimeoutMs: '1000' });
+      orgId = (await s.rt.core.orgs.getBySlug(SYSTEM, 'main')).id;
+      await s.rt.core.credentials.create(SYSTEM, orgId, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: 'main' });
+      const admin = openaiClient(s, s.adminKey);
+      const project = await admin.admin.organization.projects.create({ name: 'Gateway' });
+      projectId = project.id;
+      const sa = await admin.admin.organization.projects.serviceAccounts.create(project.id, { name: 'bot' });
+      key = sa.api_key!.value;
+      client = new OpenAI({ apiKey: key, baseURL: `${s.url}/v1`, maxRetries: 0 });
+    });
+    after(async () => {
+      await s?.close();
+      await mock?.close();
+    });
+
+    test('chat completion through the SDK: the provider gets the tenant credential and the served model id', async () => {
+      const before = mock.received.length;
+      const { data, response } = await client.chat.completions.create({ model: 'mini', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      assert.deepEqual(data, completion('mini'));
+      const got = mock.received[before]!;
+      assert.equal(got.path, '/v1/chat/completions');
+      assert.equal(got.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
+      assert.equal(got.body.model, 'gpt-4o-mini-2024-07-18', 'aliases resolve before the request leaves');
+      assert.ok(!JSON.stringify(got.headers).includes(key), 'keyplane keys never reach an upstream');
+      assert.match(response.headers.get('x-request-id') ?? '', /^req_/);
+      assert.match(response.headers.get('server-timing') ?? '', /^keyplane;dur=[\d.]+, upstream;dur=[\d.]+$/);
+      assert.equal(response.headers.get('x-ratelimit-limit-requests'), '10000');
+      assert.ok(Number(response.headers.get('x-ratelimit-remaining-requests')) < 10000);
+      assert.ok(response.headers.get('x-ratelimit-reset-requests'));
+    });
+
+    test('unknown request fields pass through untouched; the body is sent as the client wrote it', async () => {
+      const before = mock.received.length;
+      const body = '{"model":"gpt-4o-mini",  "messages":[{"role":"user","content":"hi"}],"x_vendor_field":{"keep":[1,2]}}';
+      const res = await raw(s, key, '/chat/completions', body);
+      assert.equal(res.status, 200);
+      assert.equal(mock.received[before]!.raw, body, 'same bytes upstream');
+    });
+
+    test('streaming: events relayed as they came, usage chunk kept out unless asked for', async () => {
+      const before = mock.received.length;
+      const res = await raw(s, key, '/chat/completions', { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+      assert.equal(mock.received[before]!.body.stream_options.include_usage, true, 'keyplane asks for usage');
+      assert.equal(res.text, streamEvents('gpt-4o-mini', false).join(''), 'exact bytes, without the usage chunk');
+      const asked = await raw(s, key, '/chat/completions', { model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(asked.text, streamEvents('gpt-4o-mini', true).join(''), 'the usage chunk the client asked for');
+      // and the SDK reads it
+      const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      assert.equal(text, 'Hello');
+    });
+
+    test('embeddings, completions and responses (plain and streamed) through the SDK', async () => {
+      const emb = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
+      assert.deepEqual(emb.data[0]!.embedding, [0.1, 0.2, 0.3]);
+      const cmpl = await client.completions.create({ model: 'gpt-4o-mini', prompt: 'hi' });
+      assert.equal(cmpl.choices[0]!.text, 'ok');
+      const resp = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi' });
+      assert.equal(resp.output_text, 'Hi!');
+      const stream = await client.responses.create({ model: 'gpt-4o-mini', input: 'hi', stream: true });
+      const types: string[] = [];
+      for await (const ev of stream) types.push(ev.type);
+      assert.deepEqual(types, ['response.created', 'response.output_text.delta', 'response.completed']);
+      assert.equal(mock.received.at(-1)!.body.stream_options, undefined, 'never stream_options on /v1/responses');
+    });
+
+    test('models: the catalog models the organization has a provider credential for', async () => {
+      const ids = [];
+      for await (const m of client.models.list()) ids.push(m.id);
+      assert.ok(ids.includes('gpt-4o-mini'));
+      assert.ok(!ids.includes('elsewhere'), 'no credential for provider acme');
+      const one = await client.models.retrieve('gpt-4o-mini');
+      assert.deepEqual(one, { id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'openai' });
+      const missing = await raw(s, key, '/models/elsewhere');
+      assert.equal(missing.status, 404);
+      assert.equal(missing.json.error.code, 'model_not_found');
+    });
+
+    test('who may call: project keys only; bad keys 401; restricted scopes; archived projects', async () => {
+      const adminTry = await raw(s, s.adminKey, '/chat/completions', { model: 'gpt-4o-mini', messages: [] });
+      assert.equal(adminTry.status, 403);
+      assertOpenAIError(adminTry.json);
+      assert.match(adminTry.json.error.message, /project API key/);
+      assert.equal((await raw(s, 'sk-proj-unknown-0000000000000000000000', '/chat/completions', { model: 'gpt-4o-mini' })).status, 401);
+      assert.equal((await raw(s, null, '/chat/completions', { model: 'gpt-4o-mini' })).status, 401);
+
+      const admin = openaiClient(s, s.adminKey);
+      const sa = await admin.admin.organization.projects.serviceAccounts.create(projectId, { name: 'reader-bot' });
+      await admin.admin.organization.projects.apiKeys.update(sa.api_key!.id, { project_id: projectId, scopes: ['api.model.read'] });
+      const restricted = sa.api_key!.value;
+      const denied = await raw(s, restricted, '/chat/completions', { model: 'gpt-4o-mini', messages: [] });
+      assert.equal(denied.status, 401);
+      assert.equal(denied.json.error.code, 'missing_scope');
+      assert.match(denied.json.error.message, /Missing scopes: api\.model\.request/);
+      assert.equal((await raw(s, restricted, '/models')).status, 200, 'api.model.read lists models');
+
+      const p2 = await admin.admin.organization.projects.create({ name: 'Soon archived' });
+      const sa2 = await admin.admin.organization.projects.serviceAccounts.create(p2.id, { name: 'bot' });
+      assert.equal((await raw(s, sa2.api_key!.value, '/chat/completions', { model: 'gpt-4o-mini', messages: [] })).status, 200);
+      await admin.admin.organization.projects.archive(p2.id);
+      await new Promise((r) => setTimeout(r, 1100)); // applies within a second
+      const archived = await raw(s, sa2.api_key!.value, '/chat/completions', { model: 'gpt-4o-mini', messages: [] });
+      assert.equal(archived.status, 403);
+      assert.match(archived.json.error.message, /archived/);
+    });
+
+    test('bad requests and upstream failures answer in OpenAI envelope, never leaking the upstream', async () => {
+      const noModel = await raw(s, key, '/chat/completions', { messages: [] });
+      assert.equal(noModel.status, 400);
+      assertOpenAIError(noModel.json);
+      const notJson = await raw(s, key, '/chat/completions', '{"model":');
+      assert.equal(notJson.status, 400);
+      const unknown = await raw(s, key, '/chat/completions', { model: 'no-such-model' });
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.json.error.code, 'model_not_found');
+      const relayed = await raw(s, key, '/chat/completions', { model: 'mock-fail-400', messages: [] });
+      assert.equal(relayed.status, 400);
+      assert.deepEqual(relayed.json, { error: { message: 'Upstream says no.', type: 'invalid_request_error', param: 'messages', code: 'bad_messages' } });
+      const html = await raw(s, key, '/chat/completions', { model: 'mock-fail-html', messages: [] });
+      assert.equal(html.status, 503);
+      assertOpenAIError(html.json, 'server_error');
+      assert.ok(!html.text.includes('10.0.0.7'));
+      const slow = await raw(s, key, '/chat/completions', { model: 'mock-slow', messages: [] });
+      assert.equal(slow.status, 504);
+      assertOpenAIError(slow.json, 'server_error');
+      const noCred = await raw(s, key, '/chat/completions', { model: 'elsewhere', messages: [] });
+      assert.equal(noCred.status, 400);
+      assert.match(noCred.json.error.message, /acme/);
+      for (const r of [relayed, html, slow, noCred]) assert.ok(!r.text.includes(UPSTREAM_KEY));
+    });
+
+    test('a stream the upstream drops ends early; a client that leaves aborts the upstream', async () => {
+      const dropped = await raw(s, key, '/chat/completions', { model: 'mock-drop', stream: true, messages: [] });
+      assert.equal(dropped.status, 200);
+      assert.ok(dropped.text.startsWith(streamEvents('mock-drop', false).slice(0, 2).join('')));
+      assert.ok(!dropped.text.includes('[DONE]'));
+
+      const abortedBefore = mock.aborted;
+      const ac = new AbortController();
+      const res = await fetch(`${s.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'mock-hang', stream: true, messages: [] }),
+        signal: ac.signal,
+      });
+      const reader = res.body!.getReader();
+      await reader.read(); // the first event arrived before the upstream finished
+      ac.abort();
+      for (let i = 0; i < 50 && mock.aborted === abortedBefore; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(mock.aborted, abortedBefore + 1, 'the upstream request was aborted');
+    });
+
+    test('limits: of 6 concurrent requests against 3 per minute exactly 3 pass; the rest are 429 before the upstream', async () => {
+      const before = mock.received.length;
+      const results = await Promise.all(Array.from({ length: 6 }, () => raw(s, key, '/chat/completions', { model: 'tiny-limit', messages: [] })));
+      const ok = results.filter((r) => r.status === 200);
+      const refused = results.filter((r) => r.status === 429);
+      assert.equal(ok.length, 3);
+      assert.equal(refused.length, 3);
+      assert.equal(mock.received.length - before, 3, 'refused requests never reach the upstream');
+      const r = refused[0]!;
+      assert.equal(r.json.error.type, 'requests');
+      assert.equal(r.json.error.code, 'rate_limit_exceeded');
+      assert.match(r.json.error.message, new RegExp(`^Rate limit reached for tiny-limit in project ${projectId} on requests per min \\(RPM\\): Limit 3, Used 3, Requested 1\\. Please try again in \\d+s\\.`));
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      assert.ok(Number(r.headers.get('retry-after-ms')) > 0);
+      assert.equal(r.headers.get('x-ratelimit-remaining-requests'), '0');
+    });
+
+    test('token limits reserve an estimate: concurrent requests cannot run past the limit', async () => {
+      // 300 tokens per minute; each request reserves its prompt estimate plus max_tokens 100
+      const results = await Promise.all(Array.from({ length: 6 }, () => raw(s, key, '/chat/completions', { model: 'tiny-tokens', max_tokens: 100, messages: [] })));
+      const ok = results.filter((r) => r.status === 200).length;
+      assert.ok(ok >= 1 && ok <= 3, `${ok} admitted`);
+      const refused = results.find((r) => r.status === 429)!;
+      assert.equal(refused.json.error.type, 'tokens');
+      assert.match(refused.json.error.message, /tokens per min \(TPM\)/);
+    });
+
+    test('usage: every request recorded with the provider-reported tokens; the ibl.ai endpoint shows them per user and session', async () => {
+      await s.rt.core.usageRecorder.flush();
+      const start = Number((await s.rt.store.db.selectFrom('usage_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      await client.chat.completions.create({ model: 'gpt-4o-mini', user: 'end-user-42', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-keyplane-session': 'sess-7' } });
+      const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [] }, { headers: { 'x-keyplane-user': 'end-user-42', 'x-keyplane-session': 'sess-7' } });
+      for await (const _ of stream) void _;
+      await s.rt.core.usageRecorder.flush();
+      const rows = await s.rt.store.db.selectFrom('usage_events').selectAll().where('session_id', '=', 'sess-7').orderBy('created_at').execute();
+      assert.equal(rows.length, 2);
+      for (const r of rows) {
+        assert.equal(Number(r.prompt_tokens), MOCK_USAGE.prompt_tokens);
+        assert.equal(Number(r.completion_tokens), MOCK_USAGE.completion_tokens);
+        assert.equal(r.user_id, 'end-user-42');
+        assert.equal(r.project_id, projectId);
+        assert.ok(!JSON.stringify(r).includes(UPSTREAM_KEY));
+      }
+      const total = Number((await s.rt.store.db.selectFrom('usage_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      assert.equal(total - start, 2);
+      const tokens = await fetch(`${s.url}/api/ai-account/orgs/main/tokens/?username=end-user-42&session_id=sess-7`, { headers: { authorization: `Api-Token ${s.adminKey}` } });
+      assert.equal(tokens.status, 200);
+      const days = (await tokens.json()) as Array<{ prompt_tokens: number; completion_tokens: number }>;
+      assert.equal(days.reduce((a, d) => a + d.prompt_tokens, 0), 2 * MOCK_USAGE.prompt_tokens);
+      assert.equal(days.reduce((a, d) => a + d.completion_tokens, 0), 2 * MOCK_USAGE.completion_tokens);
+    });
+  });
+}

@@ -1,0 +1,150 @@
+// A fake OpenAI-compatible provider on loopback (a real HTTP server) for the gateway tests: chat
+// completions (plain and streamed, with or without usage), completions, embeddings and responses;
+// slow, failing or dropping answers on demand (the model name picks the behaviour). It records every
+// request it received, so tests can check what reached the upstream.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Received {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+  raw: string;
+}
+
+export interface MockUpstream {
+  url: string;
+  received: Received[];
+  /** Requests the mock saw aborted by the caller before it finished answering. */
+  aborted: number;
+  close(): Promise<void>;
+}
+
+/** Usage the mock reports for every answer. */
+export const MOCK_USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, prompt_tokens_details: { cached_tokens: 3 } };
+
+export const completion = (model: string) => ({
+  id: 'chatcmpl-mock1',
+  object: 'chat.completion',
+  created: 1_700_000_000,
+  model,
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the mock.' }, finish_reason: 'stop', logprobs: null }],
+  usage: MOCK_USAGE,
+});
+
+/** The SSE text the mock streams for a chat completion (and what a client should receive, usage chunk aside). */
+export function streamEvents(model: string, withUsage: boolean): string[] {
+  const chunk = (delta: object, finish: string | null) => ({ id: 'chatcmpl-mock2', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+  const events = [chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'Hel' }, null), chunk({ content: 'lo' }, null), chunk({}, 'stop')].map((c) => `data: ${JSON.stringify(c)}\n\n`);
+  if (withUsage) events.push(`data: ${JSON.stringify({ id: 'chatcmpl-mock2', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: MOCK_USAGE })}\n\n`);
+  events.push('data: [DONE]\n\n');
+  return events;
+}
+
+export async function startMockUpstream(): Promise<MockUpstream> {
+  const state = { received: [] as Received[], aborted: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: any;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        body = undefined;
+      }
+      state.received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, raw });
+      res.on('close', () => {
+        if (!res.writableFinished) state.aborted++;
+      });
+      answer(req, res, body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get received() {
+      return state.received;
+    },
+    get aborted() {
+      return state.aborted;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  } as MockUpstream;
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
+  const model: string = body?.model ?? '';
+  const path = (req.url ?? '').split('?')[0];
+  if (req.headers.authorization !== 'Bearer sk-upstream-secret' && req.headers['api-key'] !== 'sk-upstream-secret') {
+    return json(res, 401, { error: { message: 'Incorrect API key provided: sk-upst***.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+  }
+  if (model.includes('fail-400')) return json(res, 400, { error: { message: 'Upstream says no.', type: 'invalid_request_error', param: 'messages', code: 'bad_messages' } });
+  if (model.includes('fail-html')) {
+    res.writeHead(503, { 'content-type': 'text/html' });
+    return void res.end('<html>upstream down at 10.0.0.7</html>');
+  }
+  if (model.includes('slow')) {
+    setTimeout(() => json(res, 200, completion(model)), 2_000).unref();
+    return;
+  }
+  if (path === '/v1/chat/completions') {
+    if (body?.stream) {
+      const usage = body.stream_options?.include_usage === true && !model.includes('no-usage');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const events = streamEvents(model, usage);
+      if (model.includes('drop')) {
+        res.write(events[0]);
+        res.write(events[1]);
+        setTimeout(() => res.destroy(), 50).unref();
+        return;
+      }
+      if (model.includes('hang')) {
+        // one event, then nothing: the client gives up
+        res.write(events[0]);
+        return;
+      }
+      let i = 0;
+      const next = () => {
+        if (i >= events.length) return void res.end();
+        res.write(events[i++]);
+        setTimeout(next, 5).unref();
+      };
+      return next();
+    }
+    const c = completion(model);
+    if (model.includes('no-usage')) delete (c as { usage?: unknown }).usage;
+    return json(res, 200, c);
+  }
+  if (path === '/v1/embeddings') {
+    return json(res, 200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }], model, usage: { prompt_tokens: 5, total_tokens: 5 } });
+  }
+  if (path === '/v1/responses') {
+    const usage = { input_tokens: 13, output_tokens: 4, total_tokens: 17, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } };
+    const response = { id: 'resp_mock', object: 'response', created_at: 1_700_000_000, status: 'completed', model, output: [{ type: 'message', id: 'msg_mock', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Hi!', annotations: [] }] }], usage };
+    if (body?.stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: response.created\ndata: ${JSON.stringify({ type: 'response.created', sequence_number: 0, response: { ...response, status: 'in_progress', output: [], usage: null } })}\n\n`);
+      res.write(`event: response.output_text.delta\ndata: ${JSON.stringify({ type: 'response.output_text.delta', sequence_number: 1, item_id: 'msg_mock', output_index: 0, content_index: 0, delta: 'Hi!' })}\n\n`);
+      res.end(`event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', sequence_number: 2, response })}\n\n`);
+      return;
+    }
+    return json(res, 200, response);
+  }
+  if (path === '/v1/completions') {
+    return json(res, 200, { id: 'cmpl-mock', object: 'text_completion', created: 1_700_000_000, model, choices: [{ text: 'ok', index: 0, logprobs: null, finish_reason: 'stop' }], usage: MOCK_USAGE });
+  }
+  json(res, 404, { error: { message: `mock: no ${path}`, type: 'invalid_request_error', param: null, code: null } });
+}
