@@ -140,15 +140,17 @@ export class UsageService {
 
   /**
    * The rollup user_id values a username filter matches: the keyplane user it names (see
-   * resolveOrgUser) and the end-user string itself when the organization has usage recorded under
-   * it. Neither is not found, with resolveOrgUser's answer.
+   * resolveOrgUser), by id and by email (a gateway client may name its end users by their email),
+   * and the end-user string itself when the organization has usage recorded under it. Neither is
+   * not found, with resolveOrgUser's answer.
    */
   private async resolveUsername(orgId: string, username: string): Promise<string[]> {
     const db = this.store.db;
     const ids: string[] = [];
     let missing: unknown = null;
     try {
-      ids.push((await resolveOrgUser(db, orgId, username, { withUsage: true })).id);
+      const user = await resolveOrgUser(db, orgId, username, { withUsage: true });
+      ids.push(user.id, user.email);
     } catch (err) {
       missing = err;
     }
