@@ -14,6 +14,7 @@ import { UserKeyService } from './user-keys.ts';
 import { CredentialService } from './credentials.ts';
 import { PlatformService } from './platform.ts';
 import { UsageService } from './usage.ts';
+import { UsageRecorder } from './usage-recorder.ts';
 import { generateKey } from '../crypto/envelope.ts';
 import { UserService } from './users.ts';
 import { CertificateService } from './certificates.ts';
@@ -27,6 +28,7 @@ import { GroupService } from './groups.ts';
 export interface CoreOptions {
   keyCacheMax?: number;
   keyCacheTtlMs?: number;
+  /** How often buffered key usage and buffered gateway usage events are written (default 1000 ms). */
   usageFlushMs?: number;
   /** PostgreSQL URL, to LISTEN for invalidations from other nodes. */
   databaseUrl?: string | undefined;
@@ -63,6 +65,8 @@ export class Core {
   readonly credentials: CredentialService;
   readonly platform: PlatformService;
   readonly usage: UsageService;
+  /** Buffered usage recording for the gateway: add() on the request path, written every usageFlushMs. */
+  readonly usageRecorder: UsageRecorder;
   /** The clock every service reads (injected for tests): faces ask it, never the wall clock. */
   readonly now: () => number;
   private invalidator: Invalidator = localInvalidator;
@@ -98,10 +102,16 @@ export class Core {
     this.credentials = new CredentialService(store, masterKey, now);
     this.platform = new PlatformService(store, this.credentials, now);
     this.usage = new UsageService(store, now);
+    const onBackgroundError = opts.onBackgroundError;
+    this.usageRecorder = new UsageRecorder(store, {
+      flushMs: opts.usageFlushMs ?? 1000,
+      now,
+      ...(onBackgroundError ? { onError: (err: Error) => onBackgroundError(err, 'usage recording') } : {}),
+    });
     this.idempotency = new IdempotencyService(store, masterKey, now);
   }
 
-  /** Starts background work: the buffered-usage flush and, on PostgreSQL, the invalidation listener. */
+  /** Starts background work: the buffered-usage flushes and, on PostgreSQL, the invalidation listener. */
   async start(): Promise<void> {
     if (this.store.pool && this.opts.databaseUrl) {
       this.invalidator = await pgInvalidator(this.store.pool, this.opts.databaseUrl, {
@@ -111,22 +121,30 @@ export class Core {
       });
     }
     this.flushTimer = setInterval(() => {
-      this.flush().catch((err) => this.opts.onBackgroundError?.(err as Error, 'key usage flush'));
+      this.keyUses.flush(this.store.db).catch((err) => this.opts.onBackgroundError?.(err as Error, 'key usage flush'));
     }, this.opts.usageFlushMs ?? 1000);
     this.flushTimer.unref();
+    this.usageRecorder.start();
   }
 
-  /** Writes buffered key usage now. */
+  /** Writes buffered key usage and buffered usage events now. */
   async flush(): Promise<void> {
-    await this.keyUses.flush(this.store.db);
+    const [keys, events] = await Promise.allSettled([this.keyUses.flush(this.store.db), this.usageRecorder.flush()]);
+    if (keys.status === 'rejected') throw keys.reason;
+    if (events.status === 'rejected') throw events.reason;
   }
 
-  /** Flushes buffered writes and stops background work; the store stays open (its owner closes it). */
+  /**
+   * Flushes buffered writes and stops background work; the store stays open (its owner closes it,
+   * after this). Every step runs even when one fails; the first failure is thrown at the end.
+   */
   async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = null;
-    await this.flush();
+    const results = await Promise.allSettled([this.keyUses.flush(this.store.db), this.usageRecorder.stop()]);
     await this.invalidator.close();
     this.invalidator = localInvalidator;
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }

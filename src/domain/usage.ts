@@ -1,5 +1,6 @@
 // Token usage: append-only events (written by the gateway) and the daily rollups every usage query
-// reads. Recording an event appends it and adds it to its day's rollup in one transaction.
+// reads. Recording an event appends it and adds it to its day's rollup in one transaction; the gateway
+// records through UsageRecorder (usage-recorder.ts), buffered, into the same tables.
 import { sql } from 'kysely';
 import type { Executor, Store } from '../store/db.ts';
 import { requireOrgAdmin, type Actor } from './actor.ts';
@@ -110,14 +111,18 @@ export class UsageService {
   }
 
   /**
-   * Tokens per UTC day for the organization, oldest first, from the rollups only. `userId` and
-   * `sessionId` narrow the sums; a session with no usage in the organization is not found.
+   * Tokens per UTC day for the organization, oldest first, from the rollups only. `userId`,
+   * `username` and `sessionId` narrow the sums; a username that is neither a user of the
+   * organization nor an end user with usage in it, and a session with no usage in it, are not found.
    */
   async tokensPerDay(actor: Actor, orgId: string, filter: { userId?: string | undefined; username?: string | undefined; sessionId?: string | undefined } = {}): Promise<DailyTokens[]> {
     requireOrgAdmin(actor, orgId);
     const db = this.store.db;
-    // a username is a keyplane user of the tenant (its id or email), or a former member with usage here
-    if (filter.username !== undefined) filter = { ...filter, userId: (await resolveOrgUser(db, orgId, filter.username, { withUsage: true })).id };
+    // a username is a keyplane user of the tenant (its id or email), a former member with usage
+    // here, or an end user as a gateway client named it (any string recorded in the rollups); when
+    // it is both, both count
+    let userIds: string[] | undefined = filter.userId !== undefined ? [filter.userId] : undefined;
+    if (filter.username !== undefined) userIds = await this.resolveUsername(orgId, filter.username);
     if (filter.sessionId !== undefined) {
       const known = filter.sessionId !== '' && (await db.selectFrom('usage_daily').select('session_id').where('org_id', '=', orgId).where('session_id', '=', filter.sessionId).limit(1).executeTakeFirst());
       if (!known) throw notFound(`No session '${filter.sessionId}' in this organization.`, 'session_id');
@@ -126,10 +131,34 @@ export class UsageService {
       .selectFrom('usage_daily')
       .select(['day', sql<string | number>`sum(prompt_tokens)`.as('prompt'), sql<string | number>`sum(completion_tokens)`.as('completion')])
       .where('org_id', '=', orgId);
-    if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId);
+    if (userIds !== undefined) q = userIds.length === 1 ? q.where('user_id', '=', userIds[0]!) : q.where('user_id', 'in', userIds);
     if (filter.sessionId !== undefined) q = q.where('session_id', '=', filter.sessionId);
     const rows = await q.groupBy('day').orderBy('day').execute();
     // PostgreSQL sums bigints as numeric, which arrives as text
     return rows.map((r) => ({ date: r.day, prompt_tokens: Number(r.prompt), completion_tokens: Number(r.completion) }));
+  }
+
+  /**
+   * The rollup user_id values a username filter matches: the keyplane user it names (see
+   * resolveOrgUser), by id and by email (a gateway client may name its end users by their email),
+   * and the end-user string itself when the organization has usage recorded under it. Neither is
+   * not found, with resolveOrgUser's answer.
+   */
+  private async resolveUsername(orgId: string, username: string): Promise<string[]> {
+    const db = this.store.db;
+    const ids: string[] = [];
+    let missing: unknown = null;
+    try {
+      const user = await resolveOrgUser(db, orgId, username, { withUsage: true });
+      ids.push(user.id, user.email);
+    } catch (err) {
+      missing = err;
+    }
+    if (!ids.includes(username) && username.length <= 255) {
+      const used = await db.selectFrom('usage_daily').select('user_id').where('org_id', '=', orgId).where('user_id', '=', username).limit(1).executeTakeFirst();
+      if (used) ids.push(username);
+    }
+    if (!ids.length) throw missing;
+    return ids;
   }
 }

@@ -1,6 +1,6 @@
 // Kysely table types: the shape of every row keyplane stores. Times are UTC epoch milliseconds,
 // flags are integers 0/1 and JSON is stored as text, so the same queries run on SQLite and PostgreSQL.
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
 
 export interface OrganizationsTable {
   id: string;
@@ -212,6 +212,29 @@ export interface UsageEventsTable {
   prompt_tokens: number;
   completion_tokens: number;
   created_at: number;
+  // 0003: what the gateway records (src/domain/usage-recorder.ts); null or 0 on rows written before
+  // and by UsageService.record
+  key_owner_type: 'user' | 'service_account' | null;
+  key_owner_id: string | null;
+  /** The model the provider ran (`model` is the one requested). */
+  served_model: string | null;
+  provider: string | null;
+  credential_source: 'tenant' | 'platform_default' | 'free_trial' | null;
+  /** The gateway endpoint, e.g. `chat.completions`. */
+  endpoint: string | null;
+  /** The part of prompt_tokens served from the provider's cache. */
+  cached_input_tokens: ColumnType<number, number | undefined, number>;
+  images: ColumnType<number, number | undefined, number>;
+  /** Audio duration in integer milliseconds. */
+  audio_ms: ColumnType<number, number | undefined, number>;
+  audio_bytes: ColumnType<number, number | undefined, number>;
+  /** Cost in billionths of a US dollar (1e-9 USD). */
+  cost_nano_usd: ColumnType<number, number | undefined, number>;
+  /** The HTTP status answered. */
+  status: number | null;
+  latency_ms: number | null;
+  /** 0/1: whether the answer streamed. */
+  stream: number | null;
 }
 
 export interface UsageDailyTable {
@@ -224,6 +247,12 @@ export interface UsageDailyTable {
   requests: number;
   prompt_tokens: number;
   completion_tokens: number;
+  // 0003
+  cached_input_tokens: ColumnType<number, number | undefined, number>;
+  /** Cost in billionths of a US dollar (1e-9 USD). */
+  cost_nano_usd: ColumnType<number, number | undefined, number>;
+  /** Requests answered with a non-2xx status (counted in requests too). */
+  errors: ColumnType<number, number | undefined, number>;
 }
 
 export interface AuditLogsTable {

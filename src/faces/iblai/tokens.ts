@@ -14,7 +14,8 @@ export async function tokensRoutes(app: FastifyInstance, opts: { core: Core }): 
     const username = queryParam(req.query, 'username', errors);
     const sessionId = queryParam(req.query, 'session_id', errors);
     if (Object.keys(errors).length) throw new DrfValidationError(errors);
-    // a username is a keyplane user of the tenant: its id (`user-…`) or email
+    // a username is a keyplane user of the tenant (its id `user-…` or email) or an end user as the
+    // gateway recorded it (any string the client sent)
     return core.usage.tokensPerDay(req.actor, org.id, { username, sessionId });
   });
 }

@@ -1,0 +1,440 @@
+// Buffered usage recording for the gateway: the request path hands each metered request to add(),
+// which checks and normalizes it and appends it to an in-memory buffer, synchronously and without
+// ever throwing. A timer (start(), every flushMs) writes the buffer: one transaction per flush with
+// the events as chunked multi-row inserts and the day rollups summed in memory first, one row per
+// distinct rollup key. This is the write path of usage at gateway rates; UsageService.record (one
+// event, one transaction, errors to the caller) stays for everything else.
+//
+// Flush and retry:
+// - a flush takes everything buffered when it starts; adds during it go to the next flush;
+// - flushes never interleave: each waits for the one before it (ticks of a busy timer are skipped);
+// - when the transaction fails nothing of it is written; its events go back in front of the buffer,
+//   in order, and the next flush (the next tick) tries them again;
+// - the buffer holds at most maxBuffered events (default 100 000): beyond it the oldest are dropped,
+//   with one error per episode (reported again only after a flush has succeeded); `dropped` counts them;
+// - events are inserted with ON CONFLICT (id) DO NOTHING and the rollups summed over the rows
+//   actually inserted, so a flush whose commit succeeded although the client saw an error (a lost
+//   connection at COMMIT) is not counted twice when its events are retried;
+// - events of an organization that no longer exists are dropped at flush (one error per flush):
+//   they could never be written, and would otherwise block the buffer.
+//
+// Units: tokens, images and audio bytes are integer counts; audio duration is taken in seconds and
+// stored as integer milliseconds (`audio_ms`); cost is integer billionths of a US dollar
+// (`cost_nano_usd`), so sums are exact. Fractions are rounded to the nearest integer.
+import type { Insertable } from 'kysely';
+import type { Store } from '../store/db.ts';
+import type { UsageDailyTable, UsageEventsTable } from '../store/schema.ts';
+import { ID_PREFIX, newId } from './ids.ts';
+import { utcDay } from './usage.ts';
+
+export type CredentialSource = 'tenant' | 'platform_default' | 'free_trial';
+
+/** One metered request as the gateway saw it. */
+export interface GatewayUsage {
+  orgId: string;
+  /** The key's project; null for keys without one. */
+  projectId: string | null;
+  apiKeyId: string | null;
+  keyOwnerType: 'user' | 'service_account' | null;
+  keyOwnerId: string | null;
+  /** The end user as the client named it (the body's `user`, or `x-keyplane-user`): any string. */
+  endUser: string | null;
+  sessionId: string | null;
+  /** The model as requested. */
+  model: string;
+  /** The model the provider ran. */
+  servedModel: string;
+  provider: string;
+  /** Whose provider credential served the request. */
+  credentialSource: CredentialSource;
+  /** The gateway endpoint, e.g. `chat.completions`. */
+  endpoint: string;
+  inputTokens: number;
+  /** The part of inputTokens the provider served from its cache (OpenAI's `cached_tokens`). */
+  cachedInputTokens: number;
+  outputTokens: number;
+  images: number;
+  /** Audio duration in seconds (stored as integer milliseconds). */
+  audioSeconds: number;
+  audioBytes: number;
+  /** Cost in billionths of a US dollar (1e-9 USD). */
+  costNanoUsd: number;
+  /** The HTTP status answered; anything outside 200–299 counts as an error in the rollups. */
+  status: number;
+  latencyMs: number;
+  stream: boolean;
+  /** When the request happened, epoch milliseconds. */
+  at: number;
+}
+
+export interface UsageRecorderOptions {
+  /** How often the timer flushes (default 1000 ms). */
+  flushMs?: number;
+  /** The most events held while the store refuses writes (default 100 000); the oldest go beyond it. */
+  maxBuffered?: number;
+  /** Receives every problem: clamped or dropped events, failed flushes, overflow. Never on the caller's stack as a throw. */
+  onError?: (err: Error) => void;
+  now?: () => number;
+}
+
+type EventRow = Insertable<UsageEventsTable> & {
+  id: string;
+  org_id: string;
+  project_id: string | null;
+  user_id: string | null;
+  session_id: string | null;
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_input_tokens: number;
+  cost_nano_usd: number;
+  status: number;
+  created_at: number;
+};
+
+/** The largest value of one counter of one event: far above any real request, and sums stay exact. */
+export const MAX_COUNT = 2 ** 45;
+const MAX_INT32 = 2 ** 31 - 1;
+const MAX_TEXT = 255;
+/** Rows per multi-row insert: 500 × 24 columns stays far below SQLite's 32 766 and PostgreSQL's 65 535 parameters. */
+const CHUNK = 500;
+const OWNER_TYPES = new Set(['user', 'service_account']);
+const CREDENTIAL_SOURCES = new Set(['tenant', 'platform_default', 'free_trial']);
+
+/** A FIFO with O(1) removal at the front (dropping the oldest under overflow). */
+class Fifo<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(x: T): void {
+    this.items.push(x);
+  }
+
+  /** Removes the oldest `n`. */
+  dropFront(n: number): void {
+    for (let i = 0; i < n && this.head < this.items.length; i++) this.items[this.head++] = undefined;
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  takeAll(): T[] {
+    const out = (this.head ? this.items.slice(this.head) : this.items) as T[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+
+  /** Puts `older` back in front of what is there. */
+  unshiftAll(older: T[]): void {
+    this.items = [...older, ...(this.takeAll() as T[])];
+  }
+}
+
+export class UsageRecorder {
+  private readonly flushMs: number;
+  private readonly maxBuffered: number;
+  private readonly onError: (err: Error) => void;
+  private readonly now: () => number;
+  private pending = new Fifo<EventRow>();
+  private tail: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private overflowing = false;
+  private droppedTotal = 0;
+
+  constructor(
+    private readonly store: Pick<Store, 'db'>,
+    opts: UsageRecorderOptions = {},
+  ) {
+    this.flushMs = opts.flushMs ?? 1000;
+    this.maxBuffered = Math.max(1, opts.maxBuffered ?? 100_000);
+    this.onError = opts.onError ?? ((err) => console.error(`keyplane usage recorder: ${err.message}`));
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Events waiting to be written. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  /** Events dropped so far: invalid, of unknown organizations, or beyond maxBuffered. */
+  get dropped(): number {
+    return this.droppedTotal;
+  }
+
+  /**
+   * Buffers one metered request. Synchronous and never throws: numbers that are not finite or are
+   * negative become 0, those above MAX_COUNT become MAX_COUNT, text is cut to 255 characters, each
+   * with one error reported; an event without an organization or model is dropped with an error.
+   */
+  add(ev: GatewayUsage): void {
+    try {
+      if (this.stopped) {
+        this.drop(1, new Error('usage event dropped: the recorder is stopped'));
+        return;
+      }
+      const problems: string[] = [];
+      const row = this.normalize(ev, problems);
+      if (!row) {
+        this.drop(1, new Error(`usage event dropped: ${problems.join('; ')}`));
+        return;
+      }
+      if (problems.length) this.report(new Error(`usage event of ${row.org_id} corrected: ${problems.join('; ')}`));
+      if (this.pending.length >= this.maxBuffered) this.overflow(this.pending.length - this.maxBuffered + 1);
+      this.pending.push(row);
+    } catch (err) {
+      // nothing above should throw; if it does, the request still must not fail
+      this.drop(1, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /** Writes everything buffered now, in one transaction; rejects (keeping the events) when the store does. */
+  flush(): Promise<void> {
+    const run = this.tail.then(() => this.flushOnce());
+    this.inFlight++;
+    this.tail = run.then(
+      () => void this.inFlight--,
+      () => void this.inFlight--,
+    );
+    return run;
+  }
+
+  /** Flushes every flushMs; the timer does not keep the process alive. */
+  start(): void {
+    if (this.timer) return;
+    this.stopped = false;
+    this.timer = setInterval(() => {
+      if (this.inFlight || !this.pending.length) return; // a slow flush is not queued up behind
+      this.flush().catch((err) => this.report(err instanceof Error ? err : new Error(String(err))));
+    }, this.flushMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and flushes what is left; rejects when that last flush fails. Adds after it are dropped. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.stopped = true;
+    await this.flush();
+  }
+
+  private async flushOnce(): Promise<void> {
+    if (!this.pending.length) return;
+    const batch = this.pending.takeAll();
+    let unknownOrgs: string[] = [];
+    let unknownEvents = 0;
+    try {
+      await this.store.db.transaction().execute(async (tx) => {
+        const orgIds = [...new Set(batch.map((e) => e.org_id))];
+        const known = new Set<string>();
+        for (const ids of chunks(orgIds)) {
+          for (const r of await tx.selectFrom('organizations').select('id').where('id', 'in', ids).execute()) known.add(r.id);
+        }
+        unknownOrgs = orgIds.filter((id) => !known.has(id));
+        const rows = unknownOrgs.length ? batch.filter((e) => known.has(e.org_id)) : batch;
+        unknownEvents = batch.length - rows.length;
+
+        // events first; the rollups count only the rows actually inserted (see the header)
+        const inserted = new Set<string>();
+        for (const part of chunks(rows)) {
+          const ids = await tx
+            .insertInto('usage_events')
+            .values(part)
+            .onConflict((oc) => oc.column('id').doNothing())
+            .returning('id')
+            .execute();
+          for (const r of ids) inserted.add(r.id);
+        }
+        const daily = rollups(inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id)));
+        for (const part of chunks(daily)) {
+          await tx
+            .insertInto('usage_daily')
+            .values(part)
+            .onConflict((oc) =>
+              oc.columns(['org_id', 'day', 'project_id', 'user_id', 'session_id', 'model']).doUpdateSet((eb) => ({
+                requests: eb('usage_daily.requests', '+', eb.ref('excluded.requests')),
+                prompt_tokens: eb('usage_daily.prompt_tokens', '+', eb.ref('excluded.prompt_tokens')),
+                completion_tokens: eb('usage_daily.completion_tokens', '+', eb.ref('excluded.completion_tokens')),
+                cached_input_tokens: eb('usage_daily.cached_input_tokens', '+', eb.ref('excluded.cached_input_tokens')),
+                cost_nano_usd: eb('usage_daily.cost_nano_usd', '+', eb.ref('excluded.cost_nano_usd')),
+                errors: eb('usage_daily.errors', '+', eb.ref('excluded.errors')),
+              })),
+            )
+            .execute();
+        }
+      });
+    } catch (err) {
+      this.requeue(batch);
+      throw err;
+    }
+    this.overflowing = false;
+    if (unknownEvents) this.drop(unknownEvents, new Error(`${unknownEvents} usage event(s) dropped: no organization ${unknownOrgs.join(', ')}`));
+  }
+
+  /** Puts a failed batch back in front, keeping at most maxBuffered (the newest). */
+  private requeue(batch: EventRow[]): void {
+    this.pending.unshiftAll(batch);
+    const over = this.pending.length - this.maxBuffered;
+    if (over > 0) this.overflow(over);
+  }
+
+  private overflow(n: number): void {
+    this.pending.dropFront(n);
+    this.droppedTotal += n;
+    if (!this.overflowing) {
+      this.overflowing = true;
+      this.report(new Error(`usage buffer full (${this.maxBuffered} events): dropping the oldest until a flush succeeds`));
+    }
+  }
+
+  private drop(n: number, err: Error): void {
+    this.droppedTotal += n;
+    this.report(err);
+  }
+
+  private report(err: Error): void {
+    try {
+      this.onError(err);
+    } catch {
+      // a failing logger must not reach the request path or the timer
+    }
+  }
+
+  private normalize(ev: GatewayUsage, problems: string[]): EventRow | null {
+    if (!ev || typeof ev !== 'object') {
+      problems.push('not an object');
+      return null;
+    }
+    const orgId = requiredText(ev.orgId, 'orgId', problems);
+    const model = requiredText(ev.model, 'model', problems);
+    if (orgId === null || model === null) return null;
+    let at = ev.at;
+    if (typeof at !== 'number' || !Number.isFinite(at) || at < 0 || at > 8.64e15) {
+      problems.push(`at: ${describe(at)} is not epoch milliseconds, now used`);
+      at = this.now();
+    }
+    at = Math.round(at);
+    const status = bounded(ev.status, 'status', 999, problems);
+    return {
+      id: newId(ID_PREFIX.usage, at),
+      org_id: orgId,
+      project_id: text(ev.projectId, 'projectId', problems),
+      api_key_id: text(ev.apiKeyId, 'apiKeyId', problems),
+      user_id: text(ev.endUser, 'endUser', problems),
+      session_id: text(ev.sessionId, 'sessionId', problems),
+      model,
+      prompt_tokens: count(ev.inputTokens, 'inputTokens', problems),
+      completion_tokens: count(ev.outputTokens, 'outputTokens', problems),
+      created_at: at,
+      key_owner_type: oneOf(ev.keyOwnerType, 'keyOwnerType', OWNER_TYPES, problems) as EventRow['key_owner_type'],
+      key_owner_id: text(ev.keyOwnerId, 'keyOwnerId', problems),
+      served_model: text(ev.servedModel, 'servedModel', problems),
+      provider: text(ev.provider, 'provider', problems),
+      credential_source: oneOf(ev.credentialSource, 'credentialSource', CREDENTIAL_SOURCES, problems) as EventRow['credential_source'],
+      endpoint: text(ev.endpoint, 'endpoint', problems),
+      cached_input_tokens: count(ev.cachedInputTokens, 'cachedInputTokens', problems),
+      images: count(ev.images, 'images', problems),
+      audio_ms: count(typeof ev.audioSeconds === 'number' ? ev.audioSeconds * 1000 : ev.audioSeconds, 'audioSeconds (ms)', problems),
+      audio_bytes: count(ev.audioBytes, 'audioBytes', problems),
+      cost_nano_usd: count(ev.costNanoUsd, 'costNanoUsd', problems),
+      status,
+      latency_ms: bounded(ev.latencyMs, 'latencyMs', MAX_INT32, problems),
+      stream: ev.stream ? 1 : 0,
+    };
+  }
+}
+
+/** The day rollups of `rows`, one per distinct key, in key order (the same lock order on every node). */
+function rollups(rows: EventRow[]): Array<Insertable<UsageDailyTable>> {
+  const byKey = new Map<string, Insertable<UsageDailyTable> & { requests: number; prompt_tokens: number; completion_tokens: number; cached_input_tokens: number; cost_nano_usd: number; errors: number }>();
+  for (const e of rows) {
+    const k = {
+      org_id: e.org_id,
+      day: utcDay(e.created_at),
+      project_id: e.project_id ?? '',
+      user_id: e.user_id ?? '',
+      session_id: e.session_id ?? '',
+      model: e.model,
+    };
+    const key = JSON.stringify([k.org_id, k.day, k.project_id, k.user_id, k.session_id, k.model]);
+    const error = e.status < 200 || e.status > 299 ? 1 : 0;
+    const r = byKey.get(key);
+    if (r) {
+      r.requests += 1;
+      r.prompt_tokens += e.prompt_tokens;
+      r.completion_tokens += e.completion_tokens;
+      r.cached_input_tokens += e.cached_input_tokens;
+      r.cost_nano_usd += e.cost_nano_usd;
+      r.errors += error;
+    } else {
+      byKey.set(key, { ...k, requests: 1, prompt_tokens: e.prompt_tokens, completion_tokens: e.completion_tokens, cached_input_tokens: e.cached_input_tokens, cost_nano_usd: e.cost_nano_usd, errors: error });
+    }
+  }
+  return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+}
+
+function chunks<T>(xs: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += CHUNK) out.push(xs.slice(i, i + CHUNK));
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  return typeof v;
+}
+
+/** A non-negative integer counter, at most MAX_COUNT; fractions rounded. */
+function count(v: unknown, field: string, problems: string[]): number {
+  return bounded(v, field, MAX_COUNT, problems);
+}
+
+function bounded(v: unknown, field: string, max: number, problems: string[]): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0) {
+    problems.push(`${field}: ${describe(v)} is not a non-negative number, 0 used`);
+    return 0;
+  }
+  if (v > max) {
+    problems.push(`${field}: ${describe(v)} is above ${max}, ${max} used`);
+    return max;
+  }
+  return Math.round(v);
+}
+
+/** Text as stored: NUL removed (PostgreSQL refuses it), at most 255 characters; '' or absent is null. */
+function text(v: unknown, field: string, problems: string[]): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') {
+    problems.push(`${field}: ${describe(v)} is not text, null used`);
+    return null;
+  }
+  let s = v.includes('\u0000') ? v.replaceAll('\u0000', '') : v;
+  if (s.length > MAX_TEXT) {
+    problems.push(`${field}: ${s.length} characters, cut to ${MAX_TEXT}`);
+    s = s.slice(0, MAX_TEXT);
+    // do not leave half of a surrogate pair behind
+    if (/[\uD800-\uDBFF]$/.test(s)) s = s.slice(0, -1);
+  }
+  return s === '' ? null : s;
+}
+
+function requiredText(v: unknown, field: string, problems: string[]): string | null {
+  const s = text(v, field, problems);
+  if (s === null) problems.push(`${field} is required`);
+  return s;
+}
+
+function oneOf(v: unknown, field: string, allowed: Set<string>, problems: string[]): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string' && allowed.has(v)) return v;
+  problems.push(`${field}: ${describe(v)} is not one of ${[...allowed].join(', ')}, null used`);
+  return null;
+}
