@@ -47,7 +47,7 @@ export interface PacedResult {
   errors: Record<string, number>;
   /** The first failing answer's status and body head, to tell what went wrong. */
   firstError?: string;
-  /** Requests actually sent per second over the measured phase. */
+  /** Requests that actually left during the measured phase's time window, per second of it. */
   achievedRate: number;
   /** Latency (ms) from intended send time to the end (or first byte) of successful answers. */
   latency: LatencyStats;
@@ -170,11 +170,12 @@ export async function pacedLoad(target: Target, opts: PacedOptions): Promise<Pac
   let inFlight = 0;
   let maxInFlight = 0;
   let pending = total;
-  let firstMeasSend = 0;
-  let lastSend = 0;
+  let sentInWindow = 0;
 
   return new Promise<PacedResult>((resolve) => {
     const t0 = performance.now() + 20;
+    const windowFrom = t0 + warmN * interval;
+    const windowTo = t0 + total * interval;
     let i = 0;
     const complete = () => {
       sender.close();
@@ -188,7 +189,7 @@ export async function pacedLoad(target: Target, opts: PacedOptions): Promise<Pac
         ok,
         errors,
         ...(firstError !== undefined ? { firstError } : {}),
-        achievedRate: measN > 1 ? ((measN - 1) * 1000) / (lastSend - firstMeasSend) : NaN,
+        achievedRate: sentInWindow / opts.seconds,
         latency: stats(good),
         sendLag: stats(lag),
         maxInFlight,
@@ -197,11 +198,8 @@ export async function pacedLoad(target: Target, opts: PacedOptions): Promise<Pac
     const fire = (idx: number, intended: number) => {
       const now = performance.now();
       const m = idx - warmN; // < 0: warm-up
-      if (m >= 0) {
-        lag[m] = now - intended;
-        if (m === 0) firstMeasSend = now;
-      }
-      lastSend = now;
+      if (m >= 0) lag[m] = now - intended;
+      if (now >= windowFrom && now < windowTo) sentInWindow++;
       if (++inFlight > maxInFlight) maxInFlight = inFlight;
       sender.send((cause, at, status, head) => {
         inFlight--;
