@@ -125,6 +125,7 @@ async function main(): Promise<void> {
   if (PIN && !hasTaskset()) throw new Error('--pin needs taskset (util-linux)');
   if (PIN) pinSelf(1);
   log(`keyplane bench: gateway ${PATH}, ${SECONDS} s per run after ${WARMUP} s warm-up, rates ${RATES.join(', ')} req/s, open loop (latency from the intended send time)`);
+  log('figures: ms from the intended send time; "lag p99" is the generator\'s own lateness (when it is high, the machine, not the server, set the tail); "conns" the most requests in flight');
   log(`machine: ${cpus} CPUs, ${os.cpus()[0]?.model ?? '?'}; load generator, mock upstream and keyplane share them${PIN ? ' (pinned: keyplane CPU 0, generator + mock CPU 1)' : ''}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 
   mock = await spawnMock(PIN ? 1 : undefined);
