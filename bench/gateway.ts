@@ -188,6 +188,8 @@ async function main(): Promise<void> {
       for (const r of [c.mock, c.kp]) {
         if (r && Math.abs(r.achievedRate - rate) / rate > 0.02) log(`  warning: achieved ${r.achievedRate.toFixed(0)} req/s, more than 2% off ${rate}: the load generator could not keep pace`);
       }
+      const lag = Math.max(c.mock.sendLag.p99, c.kp?.sendLag.p99 ?? 0);
+      if (lag > 2) log(`  note: the generator itself sent 1% of requests ${fmtMs(lag)} ms or more late: the machine was busy, p99 and beyond say more about it than about the server`);
     }
   }
 
