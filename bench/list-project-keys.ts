@@ -4,12 +4,10 @@
 //
 //   npm run bench:list-keys [-- --dialect sqlite|postgres --big 1000000 --small 1000 --requests 400]
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { SYSTEM } from '../src/domain/actor.ts';
-import { newId, ID_PREFIX } from '../src/domain/ids.ts';
-import type { ApiKeyRow } from '../src/store/schema.ts';
 import { startServer } from '../test/helpers/server.ts';
+import { insertProjectKeys } from './lib/keys.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,34 +32,12 @@ try {
   const sa = await s.rt.core.serviceAccounts.create(SYSTEM, orgId, big.id, { name: 'bench', accountOnly: true });
   const saSmall = await s.rt.core.serviceAccounts.create(SYSTEM, orgId, small.id, { name: 'bench', accountOnly: true });
 
-  const fill = async (projectId: string, ownerId: string, n: number) => {
-    const t0 = performance.now();
-    const base = Date.now() - n; // one millisecond apart, oldest first
-    const batch = dialect === 'sqlite' ? 5000 : 2000;
-    for (let i = 0; i < n; i += batch) {
-      const rows: ApiKeyRow[] = [];
-      for (let j = i; j < Math.min(n, i + batch); j++) {
-        const created = base + j;
-        rows.push({
-          id: newId(ID_PREFIX.key, created), org_id: orgId, kind: 'project', project_id: projectId, owner_type: 'service_account', owner_id: ownerId,
-          name: `k${j}`, public_id: null, scopes: null, collection_id: null, secret_hash: randomBytes(32).toString('hex'), redacted_value: 'sk-svcacct...bench',
-          status: 'active', created_at: created, expires_at: null, last_used_at: null, usage_count: 0, revoked_at: null, created_by: 'bench',
-        });
-      }
-      // a fixture load, not a domain operation: chunked so parameters stay under each driver's limit
-      const chunk = dialect === 'sqlite' ? 1500 : 2000;
-      await s.rt.store.db.transaction().execute(async (tx) => {
-        for (let k = 0; k < rows.length; k += Math.floor(chunk / 19)) await tx.insertInto('api_keys').values(rows.slice(k, k + Math.floor(chunk / 19))).execute();
-      });
-    }
-    return (performance.now() - t0) / 1000;
-  };
+  const fill = (projectId: string, ownerId: string, n: number) => insertProjectKeys(s.rt.store, { orgId, projectId, ownerId, n });
 
   console.log(`keyplane bench: list project API keys, ${dialect}, page of 20, ${REQUESTS} requests per case`);
   const tSmall = await fill(small.id, saSmall.account.id, SMALL);
   const tBig = await fill(big.id, sa.account.id, BIG);
   console.log(`loaded ${SMALL.toLocaleString()} keys in ${tSmall.toFixed(1)}s and ${BIG.toLocaleString()} keys in ${tBig.toFixed(1)}s`);
-  if (dialect === 'postgres') await s.rt.store.db.executeQuery({ sql: 'ANALYZE api_keys', parameters: [], query: { kind: 'RawNode' } as any } as any).catch(() => {});
 
   const headers = { authorization: `Bearer ${s.adminKey}` };
   const get = async (path: string) => {
