@@ -1202,7 +1202,6 @@ export class SseParser {
         this.buffer = '';
         start = i + 1;
       } else if (ch === 13 /* \r */) {
-        this.sawCR = false;
         this.line(this.buffer + text.slice(start, i), out);
         this.buffer = '';
         start = i + 1;
