@@ -35,7 +35,8 @@ import {
 } from './matrix.ts';
 
 /** Status of a request by the other tenant's key at this tenant's path, per face (overridable per route below). */
-const CROSS_STATUS: Record<'openai' | 'h2ogpte' | 'whylabs' | 'iblai', number> = {
+const CROSS_STATUS: Record<'openai' | 'gateway' | 'h2ogpte' | 'whylabs' | 'iblai', number> = {
+  gateway: 404, // unused: the gateway's paths name no tenant's object
   openai: 404, // the admin key's organization has no such object
   h2ogpte: 404, // the same: the caller's organization has no such key
   whylabs: 403, // the path's organization is not the key's (WhyLabs answers 403)
