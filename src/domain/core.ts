@@ -1,6 +1,6 @@
 // The domain core: every service over one store, shared by every face.
 import type { Store } from '../store/db.ts';
-import { pgInvalidator } from '../store/notify.ts';
+import { pgInvalidator, publishCredentialChange } from '../store/notify.ts';
 import { KeyCache, localInvalidator, type Invalidator } from './key-cache.ts';
 import { KeyService, KeyUseBuffer } from './keys.ts';
 import { OrganizationService } from './organizations.ts';
@@ -13,6 +13,8 @@ import { IdempotencyService } from './idempotency.ts';
 import { UserKeyService } from './user-keys.ts';
 import { CredentialService } from './credentials.ts';
 import { PlatformService } from './platform.ts';
+import { DefaultCredentialService } from './default-credentials.ts';
+import { encodeScope, ProviderCredentialService } from './provider-credentials.ts';
 import { UsageService } from './usage.ts';
 import { generateKey } from '../crypto/envelope.ts';
 import { UserService } from './users.ts';
@@ -27,6 +29,10 @@ export interface CoreOptions {
   keyCacheMax?: number;
   keyCacheTtlMs?: number;
   usageFlushMs?: number;
+  /** Provider-credential resolutions cached in process (entries; default 10 000). */
+  credentialCacheMax?: number;
+  /** How long a cached resolution lives without invalidation (ms; default 30 s; 0: until evicted). */
+  credentialCacheTtlMs?: number;
   /** PostgreSQL URL, to LISTEN for invalidations from other nodes. */
   databaseUrl?: string | undefined;
   now?: () => number;
@@ -57,6 +63,10 @@ export class Core {
   readonly userKeys: UserKeyService;
   readonly credentials: CredentialService;
   readonly platform: PlatformService;
+  /** The operator's default provider credentials. */
+  readonly defaultCredentials: DefaultCredentialService;
+  /** Which credential a request of an organization uses for a provider (the gateway's hot path). */
+  readonly providerCredentials: ProviderCredentialService;
   readonly usage: UsageService;
   /** The clock every service reads (injected for tests): faces ask it, never the wall clock. */
   readonly now: () => number;
@@ -91,6 +101,23 @@ export class Core {
     const masterKey = opts.masterKey ?? generateKey();
     this.credentials = new CredentialService(store, masterKey, now);
     this.platform = new PlatformService(store, this.credentials, now);
+    this.defaultCredentials = new DefaultCredentialService(store, this.credentials, now);
+    this.providerCredentials = new ProviderCredentialService(store, this.credentials, this.defaultCredentials, now, {
+      max: opts.credentialCacheMax,
+      ttlMs: opts.credentialCacheTtlMs,
+      // other nodes hear of a change over PostgreSQL (even from a process that does not listen: the CLI)
+      publish: async (scope) => {
+        if (store.pool) await publishCredentialChange(store.pool, encodeScope(scope));
+      },
+      onBackgroundError: opts.onBackgroundError,
+    });
+    const resolver = this.providerCredentials;
+    this.credentials.onChange((c) => {
+      if (c === null) resolver.invalidate('all');
+      else if (c.kind === 'llm') resolver.invalidate({ orgId: c.orgId, provider: c.name });
+    });
+    this.platform.onSettingsChange((orgId) => resolver.invalidate({ orgId }));
+    this.defaultCredentials.onChange((provider) => resolver.invalidate({ provider }));
     this.usage = new UsageService(store, now);
     this.idempotency = new IdempotencyService(store, masterKey, now);
   }
@@ -100,26 +127,32 @@ export class Core {
     if (this.store.pool && this.opts.databaseUrl) {
       this.invalidator = await pgInvalidator(this.store.pool, this.opts.databaseUrl, {
         onKey: (hash) => this.cache.delete(hash),
-        onResync: () => this.cache.clear(),
+        onCredential: (payload) => this.providerCredentials.onNotification(payload),
+        onResync: () => {
+          this.cache.clear();
+          this.providerCredentials.invalidateLocal('all');
+        },
         onError: (err) => this.opts.onBackgroundError?.(err, 'cache invalidation listener'),
       });
     }
     this.flushTimer = setInterval(() => {
-      this.flush().catch((err) => this.opts.onBackgroundError?.(err as Error, 'key usage flush'));
+      this.keyUses.flush(this.store.db).catch((err) => this.opts.onBackgroundError?.(err as Error, 'key usage flush'));
+      this.providerCredentials.flushUses().catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential use audit flush'));
     }, this.opts.usageFlushMs ?? 1000);
     this.flushTimer.unref();
   }
 
-  /** Writes buffered key usage now. */
-  async flush(): Promise<void> {
+  /** Writes buffered key usage now, and credential use counts whose one-minute window has passed (`all`: every one). */
+  async flush(all = false): Promise<void> {
     await this.keyUses.flush(this.store.db);
+    await this.providerCredentials.flushUses(all);
   }
 
   /** Flushes buffered writes and stops background work; the store stays open (its owner closes it). */
   async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = null;
-    await this.flush();
+    await this.flush(true);
     await this.invalidator.close();
     this.invalidator = localInvalidator;
   }
