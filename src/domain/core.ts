@@ -106,8 +106,8 @@ export class Core {
       max: opts.credentialCacheMax,
       ttlMs: opts.credentialCacheTtlMs,
       // other nodes hear of a change over PostgreSQL (even from a process that does not listen: the CLI)
-      publish: async (scope) => {
-        if (store.pool) await publishCredentialChange(store.pool, encodeScope(scope));
+      publish: async (scope, origin) => {
+        if (store.pool) await publishCredentialChange(store.pool, encodeScope(scope, origin));
       },
       onBackgroundError: opts.onBackgroundError,
     });

@@ -20,6 +20,7 @@
 // (purpose 'provider') row per credential and organization is written once its one-minute window
 // has passed (on the periodic flush), with the number of uses: at most one row per credential per
 // minute, never a write on the request path. Buffered counts are written at stop.
+import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Store } from '../store/db.ts';
 import { SYSTEM } from './actor.ts';
@@ -51,8 +52,8 @@ export interface ProviderCredentialOptions {
   max?: number;
   /** How long an entry lives without any invalidation (ms). */
   ttlMs?: number;
-  /** Publishes a change to the other nodes (after the local cache was already updated). */
-  publish?: (scope: CredentialScope) => Promise<void>;
+  /** Publishes a change to the other nodes (after the local cache was already updated); `origin`: this node. */
+  publish?: (scope: CredentialScope, origin: string) => Promise<void>;
   onBackgroundError?: (err: Error, what: string) => void;
 }
 
@@ -68,9 +69,19 @@ interface Tally {
 
 const cacheKey = (orgId: string, provider: string) => `${orgId}\u0000${provider}`;
 
-/** The wire form of a scope (the credential channel's payload) and back. */
-export function encodeScope(scope: CredentialScope): string {
-  return JSON.stringify(scope === 'all' ? { all: true } : { o: scope.orgId, p: scope.provider });
+/** The wire form of a scope (the credential channel's payload), with the node it comes from, and back. */
+export function encodeScope(scope: CredentialScope, origin?: string): string {
+  return JSON.stringify({ ...(scope === 'all' ? { all: true } : { o: scope.orgId, p: scope.provider }), ...(origin ? { n: origin } : {}) });
+}
+
+/** The node a payload comes from (undefined when unsaid). */
+export function originOf(payload: string): string | undefined {
+  try {
+    const n = (JSON.parse(payload) as { n?: unknown }).n;
+    return typeof n === 'string' ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function decodeScope(payload: string): CredentialScope | null {
@@ -98,7 +109,9 @@ export class ProviderCredentialService {
   /** Fills under way, shared by concurrent resolves of the same entry. */
   private readonly pending = new Map<string, { epoch: number; promise: Promise<ResolvedCredential> }>();
   private readonly tallies = new Map<string, Tally>();
-  private readonly publish: (scope: CredentialScope) => Promise<void>;
+  private readonly publish: (scope: CredentialScope, origin: string) => Promise<void>;
+  /** This node, in its notices: its own come back to it over LISTEN and are ignored (already applied). */
+  readonly nodeId = randomUUID();
 
   constructor(
     private readonly store: Store,
@@ -194,11 +207,12 @@ export class ProviderCredentialService {
   /** Drops what `scope` covers here, then tells the other nodes. Called after the change committed. */
   invalidate(scope: CredentialScope): void {
     this.invalidateLocal(scope);
-    this.publish(scope).catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential invalidation notice'));
+    this.publish(scope, this.nodeId).catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential invalidation notice'));
   }
 
-  /** A notification from another node (or this one, echoed): the credential channel's payload. */
+  /** A notification from another node (this node's own echo is ignored): the credential channel's payload. */
   onNotification(payload: string): void {
+    if (originOf(payload) === this.nodeId) return;
     const scope = decodeScope(payload);
     if (scope) this.invalidateLocal(scope);
   }
