@@ -153,6 +153,7 @@ export class Core {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = null;
     await this.flush(true);
+    await this.providerCredentials.sent();
     await this.invalidator.close();
     this.invalidator = localInvalidator;
   }

@@ -109,6 +109,7 @@ export class ProviderCredentialService {
   /** Fills under way, shared by concurrent resolves of the same entry. */
   private readonly pending = new Map<string, { epoch: number; promise: Promise<ResolvedCredential> }>();
   private readonly tallies = new Map<string, Tally>();
+  private readonly sending = new Set<Promise<void>>();
   private readonly publish: (scope: CredentialScope, origin: string) => Promise<void>;
   /** This node, in its notices: its own come back to it over LISTEN and are ignored (already applied). */
   readonly nodeId = randomUUID();
@@ -207,7 +208,15 @@ export class ProviderCredentialService {
   /** Drops what `scope` covers here, then tells the other nodes. Called after the change committed. */
   invalidate(scope: CredentialScope): void {
     this.invalidateLocal(scope);
-    this.publish(scope, this.nodeId).catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential invalidation notice'));
+    const sent: Promise<void> = this.publish(scope, this.nodeId)
+      .catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential invalidation notice'))
+      .finally(() => this.sending.delete(sent));
+    this.sending.add(sent);
+  }
+
+  /** Waits for the notices being sent (before the store closes: a CLI command exits right after its change). */
+  async sent(): Promise<void> {
+    await Promise.all([...this.sending]);
   }
 
   /** A notification from another node (this node's own echo is ignored): the credential channel's payload. */
