@@ -199,10 +199,9 @@ export class ProviderCredentialService {
       this.lru.delete(cacheKey(scope.orgId, scope.provider));
       return;
     }
-    for (const [k, v] of this.lru.entries()) {
-      const orgId = k.slice(0, k.indexOf('\u0000'));
-      if (scope.orgId !== undefined ? orgId === scope.orgId : v.provider === scope.provider) this.lru.delete(k);
-    }
+    // keys first, then deletes: the cache is not changed while it is iterated
+    const drop = [...this.lru.entries()].filter(([k, v]) => (scope.orgId !== undefined ? k.slice(0, k.indexOf('\u0000')) === scope.orgId : v.provider === scope.provider)).map(([k]) => k);
+    for (const k of drop) this.lru.delete(k);
   }
 
   /** Drops what `scope` covers here, then tells the other nodes. Called after the change committed. */

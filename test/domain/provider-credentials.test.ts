@@ -198,6 +198,31 @@ for (const dialect of await testDialects()) {
       assert.equal(counter.reads, 1, 'one fill for 20 concurrent resolves');
     });
 
+    test('invalidation is scoped: a switch drops only that organization, a default only that provider', async () => {
+      const other = await core.orgs.create(SYSTEM, { name: 'Other', slug: 'other' });
+      const otherId = other.org.id;
+      await core.defaultCredentials.set(SYSTEM, 'p1', { key: `${DEFAULT_KEY}-p1` });
+      await core.defaultCredentials.set(SYSTEM, 'p2', { key: `${DEFAULT_KEY}-p2` });
+      await core.platform.setFreeTrial(admin, orgId, { enabled: true });
+      await core.platform.setFreeTrial(SYSTEM, otherId, { enabled: true });
+      const fill = async () => {
+        core.providerCredentials.invalidateLocal('all');
+        for (const o of [orgId, otherId]) for (const p of ['p1', 'p2']) await core.providerCredentials.resolve(o, p);
+        assert.equal(core.providerCredentials.size, 4);
+      };
+      await fill();
+      await core.platform.setDefaultLlmKey(SYSTEM, otherId, false); // no change of value, still a change notice
+      assert.equal(core.providerCredentials.size, 2, "the other organization's two entries dropped");
+      counter.reset();
+      for (const p of ['p1', 'p2']) await core.providerCredentials.resolve(orgId, p);
+      assert.equal(counter.reads, 0, "this organization's entries kept");
+      await fill();
+      await core.defaultCredentials.set(SYSTEM, 'p2', { key: `${DEFAULT_KEY}-p2b` });
+      assert.equal(core.providerCredentials.size, 2, "p2's entries dropped in both organizations");
+      assert.equal((await core.providerCredentials.resolve(otherId, 'p2')).secret.apiKey, `${DEFAULT_KEY}-p2b`);
+      await core.platform.setFreeTrial(admin, orgId, { enabled: false });
+    });
+
     test('use is audited in aggregate: 100 resolves → one credential.decrypted row per minute window', async () => {
       await core.flush(true); // earlier tests' uses out of the way
       const rows = async () =>
