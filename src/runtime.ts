@@ -67,7 +67,10 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
 async function checkVault(store: Store, masterKey: MasterKey, dataDir: string): Promise<void> {
   const stagedFile = path.join(dataDir, `${MASTER_KEY_FILE}.next`);
   const staged = fs.existsSync(stagedFile) ? stagedFile : null;
-  const other = await store.db.selectFrom('data_keys').select('master_key_id').where('master_key_id', '!=', masterKey.id).executeTakeFirst();
+  const other =
+    (await store.db.selectFrom('data_keys').select('master_key_id').where('master_key_id', '!=', masterKey.id).executeTakeFirst()) ??
+    // the platform data key (the operator's default credentials) is wrapped by the same master key
+    (await store.db.selectFrom('platform_data_key').select('master_key_id').where('master_key_id', '!=', masterKey.id).executeTakeFirst());
   if (other) {
     if (staged) {
       throw new StartupError(

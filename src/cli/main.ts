@@ -1,5 +1,7 @@
-// The `keyplane` command: serve (default), migrate, orgs create|list, keys create-admin.
+// The `keyplane` command: serve (default), migrate, orgs create|list, keys create-admin, invites accept,
+// defaults set-credential|list|delete, vault rotate-master-key.
 // Every command takes the same settings as flags or environment variables (see config.ts / README).
+import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, SETTINGS, type Config, type FlagValues } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
@@ -114,6 +116,64 @@ withSettings(
     process.stdout.write(`invite ${opts.invite} accepted: ${member.email} is user ${member.id} (${member.role}) of ${org.slug}\n`);
   });
 });
+
+const defaults = program.command('defaults').description("the platform's default provider credentials (used by tenants with the default LLM key or a free trial)");
+
+/** The JSON value given by exactly one of --value-file and --value-json (never echoed: it is a secret). */
+function credentialValue(opts: { valueFile?: string; valueJson?: string }): unknown {
+  if ((opts.valueFile === undefined) === (opts.valueJson === undefined)) throw new DomainError('invalid', 'give exactly one of --value-file and --value-json', 'value');
+  let text: string;
+  if (opts.valueFile !== undefined) {
+    try {
+      text = fs.readFileSync(opts.valueFile, 'utf8');
+    } catch (err) {
+      throw new DomainError('invalid', `cannot read --value-file ${opts.valueFile}: ${(err as { code?: string }).code ?? 'unreadable'}`, 'value-file');
+    }
+  } else text = opts.valueJson!;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new DomainError('invalid', `the ${opts.valueFile !== undefined ? '--value-file content' : '--value-json value'} is not valid JSON`, 'value');
+  }
+}
+
+withSettings(
+  defaults
+    .command('set-credential')
+    .description("create or replace the default credential of a provider (a JSON object with \"key\" or \"api_key\", optionally base_url, endpoint, deployment, api_version)")
+    .argument('<provider>', 'provider name, as tenants name their LLM credentials (e.g. openai)')
+    .option('--value-file <file>', 'read the JSON value from this file')
+    .option('--value-json <json>', 'the JSON value itself (prefer --value-file: command lines are visible to other users)'),
+  STORE_SETTINGS,
+).action(async (provider: string, opts: FlagValues & { valueFile?: string; valueJson?: string }) => {
+  const value = credentialValue(opts);
+  await withRuntime(opts, async (rt) => {
+    const c = await rt.core.defaultCredentials.set(SYSTEM, provider, value);
+    process.stdout.write(`default credential for ${c.provider} ${c.created ? 'created' : 'replaced'}: ${JSON.stringify(c.value)}\n`);
+  });
+});
+
+withSettings(defaults.command('list').description('list the default credentials (values masked)').option('--json', 'print JSON'), STORE_SETTINGS).action(
+  async (opts: FlagValues & { json?: boolean }) => {
+    await withRuntime(opts, async (rt) => {
+      const list = await rt.core.defaultCredentials.list(SYSTEM);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(list.map((c) => ({ provider: c.provider, value: c.value, created_at: new Date(c.created_at).toISOString(), updated_at: new Date(c.updated_at).toISOString() })), null, 2) + '\n');
+        return;
+      }
+      for (const c of list) process.stdout.write(`${c.provider}\t${JSON.stringify(c.value)}\t${new Date(c.updated_at).toISOString()}\n`);
+    });
+  },
+);
+
+withSettings(defaults.command('delete').description('delete the default credential of a provider').argument('<provider>', 'provider name'), STORE_SETTINGS).action(
+  async (provider: string, opts: FlagValues) => {
+    await withRuntime(opts, async (rt) => {
+      await rt.core.defaultCredentials.delete(SYSTEM, provider);
+      process.stdout.write(`default credential for ${provider} deleted\n`);
+    });
+  },
+);
 
 const vault = program.command('vault').description('the credential vault');
 withSettings(

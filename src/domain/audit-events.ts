@@ -118,9 +118,30 @@ export interface AuditEvents {
   'credential.created': { name: string; kind: 'llm' | 'integration' };
   'credential.updated': { name: string; kind: 'llm' | 'integration'; valueChanged: boolean };
   'credential.deleted': { name: string; kind: 'llm' | 'integration' };
-  /** A credential's value was decrypted: to show it masked, or for calling the provider. */
-  'credential.decrypted': { name: string; kind: 'llm' | 'integration'; purpose: 'masked_read' | 'provider' };
+  /**
+   * A credential's value was decrypted: to show it masked, or for calling the provider. The
+   * gateway's resolver (provider-credentials.ts) records provider use in aggregate, at most one row
+   * per credential and organization per minute: `uses` resolutions from `from` to `to` (epoch ms),
+   * and where the credential came from (`source`; for the platform's default credential `name` is
+   * the provider and the target its default credential's id).
+   */
+  'credential.decrypted': {
+    name: string;
+    kind: 'llm' | 'integration';
+    purpose: 'masked_read' | 'provider';
+    source?: 'tenant' | 'platform_default' | 'free_trial';
+    uses?: number;
+    from?: number;
+    to?: number;
+  };
   'vault.master_key_rotated': { masterKeyId: string };
+
+  // ---- the operator's default provider credentials (org_id 'platform', no tenant's) ----
+  'default_credential.created': { provider: string };
+  'default_credential.updated': { provider: string };
+  'default_credential.deleted': { provider: string };
+  /** Decrypted to show it masked to the operator. */
+  'default_credential.decrypted': { provider: string; purpose: 'masked_read' };
 
   // ---- platform settings (ibl.ai) ----
   'platform_settings.created': PlatformSettingsWrite;
@@ -181,6 +202,10 @@ const TYPES: { [T in AuditEventType]: true } = {
   'credential.deleted': true,
   'credential.decrypted': true,
   'vault.master_key_rotated': true,
+  'default_credential.created': true,
+  'default_credential.updated': true,
+  'default_credential.deleted': true,
+  'default_credential.decrypted': true,
   'platform_settings.created': true,
   'platform_settings.updated': true,
 };

@@ -1,6 +1,6 @@
 // The domain core: every service over one store, shared by every face.
 import type { Store } from '../store/db.ts';
-import { pgInvalidator } from '../store/notify.ts';
+import { pgInvalidator, publishCredentialChange } from '../store/notify.ts';
 import { KeyCache, localInvalidator, type Invalidator } from './key-cache.ts';
 import { KeyService, KeyUseBuffer } from './keys.ts';
 import { OrganizationService } from './organizations.ts';
@@ -13,6 +13,8 @@ import { IdempotencyService } from './idempotency.ts';
 import { UserKeyService } from './user-keys.ts';
 import { CredentialService } from './credentials.ts';
 import { PlatformService } from './platform.ts';
+import { DefaultCredentialService } from './default-credentials.ts';
+import { encodeScope, ProviderCredentialService } from './provider-credentials.ts';
 import { UsageService } from './usage.ts';
 import { UsageRecorder } from './usage-recorder.ts';
 import { generateKey } from '../crypto/envelope.ts';
@@ -30,6 +32,10 @@ export interface CoreOptions {
   keyCacheTtlMs?: number;
   /** How often buffered key usage and buffered gateway usage events are written (default 1000 ms). */
   usageFlushMs?: number;
+  /** Provider-credential resolutions cached in process (entries; default 10 000). */
+  credentialCacheMax?: number;
+  /** How long a cached resolution lives without invalidation (ms; default 30 s; 0: until evicted). */
+  credentialCacheTtlMs?: number;
   /** PostgreSQL URL, to LISTEN for invalidations from other nodes. */
   databaseUrl?: string | undefined;
   now?: () => number;
@@ -64,6 +70,10 @@ export class Core {
   readonly userKeys: UserKeyService;
   readonly credentials: CredentialService;
   readonly platform: PlatformService;
+  /** The operator's default provider credentials. */
+  readonly defaultCredentials: DefaultCredentialService;
+  /** Which credential a request of an organization uses for a provider (the gateway's hot path). */
+  readonly providerCredentials: ProviderCredentialService;
   readonly usage: UsageService;
   /** Buffered usage recording for the gateway: add() on the request path, written every usageFlushMs. */
   readonly usageRecorder: UsageRecorder;
@@ -101,6 +111,23 @@ export class Core {
     const masterKey = opts.masterKey ?? generateKey();
     this.credentials = new CredentialService(store, masterKey, now);
     this.platform = new PlatformService(store, this.credentials, now);
+    this.defaultCredentials = new DefaultCredentialService(store, this.credentials, now);
+    this.providerCredentials = new ProviderCredentialService(store, this.credentials, this.defaultCredentials, now, {
+      max: opts.credentialCacheMax,
+      ttlMs: opts.credentialCacheTtlMs,
+      // other nodes hear of a change over PostgreSQL (even from a process that does not listen: the CLI)
+      publish: async (scope, origin) => {
+        if (store.pool) await publishCredentialChange(store.pool, encodeScope(scope, origin));
+      },
+      onBackgroundError: opts.onBackgroundError,
+    });
+    const resolver = this.providerCredentials;
+    this.credentials.onChange((c) => {
+      if (c === null) resolver.invalidate('all');
+      else if (c.kind === 'llm') resolver.invalidate({ orgId: c.orgId, provider: c.name });
+    });
+    this.platform.onSettingsChange((orgId) => resolver.invalidate({ orgId }));
+    this.defaultCredentials.onChange((provider) => resolver.invalidate({ provider }));
     this.usage = new UsageService(store, now);
     const onBackgroundError = opts.onBackgroundError;
     this.usageRecorder = new UsageRecorder(store, {
@@ -116,22 +143,30 @@ export class Core {
     if (this.store.pool && this.opts.databaseUrl) {
       this.invalidator = await pgInvalidator(this.store.pool, this.opts.databaseUrl, {
         onKey: (hash) => this.cache.delete(hash),
-        onResync: () => this.cache.clear(),
+        onCredential: (payload) => this.providerCredentials.onNotification(payload),
+        onResync: () => {
+          this.cache.clear();
+          this.providerCredentials.invalidateLocal('all');
+        },
         onError: (err) => this.opts.onBackgroundError?.(err, 'cache invalidation listener'),
       });
     }
     this.flushTimer = setInterval(() => {
       this.keyUses.flush(this.store.db).catch((err) => this.opts.onBackgroundError?.(err as Error, 'key usage flush'));
+      this.providerCredentials.flushUses().catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential use audit flush'));
     }, this.opts.usageFlushMs ?? 1000);
     this.flushTimer.unref();
     this.usageRecorder.start();
   }
 
-  /** Writes buffered key usage and buffered usage events now. */
-  async flush(): Promise<void> {
-    const [keys, events] = await Promise.allSettled([this.keyUses.flush(this.store.db), this.usageRecorder.flush()]);
-    if (keys.status === 'rejected') throw keys.reason;
-    if (events.status === 'rejected') throw events.reason;
+  /**
+   * Writes buffered key usage, buffered usage events, and credential use counts whose one-minute
+   * window has passed (`all`: every one) now.
+   */
+  async flush(all = false): Promise<void> {
+    const results = await Promise.allSettled([this.keyUses.flush(this.store.db), this.usageRecorder.flush(), this.providerCredentials.flushUses(all)]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**
@@ -141,7 +176,11 @@ export class Core {
   async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = null;
-    const results = await Promise.allSettled([this.keyUses.flush(this.store.db), this.usageRecorder.stop()]);
+    const results = await Promise.allSettled([
+      this.keyUses.flush(this.store.db),
+      this.usageRecorder.stop(),
+      this.providerCredentials.flushUses(true).then(() => this.providerCredentials.sent()),
+    ]);
     await this.invalidator.close();
     this.invalidator = localInvalidator;
     const failed = results.find((r) => r.status === 'rejected');

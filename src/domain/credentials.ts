@@ -50,6 +50,15 @@ function checkValue(value: unknown): Buffer {
 }
 
 const aad = (orgId: string, kind: CredentialKind, name: string) => `credential:${orgId}:${kind}:${name}`;
+/** Context of the platform data key (wrapped by the master key) and of the operator's default credential values (sealed by it). */
+export const PLATFORM_DATA_KEY_CONTEXT = 'platform-data-key';
+export const platformCredentialContext = (provider: string) => `platform-credential:${provider}`;
+
+/**
+ * Told after a change that may alter what a provider credential resolves to has committed: one
+ * organization's credential (`orgId`, `kind`, `name`), or everything (`null`: the master key was rotated).
+ */
+export type CredentialChangeListener = (change: { orgId: string; kind: CredentialKind; name: string } | null) => void;
 
 /** What a master-key rotation rewrote. */
 export interface RotationResult {
@@ -57,14 +66,68 @@ export interface RotationResult {
   dataKeys: number;
   /** Credential values of an older format version re-sealed in the current one (same data key). */
   valuesResealed: number;
+  /** Whether the platform data key (sealing the operator's default credentials) was rewrapped too. */
+  platformKey: boolean;
 }
 
 export class CredentialService {
+  private listeners: CredentialChangeListener[] = [];
+
   constructor(
     private readonly store: Store,
     private masterKey: Buffer,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Calls `fn` after every committed change of a credential (see CredentialChangeListener). */
+  onChange(fn: CredentialChangeListener): void {
+    this.listeners.push(fn);
+  }
+
+  /**
+   * Tells the listeners that a credential changed. The service calls it after each transaction it
+   * commits itself; a caller that passed its own `tx` to create/update calls it after committing.
+   */
+  changed(orgId: string, kind: CredentialKind, name: string): void {
+    for (const l of this.listeners) l({ orgId, kind, name });
+  }
+
+  /**
+   * The platform's data key (for the operator's default credentials): read inside `tx`, and created
+   * there when `create` and there is none yet (null otherwise). Not cached, like organization data keys.
+   */
+  async platformDataKey(tx: Executor, create: boolean): Promise<Buffer | null> {
+    const row = await tx.selectFrom('platform_data_key').selectAll().where('id', '=', 'platform').executeTakeFirst();
+    if (row) return open(this.masterKey, row.wrapped_key, PLATFORM_DATA_KEY_CONTEXT);
+    if (!create) return null;
+    const key = generateKey();
+    try {
+      await tx.insertInto('platform_data_key').values({ id: 'platform', wrapped_key: seal(this.masterKey, key, PLATFORM_DATA_KEY_CONTEXT), master_key_id: keyFingerprint(this.masterKey), created_at: this.now(), rotated_at: null }).execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      return this.platformDataKey(tx, false);
+    }
+    return key;
+  }
+
+  /**
+   * The plaintext of the organization's `llm` credential `name`, with its id, or null when there is
+   * none: one read (the row with its data key), no write and no audit row (the provider-credential
+   * resolver audits uses in aggregate). For the gateway's resolver only.
+   */
+  async openLlm(orgId: string, name: string): Promise<{ id: string; value: unknown } | null> {
+    const row = await this.store.db
+      .selectFrom('credentials')
+      .innerJoin('data_keys', 'data_keys.org_id', 'credentials.org_id')
+      .select(['credentials.id', 'credentials.ciphertext', 'data_keys.wrapped_key'])
+      .where('credentials.org_id', '=', orgId)
+      .where('credentials.kind', '=', 'llm')
+      .where('credentials.name', '=', name)
+      .executeTakeFirst();
+    if (!row) return null;
+    const key = unwrapDataKey(this.masterKey, row.wrapped_key, orgId);
+    return { id: row.id, value: JSON.parse(open(key, row.ciphertext, aad(orgId, 'llm', name)).toString('utf8')) as unknown };
+  }
 
   /**
    * The organization's data key, created and wrapped on first use. Not cached: a key created by a
@@ -93,8 +156,12 @@ export class CredentialService {
     return row;
   }
 
-  private inTx<T>(tx: Tx | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return tx ? fn(tx) : this.store.db.transaction().execute(fn);
+  /** Runs `fn` in `tx`, or in a transaction of its own followed by the change notice for (orgId, kind, name). */
+  private async inTx<T>(tx: Tx | undefined, change: { orgId: string; kind: CredentialKind; name: string }, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (tx) return fn(tx);
+    const out = await this.store.db.transaction().execute(fn);
+    this.changed(change.orgId, change.kind, change.name);
+    return out;
   }
 
   /** Decrypts inside `tx` and records why. */
@@ -115,7 +182,7 @@ export class CredentialService {
     const name = checkName(input.name);
     const plaintext = checkValue(input.value);
     const now = this.now();
-    return this.inTx(tx, async (tx) => {
+    return this.inTx(tx, { orgId, kind, name }, async (tx) => {
       const exists = await tx.selectFrom('credentials').select('id').where('org_id', '=', orgId).where('kind', '=', kind).where('name', '=', name).executeTakeFirst();
       if (exists) throw invalid(`A credential named '${name}' already exists.`, 'name', 'already_exists');
       const key = await this.dataKey(tx, orgId);
@@ -130,7 +197,7 @@ export class CredentialService {
   async update(actor: Actor, orgId: string, kind: CredentialKind, name: string, input: { value?: unknown; platform?: string }, tx?: Tx): Promise<Credential> {
     requireOrgAdmin(actor, orgId);
     const plaintext = input.value === undefined ? null : checkValue(input.value);
-    return this.inTx(tx, async (tx) => {
+    return this.inTx(tx, { orgId, kind, name }, async (tx) => {
       const row = await this.load(tx, orgId, kind, name);
       const set: Partial<CredentialRow> = { updated_at: this.now() };
       if (plaintext) set.ciphertext = seal(await this.dataKey(tx, orgId), plaintext, aad(orgId, kind, name));
@@ -164,6 +231,7 @@ export class CredentialService {
       await tx.deleteFrom('credentials').where('id', '=', row.id).execute();
       await recordAudit(tx, actor, { orgId, type: 'credential.deleted', targetType: 'credential', targetId: row.id, payload: { name, kind } });
     });
+    this.changed(orgId, kind, name);
   }
 
   /** The plaintext value, for calling the provider (the gateway). Audited as a provider decrypt. */
@@ -211,6 +279,7 @@ export class CredentialService {
   async rotateMasterKeyAndReseal(next: Buffer): Promise<RotationResult> {
     const nextId = keyFingerprint(next);
     let valuesResealed = 0;
+    let platformKey = false;
     const count = await this.store.db.transaction().execute(async (tx) => {
       valuesResealed = 0;
       const rows = await tx.selectFrom('data_keys').selectAll().execute();
@@ -221,11 +290,21 @@ export class CredentialService {
         await tx.updateTable('data_keys').set({ wrapped_key: wrapDataKey(next, key, r.org_id), master_key_id: nextId, rotated_at: now }).where('org_id', '=', r.org_id).execute();
         await recordAudit(tx, { type: 'system' }, { orgId: r.org_id, type: 'vault.master_key_rotated', targetType: 'data_key', targetId: r.org_id, payload: { masterKeyId: nextId } }, now);
       }
+      // the platform data key (the operator's default credentials) is rewrapped the same way
+      platformKey = false;
+      const platform = await tx.selectFrom('platform_data_key').selectAll().where('id', '=', 'platform').executeTakeFirst();
+      if (platform) {
+        const key = open(this.masterKey, platform.wrapped_key, PLATFORM_DATA_KEY_CONTEXT);
+        await tx.updateTable('platform_data_key').set({ wrapped_key: seal(next, key, PLATFORM_DATA_KEY_CONTEXT), master_key_id: nextId, rotated_at: now }).where('id', '=', 'platform').execute();
+        platformKey = true;
+        await recordAudit(tx, { type: 'system' }, { orgId: 'platform', type: 'vault.master_key_rotated', targetType: 'platform_data_key', targetId: 'platform', payload: { masterKeyId: nextId } }, now);
+      }
       // stored idempotent answers are sealed under a key derived from the master key: drop them
       await tx.deleteFrom('idempotency_records').execute();
       return rows.length;
     });
     this.masterKey = next;
-    return { dataKeys: count, valuesResealed };
+    for (const l of this.listeners) l(null);
+    return { dataKeys: count, valuesResealed, platformKey };
   }
 }

@@ -84,11 +84,22 @@ async function loadOrg(db: Executor, orgId: string): Promise<Organization> {
 }
 
 export class PlatformService {
+  private settingsListeners: Array<(orgId: string) => void> = [];
+
   constructor(
     private readonly store: Store,
     private readonly credentials: CredentialService,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Calls `fn` after a committed change of an organization's default-LLM-key or free-trial switch. */
+  onSettingsChange(fn: (orgId: string) => void): void {
+    this.settingsListeners.push(fn);
+  }
+
+  private settingsChanged(orgId: string): void {
+    for (const l of this.settingsListeners) l(orgId);
+  }
 
   async settings(actor: Actor, orgId: string): Promise<TenantSettings> {
     requireOrgAdmin(actor, orgId);
@@ -110,6 +121,7 @@ export class PlatformService {
       await tx.updateTable('organizations').set({ use_default_llm_key: enabled ? 1 : 0, updated_at: now }).where('id', '=', orgId).execute();
       await recordAudit(tx, actor, { orgId, type: 'organization.default_llm_key_updated', targetType: 'organization', targetId: orgId, payload: { enabled } }, now);
     });
+    this.settingsChanged(orgId);
     return enabled;
   }
 
@@ -137,6 +149,7 @@ export class PlatformService {
         payload: { ...(input.enabled !== undefined ? { enabled: input.enabled } : {}), metadataChanged: input.metadata !== undefined },
       }, now);
     });
+    this.settingsChanged(orgId);
     return this.settings(actor, orgId);
   }
 
@@ -243,6 +256,8 @@ export class PlatformService {
       }, now);
       return next;
     });
+    // the credentials were written in this transaction: their change notices follow its commit
+    for (const p of written) this.credentials.changed(orgId, 'llm', p);
     return this.build(orgId, row);
   }
 

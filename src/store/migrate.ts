@@ -3,11 +3,13 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import * as m0001 from './migrations/0001_core_model.ts';
 import * as m0002 from './migrations/0002_audit_request_context.ts';
 import * as m0003 from './migrations/0003_gateway_usage.ts';
+import * as m0004 from './migrations/0004_platform_credentials.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_core_model': m0001,
   '0002_audit_request_context': m0002,
   '0003_gateway_usage': m0003,
+  '0004_platform_credentials': m0004,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -11,9 +11,25 @@ export interface Invalidator {
 }
 
 export const KEY_CHANNEL = 'keyplane_key_invalidate';
+/**
+ * Provider-credential changes (the resolver's cache): the payload is the domain's own JSON scope
+ * (which organization and/or provider changed); this module passes it through unread.
+ */
+export const CREDENTIAL_CHANNEL = 'keyplane_credential_invalidate';
+
+/**
+ * Tells every node listening on this PostgreSQL database that provider credentials changed. Needs no
+ * listener of its own (the operator CLI notifies running servers with it).
+ */
+export async function publishCredentialChange(pool: pg.Pool, payload: string): Promise<void> {
+  await pool.query('SELECT pg_notify($1, $2)', [CREDENTIAL_CHANNEL, payload]);
+}
 
 export interface PgInvalidatorHooks {
   onKey(secretHash: string): void;
+  /** A provider-credential change (payload from publishCredentialChange). */
+  onCredential?(payload: string): void;
+  /** The listener reconnected (notifications may have been missed): drop every cached entry. */
   onResync(): void;
   onError?(err: Error): void;
 }
@@ -27,6 +43,7 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
     const c = new pg.Client({ connectionString });
     c.on('notification', (msg) => {
       if (msg.channel === KEY_CHANNEL && msg.payload) hooks.onKey(msg.payload);
+      else if (msg.channel === CREDENTIAL_CHANNEL && msg.payload) hooks.onCredential?.(msg.payload);
     });
     c.on('error', (err) => {
       hooks.onError?.(err);
@@ -36,6 +53,7 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
     });
     await c.connect();
     await c.query(`LISTEN ${KEY_CHANNEL}`);
+    await c.query(`LISTEN ${CREDENTIAL_CHANNEL}`);
     client = c;
   };
   const schedule = () => {

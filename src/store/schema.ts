@@ -179,6 +179,24 @@ export interface DataKeysTable {
   rotated_at: number | null;
 }
 
+/** The platform's own data key (one row, id 'platform'): seals the operator's default credentials. */
+export interface PlatformDataKeyTable {
+  id: 'platform';
+  wrapped_key: string; // sealed (src/crypto/README.md) under the master key
+  master_key_id: string;
+  created_at: number;
+  rotated_at: number | null;
+}
+
+/** The operator's default credential per provider (no organization's). */
+export interface PlatformCredentialsTable {
+  provider: string;
+  id: string;
+  ciphertext: string; // sealed (src/crypto/README.md) under the platform data key
+  created_at: number;
+  updated_at: number;
+}
+
 export interface CredentialsTable {
   id: string;
   org_id: string;
@@ -304,6 +322,8 @@ export interface Database {
   project_certificates: ProjectCertificatesTable;
   data_keys: DataKeysTable;
   credentials: CredentialsTable;
+  platform_data_key: PlatformDataKeyTable;
+  platform_credentials: PlatformCredentialsTable;
   platform_settings: PlatformSettingsTable;
   usage_events: UsageEventsTable;
   usage_daily: UsageDailyTable;

@@ -440,6 +440,10 @@ export function paramValue(route: Route, face: FaceName, name: string, t: Tenant
       return t.orgId;
     case 'model':
       return 'gpt-4o-mini'; // the gateway's model routes: no tenant's object
+    case 'provider':
+      // an operator-global object (the platform's default credential of a provider): no tenant's
+      if (face === 'platform') return 'matrix-provider';
+      break;
     case 'key_id':
       if (face === 'openai') return t.targetAdminKeyId;
       if (face === 'h2ogpte') return t.targetUserKeyId;
@@ -448,7 +452,16 @@ export function paramValue(route: Route, face: FaceName, name: string, t: Tenant
   throw new Error(`route ${routeName(route)} is not in the security matrix: test/security/matrix.ts cannot fill its path parameter :${name} (add it to paramValue)`);
 }
 
-export const paramNames = (url: string): string[] => [...url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+/**
+ * Path parameters of operator-global objects, which name nothing of any organization: the platform's
+ * default credentials (`/platform/v1/default_credentials/:provider`). There is no "other tenant's id"
+ * to put in them, so the matrix tries their routes with every refused credential but not with mixed
+ * tenants' ids (paramValue still fills them).
+ */
+const GLOBAL_PARAMS: Record<string, string[]> = { '/platform/v1/default_credentials/:provider': ['provider'] };
+
+/** The path parameters naming an organization or its objects (operator-global ones left out: GLOBAL_PARAMS). */
+export const paramNames = (url: string): string[] => [...url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]!).filter((p) => !GLOBAL_PARAMS[url]?.includes(p));
 
 /** The route's path with each parameter given by `pick` (URL-encoded). */
 export function fillPath(route: Route, pick: (name: string) => string): string {
@@ -566,6 +579,10 @@ export const ROUTE_INPUTS: Record<string, RouteInput> = {
   // platform face (root key): the organization in the path and the objects it names must match
   'POST /platform/v1/organizations': { body: () => ({ name: 'matrix org', slug: 'matrix-org' }), createsOnly: 'a new organization from a name and slug' },
   'POST /platform/v1/organizations/:slug/admin_keys': { body: () => ({ name: 'matrix key' }) },
+  'PUT /platform/v1/default_credentials/:provider': {
+    body: () => ({ value: { key: 'sk-matrix-default-credential' } }),
+    createsOnly: "the platform's default credential of a provider: operator-global, naming nothing of a tenant",
+  },
   'POST /platform/v1/organizations/:slug/invites/:invite_id/accept': { body: () => ({ name: 'Matrix Invitee' }) },
   'POST /platform/v1/organizations/:slug/projects/:project_id/api_keys': {
     body: (t) => ({ user_id: t.ownerId, name: 'matrix key' }),

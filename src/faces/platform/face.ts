@@ -12,6 +12,7 @@ import { sendOpenAIError } from '../shared/openai-wire.ts';
 import { formatAdminKey, formatInvite, formatOrgUser, MAX_EXPIRES_IN_SECONDS } from '../shared/openai-objects.ts';
 import type { Organization } from '../../store/schema.ts';
 import type { IssuedKey } from '../../domain/keys.ts';
+import type { DefaultCredential } from '../../domain/default-credentials.ts';
 
 const Slug = Type.String({ minLength: 1, maxLength: 63 });
 const CreateOrgBody = Type.Object({
@@ -24,6 +25,15 @@ const CreateKeyBody = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   expires_in_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPIRES_IN_SECONDS })),
 });
+
+const Provider = Type.String({ minLength: 1, maxLength: 255 });
+// the value's shape (an object with "key" or "api_key") is checked by the domain, with its own message
+const DefaultCredentialBody = Type.Object({ value: Type.Unknown() });
+
+/** An operator default credential as this API shows it: masked. */
+function formatDefaultCredential(c: DefaultCredential) {
+  return { object: 'platform.default_credential' as const, provider: c.provider, value: c.value, created_at: toUnixSeconds(c.created_at), updated_at: toUnixSeconds(c.updated_at) };
+}
 
 export function formatOrg(org: Organization) {
   return { object: 'organization' as const, id: org.id, slug: org.slug, name: org.name, created_at: toUnixSeconds(org.created_at) };
@@ -105,6 +115,23 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
       return { object: 'organization.project.api_key' as const, id: row.id, name: row.name, redacted_value: row.redacted_value, created_at: toUnixSeconds(row.created_at), expires_at: toUnixSecondsOrNull(row.expires_at), project_id: row.project_id, value: secret };
     },
   );
+
+  // the operator's default provider credentials (used by tenants with the default LLM key or a free trial)
+  app.get('/default_credentials', async (req) => {
+    const list = await core.defaultCredentials.list(req.actor);
+    return { object: 'list', data: list.map(formatDefaultCredential) };
+  });
+
+  app.put('/default_credentials/:provider', { schema: { params: Type.Object({ provider: Provider }), body: DefaultCredentialBody } }, async (req, reply) => {
+    const { created, ...c } = await core.defaultCredentials.set(req.actor, req.params.provider, req.body.value);
+    reply.code(created ? 201 : 200);
+    return formatDefaultCredential(c);
+  });
+
+  app.delete('/default_credentials/:provider', { schema: { params: Type.Object({ provider: Provider }) } }, async (req) => {
+    await core.defaultCredentials.delete(req.actor, req.params.provider);
+    return { object: 'platform.default_credential.deleted' as const, provider: req.params.provider, deleted: true };
+  });
 
   app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: CreateKeyBody } }, async (req, reply) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
