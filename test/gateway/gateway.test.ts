@@ -21,6 +21,7 @@ function modelsFile(): string {
   const models: Record<string, unknown> = {
     'gpt-4o-mini': { ...limits, aliases: ['mini'], upstream_model: 'gpt-4o-mini-2024-07-18', prices: { input: 0.15, cached_input: 0.075, output: 0.6 } },
     'text-embedding-3-small': { ...limits },
+    'plain-chat': { ...limits },
     'mock-fail-400': { ...limits },
     'mock-fail-html': { ...limits },
     'mock-slow': { ...limits },
@@ -81,7 +82,8 @@ for (const dialect of await testDialects()) {
     test('chat completion through the SDK: the provider gets the tenant credential and the served model id', async () => {
       const before = mock.received.length;
       const { data, response } = await client.chat.completions.create({ model: 'mini', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
-      assert.deepEqual(data, completion('mini'));
+      // the provider's answer as it came: it names the model it served, as OpenAI names a dated model for an alias
+      assert.deepEqual(data, completion('gpt-4o-mini-2024-07-18'));
       const got = mock.received[before]!;
       assert.equal(got.path, '/v1/chat/completions');
       assert.equal(got.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
@@ -96,7 +98,7 @@ for (const dialect of await testDialects()) {
 
     test('unknown request fields pass through untouched; the body is sent as the client wrote it', async () => {
       const before = mock.received.length;
-      const body = '{"model":"gpt-4o-mini",  "messages":[{"role":"user","content":"hi"}],"x_vendor_field":{"keep":[1,2]}}';
+      const body = '{"model":"plain-chat",  "messages":[{"role":"user","content":"hi"}],"x_vendor_field":{"keep":[1,2]}}';
       const res = await raw(s, key, '/chat/completions', body);
       assert.equal(res.status, 200);
       assert.equal(mock.received[before]!.raw, body, 'same bytes upstream');
@@ -104,15 +106,15 @@ for (const dialect of await testDialects()) {
 
     test('streaming: events relayed as they came, usage chunk kept out unless asked for', async () => {
       const before = mock.received.length;
-      const res = await raw(s, key, '/chat/completions', { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      const res = await raw(s, key, '/chat/completions', { model: 'plain-chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
       assert.equal(mock.received[before]!.body.stream_options.include_usage, true, 'keyplane asks for usage');
-      assert.equal(res.text, streamEvents('gpt-4o-mini', false).join(''), 'exact bytes, without the usage chunk');
-      const asked = await raw(s, key, '/chat/completions', { model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
-      assert.equal(asked.text, streamEvents('gpt-4o-mini', true).join(''), 'the usage chunk the client asked for');
+      assert.equal(res.text, streamEvents('plain-chat', false).join(''), 'exact bytes, without the usage chunk');
+      const asked = await raw(s, key, '/chat/completions', { model: 'plain-chat', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(asked.text, streamEvents('plain-chat', true).join(''), 'the usage chunk the client asked for');
       // and the SDK reads it
-      const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      const stream = await client.chat.completions.create({ model: 'plain-chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
       let text = '';
       for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
       assert.equal(text, 'Hello');
@@ -251,8 +253,14 @@ for (const dialect of await testDialects()) {
       await client.chat.completions.create({ model: 'gpt-4o-mini', user: 'end-user-42', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-keyplane-session': 'sess-7' } });
       const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [] }, { headers: { 'x-keyplane-user': 'end-user-42', 'x-keyplane-session': 'sess-7' } });
       for await (const _ of stream) void _;
-      await s.rt.core.usageRecorder.flush();
-      const rows = await s.rt.store.db.selectFrom('usage_events').selectAll().where('session_id', '=', 'sess-7').orderBy('created_at').execute();
+      // the stream's usage is recorded once keyplane has finished answering: wait for it
+      let rows: Awaited<ReturnType<typeof sessionRows>> = [];
+      const sessionRows = () => s.rt.store.db.selectFrom('usage_events').selectAll().where('session_id', '=', 'sess-7').orderBy('created_at').execute();
+      for (let i = 0; i < 50 && rows.length < 2; i++) {
+        await s.rt.core.usageRecorder.flush();
+        rows = await sessionRows();
+        if (rows.length < 2) await new Promise((r) => setTimeout(r, 20));
+      }
       assert.equal(rows.length, 2);
       for (const r of rows) {
         assert.equal(Number(r.prompt_tokens), MOCK_USAGE.prompt_tokens);
