@@ -489,15 +489,16 @@ let pemCache: string | null = null;
 const pem = () => (pemCache ??= makeCertificate('matrix-upload'));
 
 /** A gateway body that is admitted up to the model lookup and never reaches an upstream. */
+const INFERENCE = "an inference request: its body names no tenant's object, and the credential used is always the key's own organization's";
 const gatewayBody = () => ({ model: 'matrix-no-such-model', messages: [{ role: 'user', content: 'hi' }] });
 
 export const ROUTE_INPUTS: Record<string, RouteInput> = {
   // gateway (data plane)
-  'POST /v1/chat/completions': { body: gatewayBody },
-  'POST /v1/completions': { body: gatewayBody },
-  'POST /v1/embeddings': { body: gatewayBody },
-  'POST /v1/responses': { body: gatewayBody },
-  'POST /v1/moderations': { body: gatewayBody },
+  'POST /v1/chat/completions': { body: gatewayBody, createsOnly: INFERENCE },
+  'POST /v1/completions': { body: gatewayBody, createsOnly: INFERENCE },
+  'POST /v1/embeddings': { body: gatewayBody, createsOnly: INFERENCE },
+  'POST /v1/responses': { body: gatewayBody, createsOnly: INFERENCE },
+  'POST /v1/moderations': { body: gatewayBody, createsOnly: INFERENCE },
   // OpenAI face
   'POST /v1/organization/admin_api_keys': { body: () => ({ name: 'matrix key' }), createsOnly: 'a new admin key from a name' },
   'POST /v1/organization/projects': { body: () => ({ name: 'matrix project' }), createsOnly: 'a new project from a name' },
