@@ -98,7 +98,9 @@ export function freePort(): Promise<number> {
 /** `keyplane serve` on a prepared store, log level warn (no per-request logs); resolves once /readyz answers 200. */
 export async function spawnKeyplane(store: { dataDir: string; databaseUrl?: string | undefined }, cpu?: number): Promise<Child & { url: string }> {
   const port = await freePort();
-  const args = [path.join(REPO, 'bin/keyplane.mjs'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', store.dataDir, '--log-level', 'warn'];
+  // KEYPLANE_BENCH_NODE_ARGS: node flags for the keyplane process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`)
+  const nodeArgs = (process.env.KEYPLANE_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, path.join(REPO, 'bin/keyplane.mjs'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', store.dataDir, '--log-level', 'warn'];
   if (store.databaseUrl) args.push('--database-url', store.databaseUrl);
   const c = start(args, cleanEnv(), cpu);
   const url = `http://127.0.0.1:${port}`;

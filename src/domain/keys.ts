@@ -1,5 +1,6 @@
 // API keys of every kind (admin, project, user) in one table: issue, list, change state, delete, and
 // verify. Secrets are returned once by `issue`; the store keeps only SHA-256 and a redacted form.
+import { sql } from 'kysely';
 import type { Executor, Store, Tx } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import type { ApiKeyKind, ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
@@ -90,16 +91,15 @@ export class KeyUseBuffer {
     const batch = this.pending;
     this.pending = new Map();
     try {
+      // One statement per 500 keys (not one per key): on SQLite a flush blocks the event loop while it
+      // runs, so it must stay short however many keys were used since the last one.
+      const entries = [...batch];
       await db.transaction().execute(async (tx) => {
-        for (const [id, u] of batch) {
-          await tx
-            .updateTable('api_keys')
-            .set((eb) => ({
-              usage_count: eb('usage_count', '+', u.count),
-              last_used_at: u.lastUsedAt,
-            }))
-            .where('id', '=', id)
-            .execute();
+        for (let i = 0; i < entries.length; i += 500) {
+          const rows = sql.join(entries.slice(i, i + 500).map(([id, u]) => sql`(${id}, ${u.count}, ${u.lastUsedAt})`));
+          await sql`WITH v(id, n, t) AS (VALUES ${rows})
+            UPDATE api_keys SET usage_count = api_keys.usage_count + CAST(v.n AS bigint), last_used_at = CAST(v.t AS bigint)
+            FROM v WHERE api_keys.id = v.id`.execute(tx);
         }
       });
     } catch (err) {

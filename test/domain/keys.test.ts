@@ -123,6 +123,26 @@ for (const dialect of await testDialects()) {
       assert.ok(row.last_used_at && row.last_used_at >= row.created_at);
     });
 
+    test('a flush of many used keys writes each key its own count and time (batched statements)', async () => {
+      const keys = [];
+      for (let i = 0; i < 1201; i++) keys.push(await t.core.keys.createAdminKey(ROOT, a.org.id, { name: `batch-${i}` }));
+      // key i is used (i % 3) + 1 times
+      for (const [i, k] of keys.entries()) for (let j = 0; j <= i % 3; j++) assert.ok(await t.core.keys.verify(k.secret));
+      await t.core.flush();
+      const rows = await t.store.db.selectFrom('api_keys').select(['id', 'usage_count', 'last_used_at']).where('name', 'like', 'batch-%').execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const [i, k] of keys.entries()) {
+        const r = byId.get(k.row.id)!;
+        assert.equal(Number(r.usage_count), (i % 3) + 1, `key ${i}`);
+        assert.ok(Number(r.last_used_at) >= k.row.created_at);
+      }
+      // a second round adds to the counts
+      assert.ok(await t.core.keys.verify(keys[0]!.secret));
+      await t.core.flush();
+      const again = await t.store.db.selectFrom('api_keys').select('usage_count').where('id', '=', keys[0]!.row.id).executeTakeFirstOrThrow();
+      assert.equal(Number(again.usage_count), 2);
+    });
+
     if (dialect === 'postgres') {
       test('a revoke on one node evicts the key from every node’s cache', async () => {
         const store2 = openStore({ dataDir: t.db.dataDir, databaseUrl: t.db.databaseUrl });
