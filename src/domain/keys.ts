@@ -10,6 +10,7 @@ import { recordAudit, type AuditPayload } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import { expiryFrom, type ExpiryInput } from './expiry.ts';
 import { ID_PREFIX, newId } from './ids.ts';
+import { yieldToEventLoop } from './usage-recorder.ts';
 import type { KeyCache, Invalidator } from './key-cache.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadProject } from './projects.ts';
@@ -91,12 +92,14 @@ export class KeyUseBuffer {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      // One statement per 500 keys (not one per key): on SQLite a flush blocks the event loop while it
-      // runs, so it must stay short however many keys were used since the last one.
+      // One statement per 200 keys (not one per key), yielding to the event loop between them: on
+      // SQLite a statement blocks it while it runs, so a flush must not hold requests however many
+      // keys were used since the last one.
       const entries = [...batch];
       await db.transaction().execute(async (tx) => {
-        for (let i = 0; i < entries.length; i += 500) {
-          const rows = sql.join(entries.slice(i, i + 500).map(([id, u]) => sql`(${id}, ${u.count}, ${u.lastUsedAt})`));
+        for (let i = 0; i < entries.length; i += 200) {
+          if (i) await yieldToEventLoop();
+          const rows = sql.join(entries.slice(i, i + 200).map(([id, u]) => sql`(${id}, ${u.count}, ${u.lastUsedAt})`));
           await sql`WITH v(id, n, t) AS (VALUES ${rows})
             UPDATE api_keys SET usage_count = api_keys.usage_count + CAST(v.n AS bigint), last_used_at = CAST(v.t AS bigint)
             FROM v WHERE api_keys.id = v.id`.execute(tx);

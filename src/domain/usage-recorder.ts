@@ -96,8 +96,15 @@ type EventRow = Insertable<UsageEventsTable> & {
 export const MAX_COUNT = 2 ** 45;
 const MAX_INT32 = 2 ** 31 - 1;
 const MAX_TEXT = 255;
-/** Rows per multi-row insert: 500 × 24 columns stays far below SQLite's 32 766 and PostgreSQL's 65 535 parameters. */
-const CHUNK = 500;
+/**
+ * Rows per multi-row insert (200 × 24 columns, far below SQLite's 32 766 and PostgreSQL's 65 535
+ * parameters). On SQLite every statement runs synchronously on the event loop: the flush yields to it
+ * between chunks, so a flush of thousands of events never holds requests for more than a few ms.
+ */
+export const CHUNK = 200;
+
+/** Lets pending I/O (requests) run before the next statement of a long flush. */
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const OWNER_TYPES = new Set(['user', 'service_account']);
 const CREDENTIAL_SOURCES = new Set(['tenant', 'platform_default', 'free_trial']);
 
@@ -251,6 +258,7 @@ export class UsageRecorder {
             .returning('id')
             .execute();
           for (const r of ids) inserted.add(r.id);
+          await yieldToEventLoop();
         }
         const daily = rollups(inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id)));
         for (const part of chunks(daily)) {
@@ -268,6 +276,7 @@ export class UsageRecorder {
               })),
             )
             .execute();
+          await yieldToEventLoop();
         }
       });
     } catch (err) {
