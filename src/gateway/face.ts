@@ -12,6 +12,9 @@ import { MemoryLimiter } from './limiter.ts';
 import { PolicyCache } from './policy.ts';
 import { ENDPOINTS, proxy, type GatewayDeps } from './proxy.ts';
 import { closeUpstreams, UpstreamError } from './upstream.ts';
+import { messages, sendAnthropicError } from './messages.ts';
+
+const isMessages = (req: FastifyRequest): boolean => req.url === '/v1/messages' || req.url.startsWith('/v1/messages?') || req.url.startsWith('/v1/messages/');
 
 /** Largest request body: base64 images and audio run to tens of MB. */
 export const GATEWAY_BODY_LIMIT = 32 * 1024 * 1024;
@@ -31,6 +34,7 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
   app.post('/embeddings', (req, reply) => proxy(req, reply, deps, ENDPOINTS.embeddings));
   app.post('/responses', (req, reply) => proxy(req, reply, deps, ENDPOINTS.responses));
   app.post('/moderations', (req, reply) => proxy(req, reply, deps, ENDPOINTS.moderations));
+  app.post('/messages', (req, reply) => messages(req, reply, deps));
 
   // The models this key may use: the catalog's, on providers the organization has a credential for.
   const usable = async (req: FastifyRequest) => {
@@ -58,9 +62,10 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
 export const gatewayFace = defineFace({
   name: 'gateway',
   prefix: '/v1',
-  paths: ['/v1/chat', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/moderations', '/v1/models'],
+  paths: ['/v1/chat', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/moderations', '/v1/models', '/v1/messages'],
   auth: {
-    token: (req) => authToken(req),
+    // Anthropic's clients send their key in x-api-key: accepted on /v1/messages only
+    token: (req) => authToken(req) ?? (isMessages(req) && typeof req.headers['x-api-key'] === 'string' && req.headers['x-api-key'] ? req.headers['x-api-key'] : null),
     missing:
       "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.",
     invalid: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
@@ -74,7 +79,8 @@ export const gatewayFace = defineFace({
       );
     }
   },
-  render(reply, err) {
+  render(reply, err, req) {
+    if (isMessages(req)) return sendAnthropicError(reply, err);
     if (err instanceof UpstreamError) {
       return reply.code(err.status === 499 ? 400 : err.status).type('application/json').send({ error: { message: err.message, type: err.status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: err.code } });
     }

@@ -47,7 +47,7 @@ export interface GatewayDeps {
 type Json = Record<string, unknown>;
 
 /** The request after admission: who, which model, what was reserved. */
-interface Admitted {
+export interface Admitted {
   orgId: string;
   projectId: string;
   keyId: string;
@@ -64,7 +64,7 @@ interface Admitted {
 }
 
 /** Reads the body, checks scope, project, model and limits: everything decided before any upstream call. */
-async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Promise<Admitted> {
+export async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Promise<Admitted> {
   const actor = req.actor;
   if (!isProjectKey(actor)) throw forbidden();
   const key = actor.key;
@@ -121,18 +121,18 @@ function upstreamBody(a: Admitted, ep: Endpoint): { body: Buffer | string; injec
   return { body: JSON.stringify(out), injected: inject };
 }
 
-function endUserOf(req: FastifyRequest, body: Json): string | null {
+export function endUserOf(req: FastifyRequest, body: Json): string | null {
   const h = req.headers['x-keyplane-user'];
   if (typeof h === 'string' && h.length > 0 && h.length <= 255) return h;
   return typeof body.user === 'string' && body.user.length > 0 && body.user.length <= 255 ? body.user : null;
 }
 
-function sessionOf(req: FastifyRequest): string | null {
+export function sessionOf(req: FastifyRequest): string | null {
   const h = req.headers['x-keyplane-session'];
   return typeof h === 'string' && h.length > 0 && h.length <= 255 ? h : null;
 }
 
-const serverTiming = (ownMs: number, upstreamMs: number) => `keyplane;dur=${ownMs.toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
+export const serverTiming = (ownMs: number, upstreamMs: number) => `keyplane;dur=${ownMs.toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
 
 function headerText(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;

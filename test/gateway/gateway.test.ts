@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { testDialects, tmpDir } from '../helpers/db.ts';
 import { assertOpenAIError, openaiClient } from '../helpers/http.ts';
@@ -132,6 +133,36 @@ for (const dialect of await testDialects()) {
       for await (const ev of stream) types.push(ev.type);
       assert.deepEqual(types, ['response.created', 'response.output_text.delta', 'response.completed']);
       assert.equal(mock.received.at(-1)!.body.stream_options, undefined, 'never stream_options on /v1/responses');
+    });
+
+    test('Anthropic clients: /v1/messages with the official SDK, plain and streamed, through an OpenAI-compatible provider', async () => {
+      const anthropic = new Anthropic({ apiKey: key, baseURL: s.url, maxRetries: 0 });
+      const before = mock.received.length;
+      const msg = await anthropic.messages.create({ model: 'plain-chat', max_tokens: 64, system: 'be brief', messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(msg.type, 'message');
+      assert.equal(msg.role, 'assistant');
+      assert.deepEqual(msg.content, [{ type: 'text', text: 'Hello from the mock.' }]);
+      assert.equal(msg.stop_reason, 'end_turn');
+      assert.equal(msg.usage.output_tokens, MOCK_USAGE.completion_tokens);
+      const got = mock.received[before]!;
+      assert.equal(got.path, '/v1/chat/completions');
+      assert.deepEqual(got.body.messages[0], { role: 'system', content: 'be brief' });
+      assert.equal(got.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
+
+      const stream = anthropic.messages.stream({ model: 'plain-chat', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
+      const final = await stream.finalMessage();
+      assert.deepEqual(final.content, [{ type: 'text', text: 'Hello' }]);
+      assert.equal(final.usage.output_tokens, MOCK_USAGE.completion_tokens);
+
+      // errors in Anthropic's envelope; its key header works, an admin key does not
+      const bad = await fetch(`${s.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': s.adminKey, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'plain-chat', max_tokens: 8, messages: [] }) });
+      assert.equal(bad.status, 403);
+      const body = (await bad.json()) as { type: string; error: { type: string; message: string } };
+      assert.equal(body.type, 'error');
+      assert.equal(body.error.type, 'permission_error');
+      const missing = await fetch(`${s.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'nope', max_tokens: 8, messages: [] }) });
+      assert.equal(missing.status, 404);
+      assert.equal(((await missing.json()) as { error: { type: string } }).error.type, 'not_found_error');
     });
 
     test('models: the catalog models the organization has a provider credential for', async () => {

@@ -101,11 +101,20 @@ export const FACES: Record<Exclude<FaceName, 'health'>, FaceSpec> = {
   // The data plane: project keys only (a user's or a service account's); every admin-plane key is a 403.
   gateway: {
     auth: bearer,
-    malformed: bearerMalformed,
+    // (x-api-key is how Anthropic's clients send their key, accepted on /v1/messages)
+    malformed: (valid) => bearerMalformed(valid).filter(([label]) => !label.includes('X-API-Key')),
     unknownKey: () => `sk-proj-${b64url(48)}`,
     kinds: { admin: 403, owner: 403, reader: 403, project: 'ok', serviceAccount: 'ok' },
     lifecycleKind: 'project',
-    envelope: openaiEnvelope,
+    // /v1/messages answers in Anthropic's envelope, the rest in OpenAI's
+    envelope(status, body, text) {
+      if (!text.includes('/v1/messages')) return openaiEnvelope(status, body, text);
+      assert.ok(body && typeof body === 'object', `an Anthropic error: ${text}`);
+      assert.deepEqual(Object.keys(body).sort(), ['error', 'type'], text);
+      assert.equal(body.type, 'error', text);
+      assert.deepEqual(Object.keys(body.error).sort(), ['message', 'type'], text);
+      assert.ok(typeof body.error.message === 'string' && typeof body.error.type === 'string', text);
+    },
   },
   // Organization administrators: admin keys and owners' user keys; readers and project keys are 403.
   h2ogpte: {
@@ -499,6 +508,7 @@ export const ROUTE_INPUTS: Record<string, RouteInput> = {
   'POST /v1/embeddings': { body: gatewayBody, createsOnly: INFERENCE },
   'POST /v1/responses': { body: gatewayBody, createsOnly: INFERENCE },
   'POST /v1/moderations': { body: gatewayBody, createsOnly: INFERENCE },
+  'POST /v1/messages': { body: () => ({ model: 'matrix-no-such-model', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }), createsOnly: INFERENCE },
   // OpenAI face
   'POST /v1/organization/admin_api_keys': { body: () => ({ name: 'matrix key' }), createsOnly: 'a new admin key from a name' },
   'POST /v1/organization/projects': { body: () => ({ name: 'matrix project' }), createsOnly: 'a new project from a name' },
