@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../domain/core.ts';
 import { isProjectKey, keyAllows } from '../domain/actor.ts';
-import { forbidden } from '../domain/errors.ts';
+import { DomainError, forbidden } from '../domain/errors.ts';
+import { chatViaAnthropic } from './anthropic-upstream.ts';
 import { costNanoUsd, type ModelRoute } from '../domain/model-routes.ts';
 import { badJson, limitReached, missingScope, modelNotFound, noModel } from './errors.ts';
 import { rateLimitHeaders, type Limiter, type Reservation, type LimitState } from './limiter.ts';
@@ -195,6 +196,13 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
   };
   try {
     credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
+    if (a.route.api === 'anthropic') {
+      // Anthropic serves Chat Completions through its Messages API, translated both ways
+      if (ep !== ENDPOINTS.chat) throw new DomainError('invalid', `Model '${a.requested}' is served by Anthropic, which answers /v1/chat/completions (and /v1/messages) only.`, 'model', 'unsupported_endpoint');
+      reply.raw.on('close', onClose);
+      status = await chatViaAnthropic(req, reply, a, credential.secret, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, defaultMaxTokens: deps.defaultOutputTokens, headers: { ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0, 0) } }, (t) => (tokens = t));
+      return reply;
+    }
     const target = targetFor(a.route, credential.secret, ep.path);
     const { body, injected } = upstreamBody(a, ep);
     reply.raw.on('close', onClose);

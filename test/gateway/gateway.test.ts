@@ -12,7 +12,7 @@ import { startServer, type TestServer } from '../helpers/server.ts';
 import { testDialects, tmpDir } from '../helpers/db.ts';
 import { assertOpenAIError, openaiClient } from '../helpers/http.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
-import { completion, MOCK_USAGE, startMockUpstream, streamEvents, type MockUpstream } from './mock-upstream.ts';
+import { ANTHROPIC_USAGE, completion, MOCK_USAGE, startMockUpstream, streamEvents, type MockUpstream } from './mock-upstream.ts';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 
@@ -32,6 +32,7 @@ function modelsFile(): string {
     'tiny-limit': { max_requests_per_1_minute: 3, max_tokens_per_1_minute: 10_000_000 },
     'tiny-tokens': { max_requests_per_1_minute: 1000, max_tokens_per_1_minute: 300 },
     'elsewhere': { ...limits, provider: 'acme' },
+    'claude-test': { ...limits, provider: 'anthropic', upstream_model: 'claude-test-20250101', prices: { input: 3, cached_input: 0.3, output: 15 } },
   };
   const file = path.join(tmpDir('kp-models'), 'models.json');
   fs.writeFileSync(file, JSON.stringify(models));
@@ -68,6 +69,7 @@ for (const dialect of await testDialects()) {
       s = await startServer(dialect, { modelsFile: modelsFile(), upstreamTimeoutMs: '1000' });
       orgId = (await s.rt.core.orgs.getBySlug(SYSTEM, 'main')).id;
       await s.rt.core.credentials.create(SYSTEM, orgId, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: 'main' });
+      await s.rt.core.credentials.create(SYSTEM, orgId, 'llm', { name: 'anthropic', value: { api_key: UPSTREAM_KEY, base_url: mock.url }, platform: 'main' });
       const admin = openaiClient(s, s.adminKey);
       const project = await admin.admin.organization.projects.create({ name: 'Gateway' });
       projectId = project.id;
@@ -163,6 +165,35 @@ for (const dialect of await testDialects()) {
       const missing = await fetch(`${s.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'nope', max_tokens: 8, messages: [] }) });
       assert.equal(missing.status, 404);
       assert.equal(((await missing.json()) as { error: { type: string } }).error.type, 'not_found_error');
+    });
+
+    test('Chat Completions served by Anthropic: translated both ways, plain and streamed, usage from Anthropic', async () => {
+      const before = mock.received.length;
+      const c = await client.chat.completions.create({ model: 'claude-test', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }] });
+      assert.equal(c.object, 'chat.completion');
+      assert.equal(c.model, 'claude-test');
+      assert.equal(c.choices[0]!.message.content, 'Bonjour.');
+      assert.equal(c.choices[0]!.finish_reason, 'stop');
+      assert.equal(c.usage!.completion_tokens, ANTHROPIC_USAGE.output_tokens);
+      assert.equal(c.usage!.prompt_tokens, ANTHROPIC_USAGE.input_tokens + ANTHROPIC_USAGE.cache_read_input_tokens);
+      const got = mock.received[before]!;
+      assert.equal(got.path, '/v1/messages');
+      assert.equal(got.headers['x-api-key'], UPSTREAM_KEY);
+      assert.equal(got.body.model, 'claude-test-20250101');
+      assert.equal(got.body.system, 'be brief');
+      assert.equal(typeof got.body.max_tokens, 'number');
+
+      const stream = await client.chat.completions.create({ model: 'claude-test', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+      let text = '';
+      let usage: OpenAI.CompletionUsage | null | undefined;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        if (chunk.usage) usage = chunk.usage;
+      }
+      assert.equal(text, 'Bonjour');
+      assert.equal(usage?.completion_tokens, ANTHROPIC_USAGE.output_tokens);
+      const emb = await raw(s, key, '/embeddings', { model: 'claude-test', input: 'x' });
+      assert.equal(emb.status, 400);
     });
 
     test('models: the catalog models the organization has a provider credential for', async () => {

@@ -88,6 +88,7 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
   const model: string = body?.model ?? '';
   const path = (req.url ?? '').split('?')[0];
+  if (path === '/v1/messages') return anthropic(req, res, body);
   if (req.headers.authorization !== 'Bearer sk-upstream-secret' && req.headers['api-key'] !== 'sk-upstream-secret') {
     return json(res, 401, { error: { message: 'Incorrect API key provided: sk-upst***.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
   }
@@ -147,4 +148,29 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any):
     return json(res, 200, { id: 'cmpl-mock', object: 'text_completion', created: 1_700_000_000, model, choices: [{ text: 'ok', index: 0, logprobs: null, finish_reason: 'stop' }], usage: MOCK_USAGE });
   }
   json(res, 404, { error: { message: `mock: no ${path}`, type: 'invalid_request_error', param: null, code: null } });
+}
+
+/** Usage the fake Anthropic reports. */
+export const ANTHROPIC_USAGE = { input_tokens: 9, output_tokens: 6, cache_read_input_tokens: 2, cache_creation_input_tokens: 0 };
+
+/** A fake Anthropic Messages API: `x-api-key` and `anthropic-version` required, plain and streamed answers. */
+function anthropic(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
+  if (req.headers['x-api-key'] !== 'sk-upstream-secret' || !req.headers['anthropic-version']) {
+    return json(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+  }
+  if (typeof body?.max_tokens !== 'number') return json(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
+  const model: string = body.model;
+  if (!body.stream) {
+    return json(res, 200, { id: 'msg_mock1', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: 'Bonjour.' }], stop_reason: 'end_turn', stop_sequence: null, usage: ANTHROPIC_USAGE });
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const ev = (event: string, data: object) => `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`;
+  res.write(ev('message_start', { message: { id: 'msg_mock2', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...ANTHROPIC_USAGE, output_tokens: 1 } } }));
+  res.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+  res.write(ev('ping', {}));
+  res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Bon' } }));
+  res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'jour' } }));
+  res.write(ev('content_block_stop', { index: 0 }));
+  res.write(ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: ANTHROPIC_USAGE.output_tokens } }));
+  res.end(ev('message_stop', {}));
 }
