@@ -35,6 +35,9 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
   app.post('/responses', (req, reply) => proxy(req, reply, deps, ENDPOINTS.responses));
   app.post('/moderations', (req, reply) => proxy(req, reply, deps, ENDPOINTS.moderations));
   app.post('/messages', (req, reply) => messages(req, reply, deps));
+  app.post('/images/generations', (req, reply) => proxy(req, reply, deps, ENDPOINTS.images));
+  app.post('/audio/speech', (req, reply) => proxy(req, reply, deps, ENDPOINTS.speech));
+  app.post('/audio/transcriptions', (req, reply) => proxy(req, reply, deps, ENDPOINTS.transcriptions));
 
   // The models this key may use: the catalog's, on providers the organization has a credential for.
   const usable = async (req: FastifyRequest) => {
@@ -62,7 +65,7 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
 export const gatewayFace = defineFace({
   name: 'gateway',
   prefix: '/v1',
-  paths: ['/v1/chat', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/moderations', '/v1/models', '/v1/messages'],
+  paths: ['/v1/chat', '/v1/completions', '/v1/embeddings', '/v1/responses', '/v1/moderations', '/v1/models', '/v1/messages', '/v1/images', '/v1/audio'],
   auth: {
     // Anthropic's clients send their key in x-api-key: accepted on /v1/messages only
     token: (req) => authToken(req) ?? (isMessages(req) && typeof req.headers['x-api-key'] === 'string' && req.headers['x-api-key'] ? req.headers['x-api-key'] : null),
@@ -96,7 +99,11 @@ export const gatewayFace = defineFace({
     removeUnknown: false,
     refuseNul: false,
     // bodies reach the handlers as the bytes the client sent: unknown fields pass through untouched
-    parsers: (app) => app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body)),
+    parsers: (app) => {
+      app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+      // audio uploads: the form is passed through as it came
+      app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    },
   },
   routes,
 });

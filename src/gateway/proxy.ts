@@ -27,6 +27,10 @@ export interface Endpoint {
   usageOption: boolean;
   /** Body field(s) that cap the output tokens. */
   outputFields: readonly string[];
+  /** What else the request uses against the project's limits: images (`n`), or its upload's size (audio). */
+  meter?: 'images' | 'audio';
+  /** The body is multipart/form-data, passed through as it came (the model read from its `model` field). */
+  multipart?: boolean;
 }
 
 export const ENDPOINTS = {
@@ -35,6 +39,9 @@ export const ENDPOINTS = {
   embeddings: { name: 'embeddings', path: '/embeddings', usageOption: false, outputFields: [] },
   responses: { name: 'responses', path: '/responses', usageOption: false, outputFields: ['max_output_tokens'] },
   moderations: { name: 'moderations', path: '/moderations', usageOption: false, outputFields: [] },
+  images: { name: 'images.generations', path: '/images/generations', usageOption: false, outputFields: [], meter: 'images' },
+  speech: { name: 'audio.speech', path: '/audio/speech', usageOption: false, outputFields: [] },
+  transcriptions: { name: 'audio.transcriptions', path: '/audio/transcriptions', usageOption: false, outputFields: [], meter: 'audio', multipart: true },
 } as const satisfies Record<string, Endpoint>;
 
 export interface GatewayDeps {
@@ -72,10 +79,17 @@ export async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint
   if (!keyAllows(key, 'api.model.request')) throw missingScope('api.model.request');
   const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw badJson();
+  if (ep.multipart) {
+    // the fields keyplane needs, read from the form without taking the file apart
+    const text = raw.subarray(0, Math.min(raw.length, 1 << 20)).toString('latin1');
+    const field = (name: string) => new RegExp(`name="${name}"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]*)`).exec(text)?.[1];
+    body = { model: field('model'), user: field('user') };
+  } else {
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw badJson();
+    }
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badJson();
   const b = body as Json;
@@ -92,7 +106,9 @@ export async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint
   if (ep.outputFields.length && !output) output = deps.defaultOutputTokens;
   const estimate = Math.ceil(raw.length / 4) + output;
   const now = Date.now();
-  const r = await deps.limiter.reserve({ bucket: `${key.projectId}\u0000${route.model}`, limits: policy.limits.get(route.model) ?? {}, tokens: estimate, now });
+  const images = ep.meter === 'images' ? (typeof b.n === 'number' && Number.isInteger(b.n) && b.n > 0 ? b.n : 1) : 0;
+  const audioBytes = ep.meter === 'audio' ? raw.length : 0;
+  const r = await deps.limiter.reserve({ bucket: `${key.projectId}\u0000${route.model}`, limits: policy.limits.get(route.model) ?? {}, tokens: ep.multipart ? 0 : estimate, images, audioBytes, now });
   if (!r.ok) throw Object.assign(limitReached(route.model, key.projectId, r.refused), { state: r.state });
   return {
     orgId: key.orgId,
@@ -113,6 +129,12 @@ export async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint
 
 /** The body the upstream gets: the client's bytes, unless the model id or the usage option must change. */
 function upstreamBody(a: Admitted, ep: Endpoint): { body: Buffer | string; injected: boolean } {
+  if (ep.multipart) {
+    if (a.body.model === a.route.upstreamModel) return { body: a.raw, injected: false };
+    // an alias: the form's model field rewritten in place (latin1 keeps every other byte as it was)
+    const text = a.raw.toString('latin1').replace(/(name="model"\r\n(?:[^\r\n]+\r\n)*\r\n)[^\r\n]*/, (_m, head: string) => head + a.route.upstreamModel);
+    return { body: Buffer.from(text, 'latin1'), injected: false };
+  }
   const so = a.body.stream_options;
   const wantsUsage = so && typeof so === 'object' && (so as Json).include_usage === true;
   const inject = a.stream && ep.usageOption && a.route.api !== 'azure' && !wantsUsage;
@@ -158,6 +180,8 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
   let tokens: Tokens | null = null;
   let status = 0;
   let upstreamMs = 0;
+  let imagesMade = 0;
+  let answerBytes = 0;
   const finish = () => {
     const now = Date.now();
     void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
@@ -178,9 +202,9 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
       inputTokens: t.inputTokens,
       cachedInputTokens: t.cachedInputTokens,
       outputTokens: t.outputTokens,
-      images: 0,
+      images: ep.meter === 'images' && status > 0 && status < 400 ? imagesMade : 0,
       audioSeconds: 0,
-      audioBytes: 0,
+      audioBytes: ep.meter === 'audio' ? a.raw.length : ep === ENDPOINTS.speech && status > 0 && status < 400 ? answerBytes : 0,
       costNanoUsd: tokens ? costNanoUsd(a.route.prices, t) : 0,
       status,
       latencyMs: Math.round(performance.now() - t0),
@@ -207,7 +231,8 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
     const { body, injected } = upstreamBody(a, ep);
     reply.raw.on('close', onClose);
     const tUp = performance.now();
-    call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs });
+    const contentTypeIn = ep.multipart ? String(req.headers['content-type']) : undefined;
+    call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, ...(contentTypeIn ? { contentType: contentTypeIn } : {}) });
     upstreamMs = performance.now() - tUp;
     const contentType = headerText(call.headers['content-type']) ?? 'application/json';
     if (a.stream && call.statusCode === 200 && contentType.startsWith('text/event-stream')) {
@@ -227,6 +252,8 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
       }
     }
     if (status < 400) tokens = tokensOfBody(parsed);
+    answerBytes = buf.length;
+    if (status < 400 && ep.meter === 'images') imagesMade = Array.isArray((parsed as Json | undefined)?.data) ? ((parsed as Json).data as unknown[]).length : 0;
     reply.code(status).headers({ ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0 - upstreamMs, upstreamMs) });
     if (status >= 400 && !(parsed && typeof parsed === 'object' && 'error' in (parsed as Json))) {
       // an upstream error without OpenAI's envelope: give it one (never the provider's raw page)

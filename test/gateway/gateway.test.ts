@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { testDialects, tmpDir } from '../helpers/db.ts';
@@ -32,6 +32,9 @@ function modelsFile(): string {
     'tiny-limit': { max_requests_per_1_minute: 3, max_tokens_per_1_minute: 10_000_000 },
     'tiny-tokens': { max_requests_per_1_minute: 1000, max_tokens_per_1_minute: 300 },
     'elsewhere': { ...limits, provider: 'acme' },
+    'gpt-image-1': { ...limits, max_images_per_1_minute: 3 },
+    'tts-1': { ...limits },
+    'whisper-1': { ...limits, aliases: ['stt'], upstream_model: 'whisper-large' },
     'claude-test': { ...limits, provider: 'anthropic', upstream_model: 'claude-test-20250101', prices: { input: 3, cached_input: 0.3, output: 15 } },
   };
   const file = path.join(tmpDir('kp-models'), 'models.json');
@@ -194,6 +197,28 @@ for (const dialect of await testDialects()) {
       assert.equal(usage?.completion_tokens, ANTHROPIC_USAGE.output_tokens);
       const emb = await raw(s, key, '/embeddings', { model: 'claude-test', input: 'x' });
       assert.equal(emb.status, 400);
+    });
+
+    test('images, speech and transcriptions (a multipart upload passed through) through the SDK, images per minute enforced', async () => {
+      const img = await client.images.generate({ model: 'gpt-image-1', prompt: 'a cat', n: 2 });
+      assert.equal(img.data!.length, 2);
+      const tooMany = await raw(s, key, '/images/generations', { model: 'gpt-image-1', prompt: 'more cats', n: 2 });
+      assert.equal(tooMany.status, 429, 'two images of three per minute were used');
+      assert.match(tooMany.json.error.message, /images per min/);
+      const speech = await client.audio.speech.create({ model: 'tts-1', input: 'hello', voice: 'alloy' });
+      assert.deepEqual([...new Uint8Array(await speech.arrayBuffer())], [0xff, 0xfb, 0x90, 0x64, 1, 2, 3, 4]);
+      const before = mock.received.length;
+      const audio = await toFile(Buffer.from('RIFF....WAVEfmt fake audio bytes'), 'clip.wav', { type: 'audio/wav' });
+      const tr = await client.audio.transcriptions.create({ model: 'stt', file: audio });
+      assert.equal(tr.text, 'heard a form');
+      const got = mock.received[before]!;
+      assert.equal(got.path, '/v1/audio/transcriptions');
+      assert.equal(got.body.model, 'whisper-large', 'the alias rewritten inside the form');
+      assert.ok(got.raw.includes('RIFF....WAVEfmt fake audio bytes'), 'the file reached the upstream as it was');
+      await s.rt.core.usageRecorder.flush();
+      const rows = await s.rt.store.db.selectFrom('usage_events').select(['endpoint', 'images', 'audio_bytes', 'prompt_tokens']).where('endpoint', 'in', ['images.generations', 'audio.transcriptions']).where('status', '=', 200).execute();
+      assert.ok(rows.some((r) => r.endpoint === 'images.generations' && Number(r.images) === 2));
+      assert.ok(rows.some((r) => r.endpoint === 'audio.transcriptions' && Number(r.audio_bytes) > 0 && Number(r.prompt_tokens) === 14));
     });
 
     test('models: the catalog models the organization has a provider credential for', async () => {

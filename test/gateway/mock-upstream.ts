@@ -53,7 +53,9 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       try {
         body = JSON.parse(raw);
       } catch {
-        body = undefined;
+        // a multipart form: its model field
+        const m = /name="model"\r\n\r\n([^\r\n]*)/.exec(raw);
+        body = m ? { model: m[1], multipart: true } : undefined;
       }
       state.received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, raw });
       res.on('close', () => {
@@ -143,6 +145,19 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any):
       return;
     }
     return json(res, 200, response);
+  }
+  if (path === '/v1/images/generations') {
+    const n = typeof body?.n === 'number' ? body.n : 1;
+    return json(res, 200, { created: 1_700_000_000, data: Array.from({ length: n }, () => ({ b64_json: 'aW1n' })), usage: { input_tokens: 8, output_tokens: 100, total_tokens: 108, input_tokens_details: { text_tokens: 8, image_tokens: 0 } } });
+  }
+  if (path === '/v1/audio/speech') {
+    res.writeHead(200, { 'content-type': 'audio/mpeg' });
+    return void res.end(Buffer.from([0xff, 0xfb, 0x90, 0x64, 1, 2, 3, 4]));
+  }
+  if (path === '/v1/audio/transcriptions') {
+    // a multipart form: the mock checks it arrived whole and answers with what it read
+    const ct = String(req.headers['content-type']);
+    return json(res, 200, { text: `heard ${ct.startsWith('multipart/form-data; boundary=') ? 'a form' : 'no form'}`, usage: { type: 'tokens', input_tokens: 14, output_tokens: 3, total_tokens: 17 } });
   }
   if (path === '/v1/completions') {
     return json(res, 200, { id: 'cmpl-mock', object: 'text_completion', created: 1_700_000_000, model, choices: [{ text: 'ok', index: 0, logprobs: null, finish_reason: 'stop' }], usage: MOCK_USAGE });

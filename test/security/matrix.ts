@@ -508,6 +508,9 @@ export const ROUTE_INPUTS: Record<string, RouteInput> = {
   'POST /v1/embeddings': { body: gatewayBody, createsOnly: INFERENCE },
   'POST /v1/responses': { body: gatewayBody, createsOnly: INFERENCE },
   'POST /v1/moderations': { body: gatewayBody, createsOnly: INFERENCE },
+  'POST /v1/images/generations': { body: () => ({ model: 'matrix-no-such-model', prompt: 'a cat' }), createsOnly: INFERENCE },
+  'POST /v1/audio/speech': { body: () => ({ model: 'matrix-no-such-model', input: 'hi', voice: 'alloy' }), createsOnly: INFERENCE },
+  'POST /v1/audio/transcriptions': { body: gatewayBody, createsOnly: INFERENCE },
   'POST /v1/messages': { body: () => ({ model: 'matrix-no-such-model', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }), createsOnly: INFERENCE },
   // OpenAI face
   'POST /v1/organization/admin_api_keys': { body: () => ({ name: 'matrix key' }), createsOnly: 'a new admin key from a name' },
