@@ -28,6 +28,10 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Output tokens the gateway reserves for a request that names no max_tokens. */
   defaultOutputTokens: number;
+  /** Tokens an organization's free trial may use on the platform's key (0: no cap). */
+  freeTrialTokens: number;
+  /** Requests an organization's free trial may make on the platform's key (0: no cap). */
+  freeTrialRequests: number;
   /** The model catalog file (KEYPLANE_MODELS_FILE) and its parsed content; undefined: the built-in catalog. */
   modelsFile: { path: string; catalog: ModelCatalog; /** The parsed file, for the routes (providers, aliases, prices) beside the limits. */ entries: unknown } | undefined;
 }
@@ -55,6 +59,8 @@ export const SETTINGS = {
   shutdownTimeoutMs: { env: 'KEYPLANE_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', describe: 'how long SIGTERM waits for in-flight requests' },
   upstreamTimeoutMs: { env: 'KEYPLANE_UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout-ms', describe: 'gateway: longest wait for an upstream answer to start, and between its chunks (504 after)' },
   defaultOutputTokens: { env: 'KEYPLANE_DEFAULT_OUTPUT_TOKENS', flag: '--default-output-tokens', describe: 'gateway: output tokens reserved against token limits when a request names no max_tokens' },
+  freeTrialTokens: { env: 'KEYPLANE_FREE_TRIAL_TOKENS', flag: '--free-trial-tokens', describe: 'gateway: tokens a free trial may use on the platform key, unless its metadata says {"tokens": n} (0: no cap)' },
+  freeTrialRequests: { env: 'KEYPLANE_FREE_TRIAL_REQUESTS', flag: '--free-trial-requests', describe: 'gateway: requests a free trial may make on the platform key, unless its metadata says {"requests": n} (0: no cap)' },
   modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
 } satisfies Record<keyof Config, SettingSpec>;
 
@@ -157,6 +163,8 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 600_000),
     upstreamTimeoutMs: int('upstreamTimeoutMs', 600_000, 100, 3_600_000),
     defaultOutputTokens: int('defaultOutputTokens', 512, 1, 1_000_000),
+    freeTrialTokens: int('freeTrialTokens', 1_000_000, 0, 1_000_000_000_000),
+    freeTrialRequests: int('freeTrialRequests', 0, 0, 1_000_000_000_000),
     modelsFile,
   };
 }

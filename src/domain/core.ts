@@ -24,6 +24,7 @@ import { RateLimitService } from './rate-limits.ts';
 import { AuditService } from './audit.ts';
 import { DEFAULT_MODEL_CATALOG, type ModelCatalog } from './model-catalog.ts';
 import { buildModelRoutes, type ModelRoutes } from './model-routes.ts';
+import { FreeTrialService, type TrialAllowance } from './free-trial.ts';
 import { RoleService } from './roles.ts';
 import { GroupService } from './groups.ts';
 
@@ -32,6 +33,8 @@ export interface CoreOptions {
   keyCacheTtlMs?: number;
   /** How often buffered key usage and buffered gateway usage events are written (default 1000 ms). */
   usageFlushMs?: number;
+  /** The operator's default free-trial allowance (KEYPLANE_FREE_TRIAL_TOKENS / _REQUESTS). */
+  freeTrial?: TrialAllowance;
   /** Provider-credential resolutions cached in process (entries; default 10 000). */
   credentialCacheMax?: number;
   /** How long a cached resolution lives without invalidation (ms; default 30 s; 0: until evicted). */
@@ -72,6 +75,8 @@ export class Core {
   readonly platform: PlatformService;
   /** The operator's default provider credentials. */
   readonly defaultCredentials: DefaultCredentialService;
+  /** Free-trial allowances, checked by the gateway when a request uses the platform's key for a trial. */
+  readonly freeTrial: FreeTrialService;
   /** Which credential a request of an organization uses for a provider (the gateway's hot path). */
   readonly providerCredentials: ProviderCredentialService;
   readonly usage: UsageService;
@@ -112,6 +117,7 @@ export class Core {
     this.credentials = new CredentialService(store, masterKey, now);
     this.platform = new PlatformService(store, this.credentials, now);
     this.defaultCredentials = new DefaultCredentialService(store, this.credentials, now);
+    this.freeTrial = new FreeTrialService(store, opts.freeTrial ?? { tokens: 1_000_000, requests: null }, now);
     this.providerCredentials = new ProviderCredentialService(store, this.credentials, this.defaultCredentials, now, {
       max: opts.credentialCacheMax,
       ttlMs: opts.credentialCacheTtlMs,

@@ -90,6 +90,7 @@ export const gatewayFace = defineFace({
     const { status, body } = openaiError(err);
     const rl = (err as { rateLimit?: { limitName: string } }).rateLimit;
     if (status === 429 && rl) body.error.type = limitType(rl.limitName);
+    if (status === 429 && body.error.code === 'insufficient_quota') body.error.type = 'insufficient_quota';
     return reply.code(status).type('application/json').send(body);
   },
   notFoundMessage: (req) => `Invalid URL (${req.method} ${req.url.split('?')[0]}).`,

@@ -72,6 +72,7 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
   try {
     const chat = anthropicToChatRequest(a.body as unknown as AnthropicRequest, a.route.upstreamModel);
     credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
+    if (credential.source === 'free_trial') await deps.core.freeTrial.check(a.orgId);
     const target = targetFor(a.route, credential.secret, MESSAGES.path);
     reply.raw.on('close', onClose);
     const tUp = performance.now();
@@ -129,7 +130,7 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
     return reply.send(answer);
   } catch (err) {
     const failure = err instanceof TranslationError ? err : upstreamFailure(err);
-    status = failure instanceof UpstreamError ? failure.status : 400;
+    status = failure instanceof UpstreamError ? failure.status : err instanceof TranslationError ? 400 : classifyError(failure).status;
     if (reply.raw.headersSent) {
       reply.raw.end();
       return reply;
@@ -141,6 +142,7 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
     const now = Date.now();
     void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
     const t = tokens ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+    if (credential?.source === 'free_trial' && status > 0 && status < 400) deps.core.freeTrial.note(a.orgId, t.inputTokens + t.outputTokens);
     deps.core.usageRecorder.add({
       orgId: a.orgId,
       projectId: a.projectId,

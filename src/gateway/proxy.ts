@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../domain/core.ts';
 import { isProjectKey, keyAllows } from '../domain/actor.ts';
 import { DomainError, forbidden } from '../domain/errors.ts';
+import { classifyError } from '../faces/common.ts';
 import { chatViaAnthropic } from './anthropic-upstream.ts';
 import { costNanoUsd, type ModelRoute } from '../domain/model-routes.ts';
 import { badJson, limitReached, missingScope, modelNotFound, noModel } from './errors.ts';
@@ -186,6 +187,7 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
     const now = Date.now();
     void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
     const t = tokens ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+    if (credential?.source === 'free_trial' && status > 0 && status < 400) deps.core.freeTrial.note(a.orgId, t.inputTokens + t.outputTokens);
     deps.core.usageRecorder.add({
       orgId: a.orgId,
       projectId: a.projectId,
@@ -220,6 +222,8 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
   };
   try {
     credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
+    // a trial on the platform's key stops at its allowance, before anything reaches the upstream
+    if (credential.source === 'free_trial') await deps.core.freeTrial.check(a.orgId);
     if (a.route.api === 'anthropic') {
       // Anthropic serves Chat Completions through its Messages API, translated both ways
       if (ep !== ENDPOINTS.chat) throw new DomainError('invalid', `Model '${a.requested}' is served by Anthropic, which answers /v1/chat/completions (and /v1/messages) only.`, 'model', 'unsupported_endpoint');
@@ -262,7 +266,7 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
     return reply.type(contentType).send(buf);
   } catch (err) {
     const failure = upstreamFailure(err);
-    status = failure instanceof UpstreamError ? failure.status : (failure as { kind?: string }).kind === 'invalid' ? 400 : 500;
+    status = failure instanceof UpstreamError ? failure.status : classifyError(failure).status;
     if (reply.raw.headersSent) {
       // the stream had started: all the client can learn is that it ended early
       reply.raw.end();

@@ -221,6 +221,38 @@ for (const dialect of await testDialects()) {
       assert.ok(rows.some((r) => r.endpoint === 'audio.transcriptions' && Number(r.audio_bytes) > 0 && Number(r.prompt_tokens) === 14));
     });
 
+    test("free trial: the platform's default key until the allowance is used, then OpenAI's 429 insufficient_quota before the upstream", async () => {
+      const core = s.rt.core;
+      const created = await core.orgs.create(SYSTEM, { name: 'Trial Co', slug: `trial-${dialect}` });
+      await core.defaultCredentials.set(SYSTEM, 'openai', { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` });
+      await core.platform.setFreeTrial(SYSTEM, created.org.id, { enabled: true, metadata: { tokens: 30 } });
+      const admin = new OpenAI({ adminAPIKey: created.adminKey.secret, baseURL: `${s.url}/v1`, maxRetries: 0 });
+      const project = await admin.admin.organization.projects.create({ name: 'Trying' });
+      const sa = await admin.admin.organization.projects.serviceAccounts.create(project.id, { name: 'bot' });
+      const trialKey = sa.api_key!.value;
+      const before = mock.received.length;
+      // 18 tokens per answer: the first two fit in 30, the third finds the trial over
+      assert.equal((await raw(s, trialKey, '/chat/completions', { model: 'plain-chat', messages: [] })).status, 200);
+      assert.equal((await raw(s, trialKey, '/chat/completions', { model: 'plain-chat', messages: [] })).status, 200);
+      const over = await raw(s, trialKey, '/chat/completions', { model: 'plain-chat', messages: [] });
+      assert.equal(over.status, 429);
+      assert.equal(over.json.error.code, 'insufficient_quota');
+      assert.equal(over.json.error.type, 'insufficient_quota');
+      assert.match(over.json.error.message, /free trial/);
+      assert.equal(mock.received.length - before, 2, 'nothing reaches the upstream once the trial is over');
+      for (let i = 0; i < 50; i++) {
+        await core.usageRecorder.flush();
+        const n = await s.rt.store.db.selectFrom('usage_events').select('id').where('org_id', '=', created.org.id).where('credential_source', '=', 'free_trial').where('status', '=', 200).execute();
+        if (n.length === 2) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const rows = await s.rt.store.db.selectFrom('usage_events').select(['credential_source', 'status']).where('org_id', '=', created.org.id).execute();
+      assert.deepEqual(rows.map((r) => `${r.credential_source}:${r.status}`).sort(), ['free_trial:200', 'free_trial:200', 'free_trial:429']);
+      // the tenant's own key takes over: no trial cap on it
+      await core.credentials.create(SYSTEM, created.org.id, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: created.org.slug });
+      assert.equal((await raw(s, trialKey, '/chat/completions', { model: 'plain-chat', messages: [] })).status, 200);
+    });
+
     test('models: the catalog models the organization has a provider credential for', async () => {
       const ids = [];
       for await (const m of client.models.list()) ids.push(m.id);
