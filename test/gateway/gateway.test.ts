@@ -35,6 +35,7 @@ function modelsFile(): string {
     'gpt-image-1': { ...limits, max_images_per_1_minute: 3 },
     'tts-1': { ...limits },
     'whisper-1': { ...limits, aliases: ['stt'], upstream_model: 'whisper-large' },
+    'azure-4o': { ...limits, provider: 'azure_openai' },
     'claude-test': { ...limits, provider: 'anthropic', upstream_model: 'claude-test-20250101', prices: { input: 3, cached_input: 0.3, output: 15 } },
   };
   const file = path.join(tmpDir('kp-models'), 'models.json');
@@ -72,6 +73,7 @@ for (const dialect of await testDialects()) {
       s = await startServer(dialect, { modelsFile: modelsFile(), upstreamTimeoutMs: '1000' });
       orgId = (await s.rt.core.orgs.getBySlug(SYSTEM, 'main')).id;
       await s.rt.core.credentials.create(SYSTEM, orgId, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: 'main' });
+      await s.rt.core.credentials.create(SYSTEM, orgId, 'llm', { name: 'azure_openai', value: { api_key: UPSTREAM_KEY, endpoint: mock.url, deployment: 'dep-one', api_version: '2024-10-21' }, platform: 'main' });
       await s.rt.core.credentials.create(SYSTEM, orgId, 'llm', { name: 'anthropic', value: { api_key: UPSTREAM_KEY, base_url: mock.url }, platform: 'main' });
       const admin = openaiClient(s, s.adminKey);
       const project = await admin.admin.organization.projects.create({ name: 'Gateway' });
@@ -251,6 +253,16 @@ for (const dialect of await testDialects()) {
       // the tenant's own key takes over: no trial cap on it
       await core.credentials.create(SYSTEM, created.org.id, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: created.org.slug });
       assert.equal((await raw(s, trialKey, '/chat/completions', { model: 'plain-chat', messages: [] })).status, 200);
+    });
+
+    test('Azure OpenAI: the deployment URL, api-key header and api-version from the tenant credential', async () => {
+      const before = mock.received.length;
+      const c = await client.chat.completions.create({ model: 'azure-4o', messages: [{ role: 'user', content: 'hi' }] });
+      assert.equal(c.choices[0]!.message.content, 'Hello from the mock.');
+      const got = mock.received[before]!;
+      assert.equal(got.path, '/openai/deployments/dep-one/chat/completions?api-version=2024-10-21');
+      assert.equal(got.headers['api-key'], UPSTREAM_KEY);
+      assert.equal(got.headers.authorization, undefined, 'no bearer token to Azure');
     });
 
     test('models: the catalog models the organization has a provider credential for', async () => {

@@ -89,7 +89,9 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 
 function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
   const model: string = body?.model ?? '';
-  const path = (req.url ?? '').split('?')[0];
+  // an Azure OpenAI deployment answers chat completions under its own URL
+  const azure = /^\/openai\/deployments\/[^/]+(\/chat\/completions)$/.exec((req.url ?? '').split('?')[0]!);
+  const path = azure ? `/v1${azure[1]}` : (req.url ?? '').split('?')[0];
   if (path === '/v1/messages') return anthropic(req, res, body);
   if (req.headers.authorization !== 'Bearer sk-upstream-secret' && req.headers['api-key'] !== 'sk-upstream-secret') {
     return json(res, 401, { error: { message: 'Incorrect API key provided: sk-upst***.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
