@@ -5,9 +5,8 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../domain/errors.ts';
-import { costNanoUsd } from '../domain/model-routes.ts';
-import { rateLimitHeaders, type LimitState } from './limiter.ts';
-import { admit, endUserOf, serverTiming, sessionOf, type Admitted, type Endpoint, type GatewayDeps } from './proxy.ts';
+import { rateLimitHeaders } from './limiter.ts';
+import { admitOrRefuse, serverTiming, settleAndRecord, type Endpoint, type GatewayDeps } from './proxy.ts';
 import { callUpstream, targetFor, upstreamFailure, UpstreamError } from './upstream.ts';
 import { SseSplitter, eventData } from './sse.ts';
 import type { Tokens } from './usage.ts';
@@ -50,14 +49,7 @@ export function sendAnthropicError(reply: FastifyReply, err: unknown): FastifyRe
 
 export async function messages(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps): Promise<FastifyReply> {
   const t0 = performance.now();
-  let a: Admitted;
-  try {
-    a = await admit(req, deps, MESSAGES);
-  } catch (err) {
-    const state = (err as { state?: LimitState }).state;
-    if (state) reply.headers(rateLimitHeaders(state));
-    throw err;
-  }
+  const a = await admitOrRefuse(req, reply, deps, MESSAGES);
   if (a.route.api === 'anthropic') {
     throw new DomainError('invalid', `Model '${a.requested}' is served by Anthropic directly; /v1/messages reaches OpenAI-compatible providers in this release.`, 'model', 'unsupported_provider');
   }
@@ -139,34 +131,6 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
     throw failure;
   } finally {
     reply.raw.off('close', onClose);
-    const now = Date.now();
-    void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
-    const t = tokens ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
-    if (credential?.source === 'free_trial' && status > 0 && status < 400) deps.core.freeTrial.note(a.orgId, t.inputTokens + t.outputTokens);
-    deps.core.usageRecorder.add({
-      orgId: a.orgId,
-      projectId: a.projectId,
-      apiKeyId: a.keyId,
-      keyOwnerType: a.ownerType,
-      keyOwnerId: a.ownerId,
-      endUser: endUserOf(req, a.body),
-      sessionId: sessionOf(req),
-      model: a.route.model,
-      servedModel: a.route.upstreamModel,
-      provider: a.route.provider,
-      credentialSource: credential?.source ?? 'tenant',
-      endpoint: 'messages',
-      inputTokens: t.inputTokens,
-      cachedInputTokens: t.cachedInputTokens,
-      outputTokens: t.outputTokens,
-      images: 0,
-      audioSeconds: 0,
-      audioBytes: 0,
-      costNanoUsd: tokens ? costNanoUsd(a.route.prices, t) : 0,
-      status,
-      latencyMs: Math.round(performance.now() - t0),
-      stream: a.stream,
-      at: now,
-    });
+    settleAndRecord(req, deps, a, 'messages', t0, { credential, tokens, status, images: 0, audioBytes: 0 });
   }
 }

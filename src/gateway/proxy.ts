@@ -73,7 +73,7 @@ export interface Admitted {
 }
 
 /** Reads the body, checks scope, project, model and limits: everything decided before any upstream call. */
-export async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Promise<Admitted> {
+async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Promise<Admitted> {
   const actor = req.actor;
   if (!isProjectKey(actor)) throw forbidden();
   const key = actor.key;
@@ -145,13 +145,13 @@ function upstreamBody(a: Admitted, ep: Endpoint): { body: Buffer | string; injec
   return { body: JSON.stringify(out), injected: inject };
 }
 
-export function endUserOf(req: FastifyRequest, body: Json): string | null {
+function endUserOf(req: FastifyRequest, body: Json): string | null {
   const h = req.headers['x-keyplane-user'];
   if (typeof h === 'string' && h.length > 0 && h.length <= 255) return h;
   return typeof body.user === 'string' && body.user.length > 0 && body.user.length <= 255 ? body.user : null;
 }
 
-export function sessionOf(req: FastifyRequest): string | null {
+function sessionOf(req: FastifyRequest): string | null {
   const h = req.headers['x-keyplane-session'];
   return typeof h === 'string' && h.length > 0 && h.length <= 255 ? h : null;
 }
@@ -162,20 +162,70 @@ function headerText(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Serves one OpenAI-shaped request end to end. */
-export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, ep: Endpoint): Promise<FastifyReply> {
-  const t0 = performance.now();
-  let a: Admitted;
+/** admit(), and on a refusal by a limit the headers saying where the limits stand and when to retry (to the ms). */
+export async function admitOrRefuse(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, ep: Endpoint): Promise<Admitted> {
   try {
-    a = await admit(req, deps, ep);
+    return await admit(req, deps, ep);
   } catch (err) {
-    // a refusal by a limit still says where the limits stand, and when to retry to the millisecond
     const state = (err as { state?: LimitState }).state;
     const info = (err as { rateLimit?: { resetAt: number } }).rateLimit;
     if (state) reply.headers(rateLimitHeaders(state));
     if (info) reply.header('retry-after-ms', String(Math.max(0, info.resetAt - Date.now())));
     throw err;
   }
+}
+
+/** How an admitted request ended, as the limits and the usage record need it. */
+export interface Outcome {
+  credential: ResolvedCredential | null;
+  tokens: Tokens | null;
+  /** The status sent (0: none). */
+  status: number;
+  images: number;
+  audioBytes: number;
+}
+
+/**
+ * After every admitted request: settles its reservation with the tokens used (the estimate kept when
+ * the usage is unknown, nothing charged for a refusal), counts a trial's use, and buffers its usage.
+ */
+export function settleAndRecord(req: FastifyRequest, deps: GatewayDeps, a: Admitted, endpoint: string, t0: number, o: Outcome): void {
+  const now = Date.now();
+  const { tokens, status, credential } = o;
+  void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
+  const t = tokens ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+  if (credential?.source === 'free_trial' && status > 0 && status < 400) deps.core.freeTrial.note(a.orgId, t.inputTokens + t.outputTokens);
+  deps.core.usageRecorder.add({
+    orgId: a.orgId,
+    projectId: a.projectId,
+    apiKeyId: a.keyId,
+    keyOwnerType: a.ownerType,
+    keyOwnerId: a.ownerId,
+    endUser: endUserOf(req, a.body),
+    sessionId: sessionOf(req),
+    model: a.route.model,
+    servedModel: a.route.upstreamModel,
+    provider: a.route.provider,
+    credentialSource: credential?.source ?? 'tenant',
+    endpoint,
+    inputTokens: t.inputTokens,
+    cachedInputTokens: t.cachedInputTokens,
+    outputTokens: t.outputTokens,
+    images: o.images,
+    audioSeconds: 0,
+    audioBytes: o.audioBytes,
+    costNanoUsd: tokens ? costNanoUsd(a.route.prices, t) : 0,
+    status,
+    latencyMs: Math.round(performance.now() - t0),
+    stream: a.stream,
+    at: now,
+  });
+}
+
+/** Serves one OpenAI-shaped request end to end. */
+export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, ep: Endpoint): Promise<FastifyReply> {
+  const t0 = performance.now();
+  const a = await admitOrRefuse(req, reply, deps, ep);
   const limitHeaders = rateLimitHeaders(a.state);
   let credential: ResolvedCredential | null = null;
   let tokens: Tokens | null = null;
@@ -183,37 +233,14 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
   let upstreamMs = 0;
   let imagesMade = 0;
   let answerBytes = 0;
-  const finish = () => {
-    const now = Date.now();
-    void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
-    const t = tokens ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
-    if (credential?.source === 'free_trial' && status > 0 && status < 400) deps.core.freeTrial.note(a.orgId, t.inputTokens + t.outputTokens);
-    deps.core.usageRecorder.add({
-      orgId: a.orgId,
-      projectId: a.projectId,
-      apiKeyId: a.keyId,
-      keyOwnerType: a.ownerType,
-      keyOwnerId: a.ownerId,
-      endUser: endUserOf(req, a.body),
-      sessionId: sessionOf(req),
-      model: a.route.model,
-      servedModel: a.route.upstreamModel,
-      provider: a.route.provider,
-      credentialSource: credential?.source ?? 'tenant',
-      endpoint: ep.name,
-      inputTokens: t.inputTokens,
-      cachedInputTokens: t.cachedInputTokens,
-      outputTokens: t.outputTokens,
-      images: ep.meter === 'images' && status > 0 && status < 400 ? imagesMade : 0,
-      audioSeconds: 0,
-      audioBytes: ep.meter === 'audio' ? a.raw.length : ep === ENDPOINTS.speech && status > 0 && status < 400 ? answerBytes : 0,
-      costNanoUsd: tokens ? costNanoUsd(a.route.prices, t) : 0,
+  const finish = () =>
+    settleAndRecord(req, deps, a, ep.name, t0, {
+      credential,
+      tokens,
       status,
-      latencyMs: Math.round(performance.now() - t0),
-      stream: a.stream,
-      at: now,
+      images: ep.meter === 'images' && status > 0 && status < 400 ? imagesMade : 0,
+      audioBytes: ep.meter === 'audio' ? a.raw.length : ep === ENDPOINTS.speech && status > 0 && status < 400 ? answerBytes : 0,
     });
-  };
 
   let call: UpstreamCall;
   const abort = new AbortController();
