@@ -132,6 +132,23 @@ export class ProviderCredentialService {
    * holds no usable key), 404 (no such organization). Never a secret in a message.
    */
   async resolve(orgId: string, provider: string): Promise<ResolvedCredential> {
+    const found = await this.lookup(orgId, provider);
+    this.count(orgId, found);
+    return copy(found);
+  }
+
+  /**
+   * Whether `orgId` has a usable credential for `provider` (what lists of models ask): the same
+   * cached lookup as resolve, without counting a use of the credential or handing out its secret.
+   */
+  async available(orgId: string, provider: string): Promise<boolean> {
+    return this.lookup(orgId, provider).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private async lookup(orgId: string, provider: string): Promise<ResolvedCredential> {
     const key = cacheKey(orgId, provider);
     let found = this.lru.get(key);
     if (!found) {
@@ -154,8 +171,7 @@ export class ProviderCredentialService {
       }
       found = await fill.promise;
     }
-    this.count(orgId, found);
-    return copy(found);
+    return found;
   }
 
   private async load(orgId: string, provider: string): Promise<ResolvedCredential> {

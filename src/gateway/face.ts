@@ -48,7 +48,7 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
     const out = [];
     for (const r of ctx.core.modelRoutes.routes) {
       if (!providers.has(r.provider)) {
-        providers.set(r.provider, await ctx.core.providerCredentials.resolve(orgId, r.provider).then(() => true, () => false));
+        providers.set(r.provider, await ctx.core.providerCredentials.available(orgId, r.provider));
       }
       if (providers.get(r.provider)) out.push({ id: r.model, object: 'model' as const, created: 0, owned_by: r.provider });
     }

@@ -266,8 +266,14 @@ for (const dialect of await testDialects()) {
     });
 
     test('models: the catalog models the organization has a provider credential for', async () => {
+      const decrypted = async () => {
+        await s.rt.core.providerCredentials.flushUses(true);
+        return (await s.rt.store.db.selectFrom('audit_logs').select('id').where('type', '=', 'credential.decrypted').execute()).length;
+      };
+      const audited = await decrypted();
       const ids = [];
       for await (const m of client.models.list()) ids.push(m.id);
+      assert.equal(await decrypted(), audited, 'listing models uses no credential');
       assert.ok(ids.includes('gpt-4o-mini'));
       assert.ok(!ids.includes('elsewhere'), 'no credential for provider acme');
       const one = await client.models.retrieve('gpt-4o-mini');
