@@ -10,7 +10,7 @@ import OpenAI, { toFile } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { testDialects, tmpDir } from '../helpers/db.ts';
-import { assertOpenAIError, openaiClient } from '../helpers/http.ts';
+import { assertOpenAIError, openaiClient, readResponse } from '../helpers/http.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
 import { ANTHROPIC_USAGE, completion, MOCK_USAGE, startMockUpstream, streamEvents, type MockUpstream } from './mock-upstream.ts';
 
@@ -44,19 +44,13 @@ function modelsFile(): string {
 }
 
 async function raw(s: TestServer, key: string | null, p: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${s.url}/v1${p}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json, headers: res.headers };
+  return readResponse(
+    await fetch(`${s.url}/v1${p}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    }),
+  );
 }
 
 for (const dialect of await testDialects()) {

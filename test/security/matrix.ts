@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { TestServer } from '../helpers/server.ts';
+import { readResponse } from '../helpers/http.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
 import type { Core } from '../../src/domain/core.ts';
 import type { Store } from '../../src/store/db.ts';
@@ -786,15 +787,8 @@ export async function send(s: TestServer, r: Req): Promise<Answer> {
     body = typeof r.body === 'string' || r.body instanceof Uint8Array ? r.body : JSON.stringify(r.body);
     headers['content-type'] = r.contentType ?? 'application/json';
   }
-  const res = await fetch(`${s.url}${r.path}`, { method: r.method, headers, ...(body !== undefined ? { body: body as string } : {}) });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json };
+  const { status, text, json } = await readResponse(await fetch(`${s.url}${r.path}`, { method: r.method, headers, ...(body !== undefined ? { body: body as string } : {}) }));
+  return { status, text, json };
 }
 
 /** Runs `tasks` with at most `n` at a time. */
