@@ -43,7 +43,10 @@ function start(args: string[], env: NodeJS.ProcessEnv, cpu: number | undefined):
   const proc = spawn(cmd, argv, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   let out = '';
+  // KEYPLANE_BENCH_OUTPUT: a file that gets everything the spawned processes print (e.g. with --trace-gc)
+  const tee = process.env.KEYPLANE_BENCH_OUTPUT;
   const keep = (d: Buffer) => {
+    if (tee) fs.appendFileSync(tee, d);
     out += d.toString('utf8');
     if (out.length > 8192) out = out.slice(-8192);
   };

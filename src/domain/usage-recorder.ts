@@ -1,7 +1,7 @@
 // Buffered usage recording for the gateway: the request path hands each metered request to add(),
 // which checks and normalizes it and appends it to an in-memory buffer, synchronously and without
 // ever throwing. A timer (start(), every flushMs) writes the buffer: one transaction per flush with
-// the events as chunked multi-row inserts and the day rollups summed in memory first, one row per
+// the events written in bulk (src/store/usage-writes.ts) and the day rollups summed in memory first, one row per
 // distinct rollup key. This is the write path of usage at gateway rates; UsageService.record (one
 // event, one transaction, errors to the caller) stays for everything else.
 //
@@ -23,7 +23,8 @@
 // (`cost_nano_usd`), so sums are exact. Fractions are rounded to the nearest integer.
 import type { Insertable } from 'kysely';
 import type { Store } from '../store/db.ts';
-import type { UsageDailyTable, UsageEventsTable } from '../store/schema.ts';
+import type { UsageDailyTable } from '../store/schema.ts';
+import { insertUsageEvents, type UsageEventRow } from '../store/usage-writes.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { utcDay } from './usage.ts';
 
@@ -77,29 +78,16 @@ export interface UsageRecorderOptions {
   now?: () => number;
 }
 
-type EventRow = Insertable<UsageEventsTable> & {
-  id: string;
-  org_id: string;
-  project_id: string | null;
-  user_id: string | null;
-  session_id: string | null;
-  model: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_input_tokens: number;
-  cost_nano_usd: number;
-  status: number;
-  created_at: number;
-};
+type EventRow = UsageEventRow & { status: number };
 
 /** The largest value of one counter of one event: far above any real request, and sums stay exact. */
 export const MAX_COUNT = 2 ** 45;
 const MAX_INT32 = 2 ** 31 - 1;
 const MAX_TEXT = 255;
 /**
- * Rows per multi-row insert (200 × 24 columns, far below SQLite's 32 766 and PostgreSQL's 65 535
- * parameters). On SQLite every statement runs synchronously on the event loop: the flush yields to it
- * between chunks, so a flush of thousands of events never holds requests for more than a few ms.
+ * Rows per rollup upsert and per organization lookup (far below SQLite's 32 766 and PostgreSQL's
+ * 65 535 parameters). The events themselves are written by src/store/usage-writes.ts, which keeps
+ * every synchronous step of a flush well under a millisecond.
  */
 export const CHUNK = 200;
 
@@ -157,7 +145,7 @@ export class UsageRecorder {
   private droppedTotal = 0;
 
   constructor(
-    private readonly store: Pick<Store, 'db'>,
+    private readonly store: Pick<Store, 'db'> & Partial<Pick<Store, 'sqlite'>>,
     opts: UsageRecorderOptions = {},
   ) {
     this.flushMs = opts.flushMs ?? 1000;
@@ -249,17 +237,8 @@ export class UsageRecorder {
         unknownEvents = batch.length - rows.length;
 
         // events first; the rollups count only the rows actually inserted (see the header)
-        const inserted = new Set<string>();
-        for (const part of chunks(rows)) {
-          const ids = await tx
-            .insertInto('usage_events')
-            .values(part)
-            .onConflict((oc) => oc.column('id').doNothing())
-            .returning('id')
-            .execute();
-          for (const r of ids) inserted.add(r.id);
-          await yieldToEventLoop();
-        }
+        const inserted = await insertUsageEvents(tx, rows, this.store.sqlite ?? null);
+        await yieldToEventLoop();
         const daily = rollups(inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id)));
         for (const part of chunks(daily)) {
           await tx

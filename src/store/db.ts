@@ -29,6 +29,11 @@ export interface Store {
   readonly file: string | null;
   /** The PostgreSQL pool, for LISTEN/NOTIFY. */
   readonly pool: pg.Pool | null;
+  /**
+   * The SQLite connection under Kysely, for the one bulk write that needs prepared statements
+   * (src/store/usage-writes.ts); used only inside a Kysely transaction on it, never beside one.
+   */
+  readonly sqlite: SQLite.Database | null;
   migrate(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -47,7 +52,7 @@ export function openStore(opts: StoreOptions): Store {
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return makeStore(db, 'postgres', null, pool);
+    return makeStore(db, 'postgres', null, pool, null);
   }
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(opts.dataDir, 'keyplane.db');
@@ -59,16 +64,17 @@ export function openStore(opts: StoreOptions): Store {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return makeStore(db, 'sqlite', file, null);
+  return makeStore(db, 'sqlite', file, null, sqlite);
 }
 
-function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null): Store {
+function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null, sqlite: SQLite.Database | null): Store {
   let closed = false;
   return {
     db,
     dialect,
     file,
     pool,
+    sqlite,
     migrate: () => migrateToLatest(db),
     async ping() {
       await sql`select 1`.execute(db);
