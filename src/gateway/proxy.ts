@@ -307,6 +307,9 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
   }
 }
 
+/** `"usage":null` as OpenAI writes it into every chunk when include_usage is on (no spaces; some servers add them). */
+const USAGE_NULL = /,\s*"usage"\s*:\s*null(?=\s*[,}])/;
+
 /**
  * Relays a server-sent-event answer event by event as it arrives, reading usage on the way; the
  * usage chunk keyplane asked for on the client's behalf is not passed on.
@@ -328,19 +331,21 @@ async function relayStream(
   for await (const chunk of call.body) {
     let out = '';
     for (const ev of splitter.push(decoder.decode(chunk as Buffer, { stream: true }))) {
-      const data = ev.raw.includes('usage') ? eventData(ev.raw) : null;
+      // with the usage option keyplane added, every chunk carries `"usage":null`: not the client's to see
+      let raw = injected ? ev.raw.replace(USAGE_NULL, '') : ev.raw;
+      const data = raw.includes('"usage"') ? eventData(raw) : null;
       if (data && data !== '[DONE]') {
         try {
           const j = JSON.parse(data) as Json;
           const t = tokensOfStreamData(j);
           if (t) onTokens(t);
           // the include_usage chunk keyplane added: `choices: []` and the usage
-          if (injected && t && Array.isArray(j.choices) && j.choices.length === 0) continue;
+          if (injected && t && Array.isArray(j.choices) && j.choices.length === 0) raw = '';
         } catch {
           // not JSON: pass it on as it came
         }
       }
-      out += ev.raw + ev.end;
+      if (raw) out += raw + ev.end;
     }
     if (out) res.write(out);
   }

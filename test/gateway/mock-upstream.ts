@@ -35,7 +35,8 @@ export const completion = (model: string) => ({
 
 /** The SSE text the mock streams for a chat completion (and what a client should receive, usage chunk aside). */
 export function streamEvents(model: string, withUsage: boolean): string[] {
-  const chunk = (delta: object, finish: string | null) => ({ id: 'chatcmpl-mock2', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+  // as OpenAI streams: with include_usage every chunk carries `"usage":null`, then a last chunk has it
+  const chunk = (delta: object, finish: string | null) => ({ id: 'chatcmpl-mock2', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [{ index: 0, delta, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) });
   const events = [chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'Hel' }, null), chunk({ content: 'lo' }, null), chunk({}, 'stop')].map((c) => `data: ${JSON.stringify(c)}\n\n`);
   if (withUsage) events.push(`data: ${JSON.stringify({ id: 'chatcmpl-mock2', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: MOCK_USAGE })}\n\n`);
   events.push('data: [DONE]\n\n');
