@@ -14,10 +14,21 @@ function encodeTime(ms: number): string {
   return out;
 }
 
+// Random bytes drawn from a pool refilled 4 KB at a time: one call into OpenSSL per ~250 ids (ids are
+// made on the gateway's request path, one per usage event).
+const POOL_SIZE = 4096;
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
 function randomPart(chars: number): string {
-  const bytes = randomBytes(chars);
+  if (poolAt + chars > pool.length) {
+    pool = randomBytes(Math.max(POOL_SIZE, chars));
+    poolAt = 0;
+  }
   let out = '';
-  for (let i = 0; i < chars; i++) out += ALPHABET[bytes[i]! & 31];
+  for (let i = 0; i < chars; i++) out += ALPHABET[pool[poolAt + i]! & 31];
+  pool.fill(0, poolAt, poolAt + chars); // used bytes do not linger
+  poolAt += chars;
   return out;
 }
 

@@ -39,11 +39,28 @@ export class UpstreamError extends Error {
 export interface UpstreamTarget {
   origin: string;
   path: string;
-  headers: Record<string, string>;
+  /** Every header of the call (auth, content-type, accept); read-only, shared between calls. */
+  headers: Readonly<Record<string, string>>;
 }
+
+const CALL_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } as const;
+
+// Targets computed once per resolved secret (which the credential cache keeps while it is current) and endpoint.
+const targets = new WeakMap<ProviderSecret, Map<string, UpstreamTarget>>();
 
 /** Where and how to call `route`'s provider for `endpoint` (e.g. `/chat/completions`). */
 export function targetFor(route: ModelRoute, secret: ProviderSecret, endpoint: string): UpstreamTarget {
+  let bySecret = targets.get(secret);
+  const key = `${route.api}\u0000${route.provider}\u0000${endpoint}`;
+  let t = bySecret?.get(key);
+  if (t) return t;
+  t = computeTarget(route, secret, endpoint);
+  if (!bySecret) targets.set(secret, (bySecret = new Map()));
+  if (bySecret.size < 64) bySecret.set(key, t);
+  return t;
+}
+
+function computeTarget(route: ModelRoute, secret: ProviderSecret, endpoint: string): UpstreamTarget {
   if (route.api === 'azure') {
     if (!secret.endpoint || !secret.deployment) {
       throw new DomainError('invalid', `The credential for provider '${route.provider}' needs endpoint and deployment (Azure OpenAI).`, null, 'provider_credential_invalid');
@@ -53,7 +70,7 @@ export function targetFor(route: ModelRoute, secret: ProviderSecret, endpoint: s
     return {
       origin: u.origin,
       path: `${u.pathname.replace(/\/$/, '')}/openai/deployments/${encodeURIComponent(secret.deployment)}${endpoint}?api-version=${version}`,
-      headers: { 'api-key': secret.apiKey },
+      headers: { 'api-key': secret.apiKey, ...CALL_HEADERS },
     };
   }
   const base = secret.baseUrl ?? PROVIDER_BASE_URL[route.provider];
@@ -61,7 +78,7 @@ export function targetFor(route: ModelRoute, secret: ProviderSecret, endpoint: s
     throw new DomainError('invalid', `The credential for provider '${route.provider}' needs a base_url (the OpenAI-compatible server to call).`, null, 'provider_credential_invalid');
   }
   const u = new URL(base);
-  return { origin: u.origin, path: `${u.pathname.replace(/\/$/, '')}${endpoint}`, headers: { authorization: `Bearer ${secret.apiKey}` } };
+  return { origin: u.origin, path: `${u.pathname.replace(/\/$/, '')}${endpoint}`, headers: { authorization: `Bearer ${secret.apiKey}`, ...CALL_HEADERS } };
 }
 
 export interface UpstreamCall {
@@ -76,7 +93,8 @@ export async function callUpstream(target: UpstreamTarget, body: Buffer | string
     const res = await poolFor(target.origin).request({
       method: 'POST',
       path: target.path,
-      headers: { ...target.headers, 'content-type': opts.contentType ?? 'application/json', accept: 'application/json, text/event-stream' },
+      // targets of targetFor carry every header already; others get content-type and accept here
+      headers: !opts.contentType && target.headers['content-type'] ? target.headers : { ...CALL_HEADERS, ...target.headers, ...(opts.contentType ? { 'content-type': opts.contentType } : {}) },
       body,
       signal: opts.signal,
       headersTimeout: opts.timeoutMs,
