@@ -98,8 +98,10 @@ export function decodeScope(payload: string): CredentialScope | null {
   return null;
 }
 
-function copy(r: ResolvedCredential): ResolvedCredential {
-  return { ...r, secret: { ...r.secret } };
+/** Cached values are handed out as they are, frozen: no caller can change what the next one gets. */
+function frozen(r: ResolvedCredential): ResolvedCredential {
+  Object.freeze(r.secret);
+  return Object.freeze(r);
 }
 
 export class ProviderCredentialService {
@@ -134,7 +136,7 @@ export class ProviderCredentialService {
   async resolve(orgId: string, provider: string): Promise<ResolvedCredential> {
     const found = await this.lookup(orgId, provider);
     this.count(orgId, found);
-    return copy(found);
+    return found;
   }
 
   /**
@@ -155,7 +157,7 @@ export class ProviderCredentialService {
       let fill = this.pending.get(key);
       if (!fill || fill.epoch !== this.epoch) {
         const epoch = this.epoch;
-        const promise = this.load(orgId, provider).then(
+        const promise = this.load(orgId, provider).then(frozen).then(
           (r) => {
             if (this.epoch === epoch) this.lru.set(key, r);
             if (this.pending.get(key)?.promise === promise) this.pending.delete(key);

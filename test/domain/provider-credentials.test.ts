@@ -129,9 +129,11 @@ for (const dialect of await testDialects()) {
       // rotation of the tenant's key
       await core.credentials.update(admin, orgId, 'llm', 'openai', { value: { key: `${TENANT_KEY}-rotated` } });
       assert.equal((await resolve()).secret.apiKey, `${TENANT_KEY}-rotated`);
-      // the caller's copy is its own: changing it changes nothing cached
+      // what a caller gets is frozen: it cannot change what the next caller gets
       const mine = await resolve();
-      mine.secret.apiKey = 'tampered';
+      assert.throws(() => {
+        (mine.secret as { apiKey: string }).apiKey = 'tampered';
+      }, TypeError);
       assert.equal((await resolve()).secret.apiKey, `${TENANT_KEY}-rotated`);
       // deleted: back to the platform default (free trial still on)…
       await core.credentials.delete(admin, orgId, 'llm', 'openai');
