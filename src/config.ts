@@ -32,6 +32,8 @@ export interface Config {
   freeTrialTokens: number;
   /** Requests an organization's free trial may make on the platform's key (0: no cap). */
   freeTrialRequests: number;
+  /** Days an organization's free trial lasts from its start (0: no time limit). */
+  freeTrialDays: number;
   /** The model catalog file (KEYPLANE_MODELS_FILE) and its parsed content; undefined: the built-in catalog. */
   modelsFile: { path: string; catalog: ModelCatalog; /** The parsed file, for the routes (providers, aliases, prices) beside the limits. */ entries: unknown } | undefined;
 }
@@ -61,6 +63,7 @@ export const SETTINGS = {
   defaultOutputTokens: { env: 'KEYPLANE_DEFAULT_OUTPUT_TOKENS', flag: '--default-output-tokens', describe: 'gateway: output tokens reserved against token limits when a request names no max_tokens' },
   freeTrialTokens: { env: 'KEYPLANE_FREE_TRIAL_TOKENS', flag: '--free-trial-tokens', describe: 'gateway: tokens a free trial may use on the platform key, unless its metadata says {"tokens": n} (0: no cap)' },
   freeTrialRequests: { env: 'KEYPLANE_FREE_TRIAL_REQUESTS', flag: '--free-trial-requests', describe: 'gateway: requests a free trial may make on the platform key, unless its metadata says {"requests": n} (0: no cap)' },
+  freeTrialDays: { env: 'KEYPLANE_FREE_TRIAL_DAYS', flag: '--free-trial-days', describe: 'gateway: days a free trial lasts from its start, unless its metadata says {"days": n} (0: no time limit)' },
   modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
 } satisfies Record<keyof Config, SettingSpec>;
 
@@ -165,6 +168,7 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     defaultOutputTokens: int('defaultOutputTokens', 512, 1, 1_000_000),
     freeTrialTokens: int('freeTrialTokens', 1_000_000, 0, 1_000_000_000_000),
     freeTrialRequests: int('freeTrialRequests', 0, 0, 1_000_000_000_000),
+    freeTrialDays: int('freeTrialDays', 0, 0, 100_000),
     modelsFile,
   };
 }

@@ -28,7 +28,11 @@ export interface AuditEvents {
   // ---- organizations ----
   'organization.created': { name: string; slug: string };
   'organization.default_llm_key_updated': { enabled: boolean };
-  'organization.free_trial_updated': { enabled?: boolean; metadataChanged: boolean };
+  /**
+   * `startedAt` (epoch ms): the trial's start, when this change set it (first switched on, or
+   * `restarted` by the operator).
+   */
+  'organization.free_trial_updated': { enabled?: boolean; metadataChanged: boolean; startedAt?: number; restarted?: true };
 
   // ---- members ----
   /** Joined the organization (no projectId) or a project (projectId) with this role. */

@@ -33,7 +33,7 @@ export interface CoreOptions {
   keyCacheTtlMs?: number;
   /** How often buffered key usage and buffered gateway usage events are written (default 1000 ms). */
   usageFlushMs?: number;
-  /** The operator's default free-trial allowance (KEYPLANE_FREE_TRIAL_TOKENS / _REQUESTS). */
+  /** The operator's default free-trial allowance (KEYPLANE_FREE_TRIAL_TOKENS / _REQUESTS / _DAYS). */
   freeTrial?: TrialAllowance;
   /** Provider-credential resolutions cached in process (entries; default 10 000). */
   credentialCacheMax?: number;
@@ -117,7 +117,7 @@ export class Core {
     this.credentials = new CredentialService(store, masterKey, now);
     this.platform = new PlatformService(store, this.credentials, now);
     this.defaultCredentials = new DefaultCredentialService(store, this.credentials, now);
-    this.freeTrial = new FreeTrialService(store, opts.freeTrial ?? { tokens: 1_000_000, requests: null }, now);
+    this.freeTrial = new FreeTrialService(store, opts.freeTrial ?? { tokens: 1_000_000, requests: null, days: null }, now);
     this.providerCredentials = new ProviderCredentialService(store, this.credentials, this.defaultCredentials, now, {
       max: opts.credentialCacheMax,
       ttlMs: opts.credentialCacheTtlMs,
@@ -133,6 +133,7 @@ export class Core {
       else if (c.kind === 'llm') resolver.invalidate({ orgId: c.orgId, provider: c.name });
     });
     this.platform.onSettingsChange((orgId) => resolver.invalidate({ orgId }));
+    this.platform.onSettingsChange((orgId) => this.freeTrial.forget(orgId));
     this.defaultCredentials.onChange((provider) => resolver.invalidate({ provider }));
     this.usage = new UsageService(store, now);
     const onBackgroundError = opts.onBackgroundError;

@@ -51,6 +51,7 @@ export class OrganizationService {
           use_default_llm_key: 0,
           free_trial_enabled: 0,
           free_trial_metadata: null,
+          free_trial_started_at: null,
           created_at: now,
           updated_at: now,
         };

@@ -5,10 +5,10 @@
 import type { Selectable } from 'kysely';
 import type { Executor, Store } from '../store/db.ts';
 import type { Organization, PlatformSettingsTable } from '../store/schema.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { isOperator, requireOrgAdmin, type Actor } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { MAX_VALUE_BYTES, type CredentialService } from './credentials.ts';
-import { invalid, notFound } from './errors.ts';
+import { forbidden, invalid, notFound } from './errors.ts';
 import { resolveOrgUser } from './usage.ts';
 
 type SettingsRow = Selectable<PlatformSettingsTable>;
@@ -17,7 +17,21 @@ export interface TenantSettings {
   useDefaultLlmKey: boolean;
   freeTrialEnabled: boolean;
   freeTrialMetadata: Record<string, unknown> | null;
+  /** When the free trial started (epoch ms); null: never switched on (or before migration 0005). */
+  freeTrialStartedAt: number | null;
 }
+
+/** What setFreeTrial changes; at least one of enabled, metadata or restart: true. */
+export interface FreeTrialInput {
+  enabled?: boolean;
+  /** Replaces the metadata; null clears it. */
+  metadata?: Record<string, unknown> | null;
+  /** The operator only: the trial starts over now (its days, and the usage counted against it). */
+  restart?: boolean;
+}
+
+/** The allowance fields of free-trial metadata (src/domain/free-trial.ts): whole numbers ≥ 0, or null (no cap). */
+const TRIAL_ALLOWANCE_FIELDS = ['tokens', 'requests', 'days'] as const;
 
 export type LlmOptions = Record<string, unknown>;
 
@@ -77,6 +91,17 @@ function parseJson<T>(text: string | null, fallback: T): T {
   }
 }
 
+/** When the organization first used the platform's key in a free trial (epoch ms), if it did. */
+async function firstTrialUse(db: Executor, orgId: string): Promise<number | null> {
+  const row = await db
+    .selectFrom('usage_events')
+    .select((eb) => eb.fn.min('created_at').as('first'))
+    .where('org_id', '=', orgId)
+    .where('credential_source', '=', 'free_trial')
+    .executeTakeFirst();
+  return row?.first === null || row?.first === undefined ? null : Number(row.first);
+}
+
 async function loadOrg(db: Executor, orgId: string): Promise<Organization> {
   const org = await db.selectFrom('organizations').selectAll().where('id', '=', orgId).executeTakeFirst();
   if (!org) throw notFound(`No such organization: '${orgId}'.`, 'org');
@@ -108,6 +133,7 @@ export class PlatformService {
       useDefaultLlmKey: org.use_default_llm_key === 1,
       freeTrialEnabled: org.free_trial_enabled === 1,
       freeTrialMetadata: parseJson<Record<string, unknown> | null>(org.free_trial_metadata, null),
+      freeTrialStartedAt: org.free_trial_started_at === null ? null : Number(org.free_trial_started_at),
     };
   }
 
@@ -125,28 +151,56 @@ export class PlatformService {
     return enabled;
   }
 
-  /** Turns the free trial on or off and/or replaces its metadata (null clears it). */
-  async setFreeTrial(actor: Actor, orgId: string, input: { enabled?: boolean; metadata?: Record<string, unknown> | null }): Promise<TenantSettings> {
+  /**
+   * Turns the free trial on or off and/or replaces its metadata (null clears it), or (the operator
+   * only) restarts it.
+   *
+   * The trial's start (`free_trial_started_at`, where its days and counted usage begin) is set the
+   * first time it is switched on, and kept from then on: saving it again, or switching it off and on
+   * again, does not restart it, so a tenant administrator cannot renew their own trial. A trial on
+   * since before migration 0005 (no start recorded) gets, when switched on, the time of its first
+   * use of the platform's key if it had any (all that usage still counts), else now. `restart: true`
+   * (operator only, e.g. POST /platform/v1/organizations/{slug}/free_trial) sets the start to now,
+   * whether the trial is on or not: the days and the usage counted start over.
+   */
+  async setFreeTrial(actor: Actor, orgId: string, input: FreeTrialInput): Promise<TenantSettings> {
     requireOrgAdmin(actor, orgId);
     if (input.enabled !== undefined && typeof input.enabled !== 'boolean') throw invalid('enabled must be a boolean.', 'enable');
+    if (input.restart !== undefined && typeof input.restart !== 'boolean') throw invalid('restart must be a boolean.', 'restart');
+    if (input.restart && !isOperator(actor)) throw forbidden('Only the keyplane operator may restart a free trial.');
     if (input.metadata !== undefined && input.metadata !== null) {
       if (!isPlainObject(input.metadata)) throw invalid('Free-trial metadata is a JSON object.', 'metadata');
       if (jsonBytes(input.metadata) > MAX_SETTINGS_BYTES) throw invalid(`Free-trial metadata is at most ${MAX_SETTINGS_BYTES} bytes of JSON.`, 'metadata');
+      for (const k of TRIAL_ALLOWANCE_FIELDS) {
+        const v = input.metadata[k];
+        if (v !== undefined && v !== null && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) {
+          throw invalid(`Free-trial metadata "${k}" is a whole number of ${k} (0 or more), or null for no limit.`, 'metadata');
+        }
+      }
     }
-    if (input.enabled === undefined && input.metadata === undefined) throw invalid('Pass enable, disable or metadata.', null, 'nothing_to_change');
+    if (input.enabled === undefined && input.metadata === undefined && !input.restart) {
+      throw invalid(isOperator(actor) ? 'Pass enabled, metadata or restart: true.' : 'Pass enable, disable or metadata.', null, 'nothing_to_change');
+    }
     const now = this.now();
     await this.store.db.transaction().execute(async (tx) => {
-      await loadOrg(tx, orgId);
-      const set: { free_trial_enabled?: number; free_trial_metadata?: string | null; updated_at: number } = { updated_at: now };
+      const org = await loadOrg(tx, orgId);
+      const set: { free_trial_enabled?: number; free_trial_metadata?: string | null; free_trial_started_at?: number; updated_at: number } = { updated_at: now };
       if (input.enabled !== undefined) set.free_trial_enabled = input.enabled ? 1 : 0;
       if (input.metadata !== undefined) set.free_trial_metadata = input.metadata === null ? null : JSON.stringify(input.metadata);
+      if (input.restart) set.free_trial_started_at = now;
+      else if (input.enabled === true && org.free_trial_started_at === null) set.free_trial_started_at = (await firstTrialUse(tx, orgId)) ?? now;
       await tx.updateTable('organizations').set(set).where('id', '=', orgId).execute();
       await recordAudit(tx, actor, {
         orgId,
         type: 'organization.free_trial_updated',
         targetType: 'organization',
         targetId: orgId,
-        payload: { ...(input.enabled !== undefined ? { enabled: input.enabled } : {}), metadataChanged: input.metadata !== undefined },
+        payload: {
+          ...(input.enabled !== undefined ? { enabled: input.enabled } : {}),
+          metadataChanged: input.metadata !== undefined,
+          ...(set.free_trial_started_at !== undefined ? { startedAt: set.free_trial_started_at } : {}),
+          ...(input.restart ? { restarted: true } : {}),
+        },
       }, now);
     });
     this.settingsChanged(orgId);

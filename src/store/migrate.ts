@@ -4,12 +4,14 @@ import * as m0001 from './migrations/0001_core_model.ts';
 import * as m0002 from './migrations/0002_audit_request_context.ts';
 import * as m0003 from './migrations/0003_gateway_usage.ts';
 import * as m0004 from './migrations/0004_platform_credentials.ts';
+import * as m0005 from './migrations/0005_free_trial_start.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_core_model': m0001,
   '0002_audit_request_context': m0002,
   '0003_gateway_usage': m0003,
   '0004_platform_credentials': m0004,
+  '0005_free_trial_start': m0005,
 };
 
 class StaticProvider implements MigrationProvider {

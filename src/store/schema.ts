@@ -9,6 +9,8 @@ export interface OrganizationsTable {
   use_default_llm_key: number;
   free_trial_enabled: number;
   free_trial_metadata: string | null;
+  /** When the free trial started (epoch ms); null: never switched on since migration 0005. */
+  free_trial_started_at: number | null;
   created_at: number;
   updated_at: number;
 }

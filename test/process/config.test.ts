@@ -89,6 +89,15 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ port: 'abc' }, { PORT: '7000' }), (e: unknown) => e instanceof ConfigError && /PORT/.test(e.message));
   });
 
+  test('free-trial days: 0 (no time limit) by default, from the environment or the flag, a whole number of days', () => {
+    assert.equal(loadConfig({}, {}).freeTrialDays, 0);
+    assert.equal(loadConfig({}, { KEYPLANE_FREE_TRIAL_DAYS: '14' }).freeTrialDays, 14);
+    assert.equal(loadConfig({ freeTrialDays: '30' }, { KEYPLANE_FREE_TRIAL_DAYS: '14' }).freeTrialDays, 30);
+    for (const bad of ['-1', '1.5', 'two', '100001']) {
+      assert.throws(() => loadConfig({}, { KEYPLANE_FREE_TRIAL_DAYS: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('KEYPLANE_FREE_TRIAL_DAYS') && e.message.includes('--free-trial-days'), bad);
+    }
+  });
+
   test('a relative data dir resolves against the working directory', () => {
     assert.equal(loadConfig({ dataDir: 'x/y' }, {}, '/opt/kp').dataDir, '/opt/kp/x/y');
   });

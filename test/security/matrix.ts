@@ -594,6 +594,7 @@ export const ROUTE_INPUTS: Record<string, RouteInput> = {
   // platform face (root key): the organization in the path and the objects it names must match
   'POST /platform/v1/organizations': { body: () => ({ name: 'matrix org', slug: 'matrix-org' }), createsOnly: 'a new organization from a name and slug' },
   'POST /platform/v1/organizations/:slug/admin_keys': { body: () => ({ name: 'matrix key' }) },
+  'POST /platform/v1/organizations/:slug/free_trial': { body: () => ({ enabled: true, metadata: { days: 14 } }) },
   'PUT /platform/v1/default_credentials/:provider': {
     body: () => ({ value: { key: 'sk-matrix-default-credential' } }),
     createsOnly: "the platform's default credential of a provider: operator-global, naming nothing of a tenant",

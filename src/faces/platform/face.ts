@@ -13,6 +13,7 @@ import { formatAdminKey, formatInvite, formatOrgUser, MAX_EXPIRES_IN_SECONDS } f
 import type { Organization } from '../../store/schema.ts';
 import type { IssuedKey } from '../../domain/keys.ts';
 import type { DefaultCredential } from '../../domain/default-credentials.ts';
+import type { FreeTrialInput, TenantSettings } from '../../domain/platform.ts';
 
 const Slug = Type.String({ minLength: 1, maxLength: 63 });
 const CreateOrgBody = Type.Object({
@@ -29,6 +30,18 @@ const CreateKeyBody = Type.Object({
 const Provider = Type.String({ minLength: 1, maxLength: 255 });
 // the value's shape (an object with "key" or "api_key") is checked by the domain, with its own message
 const DefaultCredentialBody = Type.Object({ value: Type.Unknown() });
+
+// an organization's free trial; metadata's shape (an object, its allowance fields) is checked by the domain
+const FreeTrialBody = Type.Object({
+  enabled: Type.Optional(Type.Boolean()),
+  metadata: Type.Optional(Type.Unknown()),
+  restart: Type.Optional(Type.Boolean()),
+});
+
+/** An organization's free trial as this API shows it. */
+function formatFreeTrial(s: TenantSettings) {
+  return { object: 'organization.free_trial' as const, enabled: s.freeTrialEnabled, metadata: s.freeTrialMetadata, started_at: toUnixSecondsOrNull(s.freeTrialStartedAt) };
+}
 
 /** An operator default credential as this API shows it: masked. */
 function formatDefaultCredential(c: DefaultCredential) {
@@ -131,6 +144,23 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
   app.delete('/default_credentials/:provider', { schema: { params: Type.Object({ provider: Provider }) } }, async (req) => {
     await core.defaultCredentials.delete(req.actor, req.params.provider);
     return { object: 'platform.default_credential.deleted' as const, provider: req.params.provider, deleted: true };
+  });
+
+  // an organization's free trial: on/off, its metadata (allowance: {"tokens", "requests", "days"}), and
+  // `restart: true`, which only the operator may do: the trial starts over now (src/domain/platform.ts)
+  app.get('/organizations/:slug/free_trial', { schema: { params: Type.Object({ slug: Slug }) } }, async (req) => {
+    const org = await core.orgs.getBySlug(ROOT, req.params.slug);
+    return formatFreeTrial(await core.platform.settings(req.actor, org.id));
+  });
+
+  app.post('/organizations/:slug/free_trial', { schema: { params: Type.Object({ slug: Slug }), body: FreeTrialBody } }, async (req) => {
+    const org = await core.orgs.getBySlug(ROOT, req.params.slug);
+    const b = req.body;
+    const input: FreeTrialInput = {};
+    if (b.enabled !== undefined) input.enabled = b.enabled;
+    if (b.metadata !== undefined) input.metadata = b.metadata as FreeTrialInput['metadata'];
+    if (b.restart !== undefined) input.restart = b.restart;
+    return formatFreeTrial(await core.platform.setFreeTrial(req.actor, org.id, input));
   });
 
   app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: CreateKeyBody } }, async (req, reply) => {

@@ -169,7 +169,9 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(on.json, { message: 'Tenant is now in free trial' });
       assert.deepEqual((await ibl(s, 'GET', userPath('bob@example.com'), s.adminKey)).json, { is_in_free_trial: true });
       let settings = await s.rt.core.platform.settings(SYSTEM, orgId);
-      assert.deepEqual(settings, { useDefaultLlmKey: false, freeTrialEnabled: true, freeTrialMetadata: { key: 'value' } });
+      const { freeTrialStartedAt, ...rest } = settings;
+      assert.deepEqual(rest, { useDefaultLlmKey: false, freeTrialEnabled: true, freeTrialMetadata: { key: 'value' } });
+      assert.equal(typeof freeTrialStartedAt, 'number', 'switching the trial on starts it');
       const meta = await ibl(s, 'POST', `${base}/use-free-trial/`, s.adminKey, { metadata: { max_tokens: 1000 } }, { as: 'multipart' });
       assert.equal(meta.status, 200, meta.text);
       settings = await s.rt.core.platform.settings(SYSTEM, orgId);
@@ -183,6 +185,10 @@ for (const dialect of await testDialects()) {
       assertFieldErrors(await ibl(s, 'POST', `${base}/use-free-trial/`, s.adminKey, {}), ['non_field_errors']);
       assertFieldErrors(await ibl(s, 'POST', `${base}/use-free-trial/`, s.adminKey, { metadata: 'x' }), ['metadata'], { metadata: /dictionary/ });
       assertFieldErrors(await ibl(s, 'POST', `${base}/use-free-trial/`, s.adminKey, { enable: true, metadata: [1] }), ['metadata']);
+      // the allowance fields of the metadata are whole numbers (or null: no limit)
+      assertFieldErrors(await ibl(s, 'POST', `${base}/use-free-trial/`, s.adminKey, { enable: true, metadata: { days: -1 } }), ['metadata'], { metadata: /days/ });
+      assertFieldErrors(await ibl(s, 'POST', `${base}/use-free-trial/`, s.adminKey, { metadata: { tokens: 'lots' } }), ['metadata'], { metadata: /tokens/ });
+      assertFieldErrors(await ibl(s, 'POST', `${base}/use-free-trial/`, s.adminKey, { metadata: { days: 1.5 } }), ['metadata'], { metadata: /days/ });
       assertDetail(await ibl(s, 'GET', userPath('user-00000000000000000000000000'), s.adminKey), 404);
       assert.equal(await auditCount(s), audits);
     });
