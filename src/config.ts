@@ -28,6 +28,8 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Output tokens the gateway reserves for a request that names no max_tokens. */
   defaultOutputTokens: number;
+  /** Times a failed upstream call is tried again before anything reached the client (0: never). */
+  upstreamRetries: number;
   /** Tokens an organization's free trial may use on the platform's key (0: no cap). */
   freeTrialTokens: number;
   /** Requests an organization's free trial may make on the platform's key (0: no cap). */
@@ -61,6 +63,7 @@ export const SETTINGS = {
   shutdownTimeoutMs: { env: 'KEYPLANE_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', describe: 'how long SIGTERM waits for in-flight requests' },
   upstreamTimeoutMs: { env: 'KEYPLANE_UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout-ms', describe: 'gateway: longest wait for an upstream answer to start, and between its chunks (504 after)' },
   defaultOutputTokens: { env: 'KEYPLANE_DEFAULT_OUTPUT_TOKENS', flag: '--default-output-tokens', describe: 'gateway: output tokens reserved against token limits when a request names no max_tokens' },
+  upstreamRetries: { env: 'KEYPLANE_UPSTREAM_RETRIES', flag: '--upstream-retries', describe: 'gateway: times an upstream call that failed to connect or answered 429/500/502/503/504 is retried, never once the answer has started reaching the client (0: never)' },
   freeTrialTokens: { env: 'KEYPLANE_FREE_TRIAL_TOKENS', flag: '--free-trial-tokens', describe: 'gateway: tokens a free trial may use on the platform key, unless its metadata says {"tokens": n} (0: no cap)' },
   freeTrialRequests: { env: 'KEYPLANE_FREE_TRIAL_REQUESTS', flag: '--free-trial-requests', describe: 'gateway: requests a free trial may make on the platform key, unless its metadata says {"requests": n} (0: no cap)' },
   freeTrialDays: { env: 'KEYPLANE_FREE_TRIAL_DAYS', flag: '--free-trial-days', describe: 'gateway: days a free trial lasts from its start, unless its metadata says {"days": n} (0: no time limit)' },
@@ -166,6 +169,7 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 600_000),
     upstreamTimeoutMs: int('upstreamTimeoutMs', 600_000, 100, 3_600_000),
     defaultOutputTokens: int('defaultOutputTokens', 512, 1, 1_000_000),
+    upstreamRetries: int('upstreamRetries', 0, 0, 5),
     freeTrialTokens: int('freeTrialTokens', 1_000_000, 0, 1_000_000_000_000),
     freeTrialRequests: int('freeTrialRequests', 0, 0, 1_000_000_000_000),
     freeTrialDays: int('freeTrialDays', 0, 0, 100_000),

@@ -49,7 +49,7 @@ export interface FaceContext {
   /** The operator root key (KEYPLANE_ROOT_KEY), when configured. */
   rootKey: string | undefined;
   /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS). */
-  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number };
+  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number };
 }
 
 export interface BodyOptions {

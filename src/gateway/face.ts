@@ -25,6 +25,7 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
     limiter: new MemoryLimiter(),
     policies: new PolicyCache(ctx.core, Date.now),
     upstreamTimeoutMs: ctx.gateway.upstreamTimeoutMs,
+    upstreamRetries: ctx.gateway.upstreamRetries,
     defaultOutputTokens: ctx.gateway.defaultOutputTokens,
   };
   app.addHook('onClose', async () => closeUpstreams());

@@ -50,6 +50,8 @@ export interface GatewayDeps {
   limiter: Limiter;
   policies: PolicyCache;
   upstreamTimeoutMs: number;
+  /** Retries of a failed upstream call before anything reached the client (src/gateway/upstream.ts). */
+  upstreamRetries: number;
   defaultOutputTokens: number;
 }
 
@@ -263,7 +265,7 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
     reply.raw.on('close', onClose);
     const tUp = performance.now();
     const contentTypeIn = ep.multipart ? String(req.headers['content-type']) : undefined;
-    call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, ...(contentTypeIn ? { contentType: contentTypeIn } : {}) });
+    call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries, ...(contentTypeIn ? { contentType: contentTypeIn } : {}) });
     upstreamMs = performance.now() - tUp;
     const contentType = headerText(call.headers['content-type']) ?? 'application/json';
     if (a.stream && call.statusCode === 200 && contentType.startsWith('text/event-stream')) {

@@ -1,5 +1,6 @@
 // Calls to upstream providers: one keep-alive undici Pool per origin, the provider's URL and auth
 // header from the credential, and the failures the client should see (504 timeout, 502 unreachable).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { DomainError } from '../domain/errors.ts';
@@ -87,8 +88,69 @@ export interface UpstreamCall {
   body: Dispatcher.ResponseData['body'];
 }
 
-/** POSTs `body` to the target; maps connection failures to 502 and timeouts to 504. */
-export async function callUpstream(target: UpstreamTarget, body: Buffer | string, opts: { signal: AbortSignal; timeoutMs: number; contentType?: string }): Promise<UpstreamCall> {
+/** Upstream answers worth another try: rate limited, or a server error that may be passing. */
+const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+/** A `retry-after` longer than this is the upstream saying "not soon": its answer goes to the client. */
+const MAX_RETRY_AFTER_MS = 10_000;
+
+/** How long to wait before try `attempt + 2`: the upstream's retry-after, else 250 ms doubling, ±20 %. */
+function backoffMs(attempt: number, retryAfter: string | string[] | undefined): number {
+  const ra = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
+  if (ra !== undefined) {
+    const s = Number(ra);
+    if (Number.isFinite(s) && s >= 0) return s * 1000;
+    const at = Date.parse(ra);
+    if (Number.isFinite(at)) return Math.max(0, at - Date.now());
+  }
+  return 250 * 2 ** attempt * (0.8 + Math.random() * 0.4);
+}
+
+/**
+ * POSTs `body` to the target; maps connection failures to 502 and timeouts to 504. With `retries`,
+ * a call that could not connect or was answered 429/500/502/503/504 is made again after a backoff
+ * (the upstream's retry-after when it gives one of at most 10 s); nothing has reached the client
+ * then, since callers relay only what this returns. Timeouts are not retried: their time is spent.
+ */
+export async function callUpstream(
+  target: UpstreamTarget,
+  body: Buffer | string,
+  opts: { signal: AbortSignal; timeoutMs: number; contentType?: string; retries?: number },
+): Promise<UpstreamCall> {
+  const retries = opts.retries ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    let call: UpstreamCall;
+    try {
+      call = await requestOnce(target, body, opts);
+    } catch (err) {
+      const failure = upstreamFailure(err);
+      if (attempt < retries && failure instanceof UpstreamError && failure.status === 502) {
+        await pause(backoffMs(attempt, undefined), opts.signal);
+        continue;
+      }
+      throw failure;
+    }
+    if (attempt < retries && RETRY_STATUS.has(call.statusCode)) {
+      const wait = backoffMs(attempt, call.headers['retry-after']);
+      if (wait <= MAX_RETRY_AFTER_MS) {
+        await call.body.dump().catch(() => {});
+        await pause(wait, opts.signal);
+        continue;
+      }
+    }
+    return call;
+  }
+}
+
+/** Waits `ms`, or rejects (as a client that left) when `signal` aborts. */
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (err) {
+    throw upstreamFailure(err);
+  }
+}
+
+async function requestOnce(target: UpstreamTarget, body: Buffer | string, opts: { signal: AbortSignal; timeoutMs: number; contentType?: string }): Promise<UpstreamCall> {
   try {
     const res = await poolFor(target.origin).request({
       method: 'POST',

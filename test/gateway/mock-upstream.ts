@@ -88,6 +88,9 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** Calls seen per flaky model and user. */
+const flaky = new Map<string, number>();
+
 function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
   const model: string = body?.model ?? '';
   // an Azure OpenAI deployment answers chat completions under its own URL
@@ -101,6 +104,17 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any):
   if (model.includes('fail-html')) {
     res.writeHead(503, { 'content-type': 'text/html' });
     return void res.end('<html>upstream down at 10.0.0.7</html>');
+  }
+  // flaky: the first two calls of each `user` fail (503 with retry-after: 0, or a dropped connection)
+  if (model.includes('flaky') || model.includes('reset')) {
+    const who = `${model}|${body?.user ?? ''}`;
+    const n = (flaky.get(who) ?? 0) + 1;
+    flaky.set(who, n);
+    if (n <= 2) {
+      if (model.includes('reset')) return void req.socket.destroy();
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
+      return void res.end(JSON.stringify({ error: { message: `overloaded (call ${n})`, type: 'server_error', param: null, code: null } }));
+    }
   }
   if (model.includes('slow')) {
     setTimeout(() => json(res, 200, completion(model)), 2_000).unref();
