@@ -10,7 +10,7 @@ import { openaiError } from '../faces/shared/openai-wire.ts';
 import { limitType, missingScope, modelNotFound } from './errors.ts';
 import { MemoryLimiter } from './limiter.ts';
 import { PolicyCache } from './policy.ts';
-import { ENDPOINTS, proxy, type GatewayDeps } from './proxy.ts';
+import { ENDPOINTS, proxy, serverTiming, type GatewayDeps } from './proxy.ts';
 import { closeUpstreams, UpstreamError } from './upstream.ts';
 import { messages, sendAnthropicError } from './messages.ts';
 
@@ -29,6 +29,12 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
     defaultOutputTokens: ctx.gateway.defaultOutputTokens,
   };
   app.addHook('onClose', async () => closeUpstreams());
+  // Server-Timing on every answer: the proxied ones split keyplane's time from the upstream's; the
+  // rest (refusals, errors, model lists) never reached an upstream
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (!reply.hasHeader('server-timing')) reply.header('server-timing', serverTiming(reply.elapsedTime, 0));
+    done(null, payload);
+  });
 
   app.post('/chat/completions', (req, reply) => proxy(req, reply, deps, ENDPOINTS.chat));
   app.post('/completions', (req, reply) => proxy(req, reply, deps, ENDPOINTS.completions));

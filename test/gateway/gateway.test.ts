@@ -282,8 +282,14 @@ for (const dialect of await testDialects()) {
       assert.equal(adminTry.status, 403);
       assertOpenAIError(adminTry.json);
       assert.match(adminTry.json.error.message, /project API key/);
-      assert.equal((await raw(s, 'sk-proj-unknown-0000000000000000000000', '/chat/completions', { model: 'gpt-4o-mini' })).status, 401);
+      const unknown = await raw(s, 'sk-proj-unknown-0000000000000000000000', '/chat/completions', { model: 'gpt-4o-mini' });
+      assert.equal(unknown.status, 401);
       assert.equal((await raw(s, null, '/chat/completions', { model: 'gpt-4o-mini' })).status, 401);
+      // refusals carry the request id and Server-Timing too (no upstream time: none was called)
+      for (const r of [adminTry, unknown, await raw(s, key, '/models')]) {
+        assert.match(r.headers.get('x-request-id') ?? '', /^req_/);
+        assert.match(r.headers.get('server-timing') ?? '', /^keyplane;dur=\d+\.\d{2}, upstream;dur=0\.00$/);
+      }
 
       const admin = openaiClient(s, s.adminKey);
       const sa = await admin.admin.organization.projects.serviceAccounts.create(projectId, { name: 'reader-bot' });
