@@ -274,6 +274,37 @@ for (const dialect of await testDialects()) {
       assert.ok(!down.text.includes('127.0.0.1:1'));
     });
 
+    test("no Anthropic credential: 400 in Anthropic's envelope, with the rate-limit headers; a free trial on the platform's key stops at its allowance", async () => {
+      const core = s.rt.core;
+      const created = await core.orgs.create(SYSTEM, { name: 'No Claude', slug: `noclaude-${dialect}` });
+      const admin = new OpenAI({ adminAPIKey: created.adminKey.secret, baseURL: `${s.url}/v1`, maxRetries: 0 });
+      const project = await admin.admin.organization.projects.create({ name: 'P' });
+      const orgKey = (await admin.admin.organization.projects.serviceAccounts.create(project.id, { name: 'bot' })).api_key!.value;
+      const before = mock.received.length;
+      const none = await post(s, orgKey, { model: 'claude-mock', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] });
+      assert.equal(none.status, 400);
+      assert.equal(none.json.type, 'error');
+      assert.equal(none.json.error.type, 'invalid_request_error');
+      assert.match(none.json.error.message, /No credential for provider 'anthropic'/);
+      assert.equal(none.headers.get('x-ratelimit-limit-requests'), '10000');
+      assert.match(none.headers.get('x-request-id') ?? '', /^req_/);
+      assert.equal(mock.received.length, before);
+
+      // the free trial: the platform's Anthropic key, 17 tokens an answer, 30 allowed
+      await core.defaultCredentials.set(SYSTEM, 'anthropic', { api_key: UPSTREAM_KEY, base_url: mock.url });
+      await core.platform.setFreeTrial(SYSTEM, created.org.id, { enabled: true, metadata: { tokens: 30 } });
+      const msg = () => post(s, orgKey, { model: 'claude-mock', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] });
+      assert.equal((await msg()).status, 200);
+      assert.equal(mock.received.at(-1)!.headers['x-api-key'], UPSTREAM_KEY, "the platform's key upstream");
+      assert.equal((await msg()).status, 200);
+      const over = await msg();
+      assert.equal(over.status, 429);
+      assert.equal(over.json.type, 'error');
+      assert.equal(over.json.error.type, 'rate_limit_error');
+      assert.match(over.json.error.message, /free trial/);
+      assert.equal(mock.received.length - before, 2, 'nothing reaches Anthropic once the trial is over');
+    });
+
     test("keyplane's own rate limit: 429 in Anthropic's envelope with retry-after and the x-ratelimit headers, before the upstream", async () => {
       assert.equal((await post(s, key, { model: 'claude-tiny', max_tokens: 8, messages: [{ role: 'user', content: 'x' }] })).status, 200);
       const before = mock.received.length;
