@@ -25,13 +25,29 @@ export interface ChatRequestForAnthropic {
   route: { upstreamModel: string };
 }
 
-function target(secret: ProviderSecret): UpstreamTarget {
+/**
+ * Anthropic's `POST {base}/v1/messages` with the tenant's key: `x-api-key`, `anthropic-version`
+ * (`version`, else keyplane's), and `anthropic-beta` when given. Nothing else of the client's.
+ */
+export function anthropicTarget(secret: ProviderSecret, opts: { version?: string; beta?: string } = {}): UpstreamTarget {
   const u = new URL(secret.baseUrl ?? PROVIDER_BASE_URL.anthropic!);
-  return { origin: u.origin, path: `${u.pathname.replace(/\/$/, '')}/v1/messages`, headers: { 'x-api-key': secret.apiKey, 'anthropic-version': ANTHROPIC_VERSION } };
+  const headers: Record<string, string> = { 'x-api-key': secret.apiKey, 'anthropic-version': opts.version || ANTHROPIC_VERSION };
+  if (opts.beta) headers['anthropic-beta'] = opts.beta;
+  return { origin: u.origin, path: `${u.pathname.replace(/\/$/, '')}/v1/messages`, headers };
 }
 
-const tokensOf = (u: { input_tokens?: number; output_tokens?: number; cache_read_input_tokens?: number | null; cache_creation_input_tokens?: number | null } | undefined): Tokens | null =>
-  u ? { inputTokens: (u.input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0), cachedInputTokens: u.cache_read_input_tokens ?? 0, outputTokens: u.output_tokens ?? 0 } : null;
+const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+
+/**
+ * Anthropic's `usage` in keyplane's terms: input = input + cache reads + cache writes (Anthropic
+ * counts them apart), cached = cache reads. Null without a usage object.
+ */
+export function anthropicTokens(usage: unknown): Tokens | null {
+  if (!usage || typeof usage !== 'object' || Array.isArray(usage)) return null;
+  const u = usage as Record<string, unknown>;
+  const cacheRead = count(u.cache_read_input_tokens);
+  return { inputTokens: count(u.input_tokens) + cacheRead + count(u.cache_creation_input_tokens), cachedInputTokens: cacheRead, outputTokens: count(u.output_tokens) };
+}
 
 /**
  * Serves one chat completion through Anthropic. Returns the status sent; `onTokens` gets the usage.
@@ -46,7 +62,7 @@ export async function chatViaAnthropic(
   onTokens: (t: Tokens) => void,
 ): Promise<number> {
   const body = chatToAnthropicRequest(a.body as unknown as OpenAIChatRequest, a.route.upstreamModel, { defaultMaxTokens: opts.defaultMaxTokens });
-  const call = await callUpstream(target(secret), JSON.stringify(body), { signal: opts.signal, timeoutMs: opts.timeoutMs });
+  const call = await callUpstream(anthropicTarget(secret), JSON.stringify(body), { signal: opts.signal, timeoutMs: opts.timeoutMs });
   const contentType = String(call.headers['content-type'] ?? '');
   if (call.statusCode !== 200) {
     const text = await call.body.text();
@@ -82,8 +98,57 @@ export async function chatViaAnthropic(
     return 200;
   }
   const message = (await call.body.json()) as AnthropicMessage;
-  const t = tokensOf(message.usage as never);
+  const t = anthropicTokens(message.usage);
   if (t) onTokens(t);
   reply.code(200).headers(opts.headers).send(anthropicToChatResponse(message, a.requested, Date.now()));
   return 200;
+}
+
+/**
+ * The usage of a Messages API stream, read on the side while its bytes are relayed untouched:
+ * `message_start` carries `message.usage` (input, cache reads and writes, the first output count),
+ * `message_delta` the running output count and, on newer API versions, the input counts again.
+ * Later numbers replace earlier ones field by field; `null`s are not numbers and change nothing.
+ */
+export class AnthropicStreamUsage {
+  private readonly parser = new SseParser();
+  private usage: Record<string, number> | null = null;
+
+  push(chunk: Uint8Array): void {
+    for (const e of this.parser.push(chunk)) this.read(e.event, e.data);
+  }
+
+  end(): void {
+    for (const e of this.parser.end()) this.read(e.event, e.data);
+  }
+
+  /** The tokens reported so far; null when the stream carried no usage at all. */
+  tokens(): Tokens | null {
+    return this.usage ? anthropicTokens(this.usage) : null;
+  }
+
+  private read(event: string | undefined, data: string): void {
+    // only the two events that carry usage are parsed (an unnamed event: when it may be one of them)
+    if (event !== undefined ? event !== 'message_start' && event !== 'message_delta' : !data.includes('"message_')) return;
+    let d: unknown;
+    try {
+      d = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!d || typeof d !== 'object') return;
+    const e = d as { type?: unknown; message?: { usage?: unknown } | null; usage?: unknown };
+    const u = e.type === 'message_start' ? (e.message && typeof e.message === 'object' ? e.message.usage : undefined) : e.type === 'message_delta' ? e.usage : undefined;
+    if (!u || typeof u !== 'object' || Array.isArray(u)) return;
+    const next: Record<string, number> = { ...this.usage };
+    let any = false;
+    for (const k of ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens']) {
+      const v = (u as Record<string, unknown>)[k];
+      if (typeof v === 'number' && Number.isFinite(v) && v >= 0) {
+        next[k] = v;
+        any = true;
+      }
+    }
+    if (any) this.usage = next;
+  }
 }

@@ -1,12 +1,16 @@
 // POST /v1/messages for clients of Anthropic's Messages API (the official @anthropic-ai/sdk pointed at
-// keyplane): same keys, limits and usage as the OpenAI endpoints. A model served by an
-// OpenAI-compatible provider is reached through Chat Completions, translated both ways (streams
-// included); errors answer in Anthropic's envelope.
+// keyplane): same keys, limits and usage as the OpenAI endpoints; errors answer in Anthropic's
+// envelope. A model served by Anthropic (Claude) is passed through natively: the client's body goes
+// to Anthropic as it came (only an alias's model id rewritten) with the tenant's key, its
+// `anthropic-version` and `anthropic-beta`, never the client's keyplane key; the answer (or its
+// stream, byte for byte) comes back as Anthropic sent it, usage read on the side. A model served by
+// an OpenAI-compatible provider is reached through Chat Completions, translated both ways (streams
+// included).
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError } from '../domain/errors.ts';
 import { rateLimitHeaders } from './limiter.ts';
-import { admitOrRefuse, serverTiming, settleAndRecord, type Endpoint, type GatewayDeps } from './proxy.ts';
+import { admitOrRefuse, serverTiming, settleAndRecord, type Admitted, type Endpoint, type GatewayDeps } from './proxy.ts';
+import { AnthropicStreamUsage, anthropicTarget, anthropicTokens } from './anthropic-upstream.ts';
 import { callUpstream, targetFor, upstreamFailure, UpstreamError } from './upstream.ts';
 import { SseSplitter, eventData } from './sse.ts';
 import type { Tokens } from './usage.ts';
@@ -50,9 +54,7 @@ export function sendAnthropicError(reply: FastifyReply, err: unknown): FastifyRe
 export async function messages(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps): Promise<FastifyReply> {
   const t0 = performance.now();
   const a = await admitOrRefuse(req, reply, deps, MESSAGES);
-  if (a.route.api === 'anthropic') {
-    throw new DomainError('invalid', `Model '${a.requested}' is served by Anthropic directly; /v1/messages reaches OpenAI-compatible providers in this release.`, 'model', 'unsupported_provider');
-  }
+  if (a.route.api === 'anthropic') return passThrough(req, reply, deps, a, t0);
   const limitHeaders = rateLimitHeaders(a.state);
   let credential: ResolvedCredential | null = null;
   let tokens: Tokens | null = null;
@@ -128,6 +130,93 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
       return reply;
     }
     reply.headers(limitHeaders);
+    throw failure;
+  } finally {
+    reply.raw.off('close', onClose);
+    settleAndRecord(req, deps, a, 'messages', t0, { credential, tokens, status, images: 0, audioBytes: 0 });
+  }
+}
+
+const headerText = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
+/** An error body already in Anthropic's envelope (`{"type": "error", "error": {…}}`). */
+function isAnthropicError(v: unknown): boolean {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
+  const e = v as { type?: unknown; error?: unknown };
+  return e.type === 'error' && !!e.error && typeof e.error === 'object' && !Array.isArray(e.error);
+}
+
+/** A Claude model: the Messages API request sent to Anthropic as it came, the answer relayed as Anthropic sent it. */
+async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, a: Admitted, t0: number): Promise<FastifyReply> {
+  const limitHeaders = rateLimitHeaders(a.state);
+  let credential: ResolvedCredential | null = null;
+  let tokens: Tokens | null = null;
+  let status = 0;
+  let upstreamMs = 0;
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  };
+  try {
+    credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
+    // a trial on the platform's key stops at its allowance, before anything reaches the upstream
+    if (credential.source === 'free_trial') await deps.core.freeTrial.check(a.orgId);
+    // the tenant's key and the client's API version and betas: none of the client's other headers (its keyplane key least of all)
+    const target = anthropicTarget(credential.secret, { version: headerText(req.headers['anthropic-version']), beta: headerText(req.headers['anthropic-beta']) });
+    const body = a.body.model === a.route.upstreamModel ? a.raw : JSON.stringify({ ...a.body, model: a.route.upstreamModel });
+    reply.raw.on('close', onClose);
+    const tUp = performance.now();
+    const call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs });
+    upstreamMs = performance.now() - tUp;
+    const contentType = headerText(call.headers['content-type']) ?? 'application/json';
+    if (a.stream && call.statusCode === 200 && contentType.startsWith('text/event-stream')) {
+      status = 200;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { ...limitHeaders, 'server-timing': serverTiming(tUp - t0, upstreamMs), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': String(req.id) });
+      res.flushHeaders();
+      // the bytes go on as they came; the usage events are read beside them
+      const usage = new AnthropicStreamUsage();
+      for await (const chunk of call.body) {
+        res.write(chunk as Buffer);
+        usage.push(chunk as Buffer);
+      }
+      usage.end();
+      tokens = usage.tokens();
+      res.end();
+      return reply;
+    }
+    const buf = Buffer.from(await call.body.arrayBuffer());
+    upstreamMs = performance.now() - tUp;
+    status = call.statusCode;
+    let parsed: unknown;
+    if (contentType.includes('json')) {
+      try {
+        parsed = JSON.parse(buf.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+    }
+    reply.code(status).headers({ ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0 - upstreamMs, upstreamMs) });
+    if (status >= 400) {
+      // when Anthropic says when to retry (its own rate limits, overload), so does keyplane
+      const retryAfter = headerText(call.headers['retry-after']);
+      if (retryAfter && /^\d{1,9}$/.test(retryAfter)) reply.header('retry-after', retryAfter);
+      // an error without Anthropic's envelope gets one (never the provider's raw page)
+      if (!isAnthropicError(parsed)) return reply.type('application/json').send({ type: 'error', error: { type: anthropicType(status), message: `The upstream provider answered ${status}.` } });
+    } else if (parsed && typeof parsed === 'object') {
+      tokens = anthropicTokens((parsed as { usage?: unknown }).usage);
+    }
+    return reply.type(contentType).send(buf);
+  } catch (err) {
+    const failure = upstreamFailure(err);
+    status = failure instanceof UpstreamError ? failure.status : classifyError(failure).status;
+    if (reply.raw.headersSent) {
+      // the stream had started: all the client can learn is that it ended early
+      reply.raw.end();
+      return reply;
+    }
+    reply.headers({ ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0 - upstreamMs, upstreamMs) });
     throw failure;
   } finally {
     reply.raw.off('close', onClose);

@@ -23,6 +23,7 @@ import {
   type OpenAIChatCompletionChunk,
   type OpenAIChatRequest,
 } from '../../src/gateway/providers/anthropic.ts';
+import { AnthropicStreamUsage, anthropicTokens } from '../../src/gateway/anthropic-upstream.ts';
 
 const NOW = Date.UTC(2025, 0, 2, 3, 4, 5, 678); // created = 1735787045
 const CREATED = 1735787045;
@@ -469,6 +470,47 @@ describe('AnthropicToChatStream', () => {
         assert.equal(final.usage?.prompt_tokens_details?.cached_tokens, 2000);
       },
     );
+  });
+});
+
+describe('AnthropicStreamUsage (the usage of a stream relayed untouched)', () => {
+  const feed = (text: string, size: number) => {
+    const u = new AnthropicStreamUsage();
+    const bytes = new TextEncoder().encode(text);
+    for (let i = 0; i < bytes.length; i += size) u.push(bytes.subarray(i, i + size));
+    u.end();
+    return u.tokens();
+  };
+
+  test('message_start input and cache counts, message_delta output; the same whatever the chunking', () => {
+    const want = { inputTokens: 472 + 2000 + 100, cachedInputTokens: 2000, outputTokens: 89 };
+    assert.deepEqual(feed(RECORDED_ANTHROPIC_STREAM, RECORDED_ANTHROPIC_STREAM.length), want);
+    assert.deepEqual(feed(RECORDED_ANTHROPIC_STREAM, 1), want);
+    assert.deepEqual(feed(RECORDED_ANTHROPIC_STREAM, 13), want);
+  });
+
+  test("message_delta's input counts replace message_start's; nulls and non-numbers change nothing; unnamed events are read", () => {
+    const stream = [
+      'data: {"type":"message_start","message":{"id":"m","usage":{"input_tokens":10,"cache_read_input_tokens":5,"cache_creation_input_tokens":1,"output_tokens":1}}}',
+      '',
+      'event: message_delta',
+      'data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":null,"cache_read_input_tokens":"7","cache_creation_input_tokens":3,"output_tokens":40}}',
+      '',
+      '',
+    ].join('\r\n');
+    assert.deepEqual(feed(stream, 5), { inputTokens: 10 + 5 + 3, cachedInputTokens: 5, outputTokens: 40 });
+  });
+
+  test('a stream without usage (cut before message_start, or an error event) reports none', () => {
+    assert.equal(feed('event: ping\ndata: {"type": "ping"}\n\nevent: message_start\ndata: {"type":"message_st', 4), null);
+    assert.equal(feed('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n', 8), null);
+  });
+
+  test('anthropicTokens: input counts cache reads and writes, cached is the reads; junk is zero', () => {
+    assert.deepEqual(anthropicTokens({ input_tokens: 50, cache_read_input_tokens: 2000, cache_creation_input_tokens: 300, output_tokens: 40 }), { inputTokens: 2350, cachedInputTokens: 2000, outputTokens: 40 });
+    assert.deepEqual(anthropicTokens({ input_tokens: '5', output_tokens: -1, cache_read_input_tokens: null }), { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 });
+    assert.equal(anthropicTokens(undefined), null);
+    assert.equal(anthropicTokens([1]), null);
   });
 });
 

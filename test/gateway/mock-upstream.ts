@@ -185,24 +185,89 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any):
 /** Usage the fake Anthropic reports. */
 export const ANTHROPIC_USAGE = { input_tokens: 9, output_tokens: 6, cache_read_input_tokens: 2, cache_creation_input_tokens: 0 };
 
-/** A fake Anthropic Messages API: `x-api-key` and `anthropic-version` required, plain and streamed answers. */
+/** What a `…-cache` model's stream reports at its end (newer API versions repeat the input counts in `message_delta`). */
+export const ANTHROPIC_CACHE_USAGE = { input_tokens: 21, output_tokens: 12, cache_read_input_tokens: 1500, cache_creation_input_tokens: 300 };
+
+/** The exact text of the fake Anthropic's plain answer (an unknown field included, as a newer API would send). */
+export function anthropicMessageText(model: string): string {
+  return JSON.stringify({ id: 'msg_mock1', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: 'Bonjour.' }], stop_reason: 'end_turn', stop_sequence: null, usage: ANTHROPIC_USAGE, x_mock_extra: { kept: true } });
+}
+
+/**
+ * The pieces the fake Anthropic writes for a stream, in order, a few milliseconds apart: events cut
+ * in the middle, a ping whose JSON is not as JSON.stringify writes it (so any re-serialisation shows).
+ */
+export function anthropicStreamPieces(model: string): string[] {
+  const ev = (event: string, data: object) => `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`;
+  const cache = model.includes('cache');
+  const start = cache ? { input_tokens: 21, output_tokens: 1, cache_read_input_tokens: 1500, cache_creation_input_tokens: 300 } : { ...ANTHROPIC_USAGE, output_tokens: 1 };
+  const end = cache ? ANTHROPIC_CACHE_USAGE : { output_tokens: ANTHROPIC_USAGE.output_tokens };
+  const text = [
+    ev('message_start', { message: { id: 'msg_mock2', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: start } }),
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    'event: ping\ndata: {"type": "ping"}\n\n',
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Bon' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'jour' } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: end }),
+    ev('message_stop', {}),
+  ].join('');
+  // cut at arbitrary places: inside an event name, inside JSON, between the two newlines of a boundary
+  const cuts = [7, 95, 240, 241, text.indexOf('\n\nevent: message_delta') + 1, text.length - 5];
+  const pieces: string[] = [];
+  let at = 0;
+  for (const c of cuts) {
+    pieces.push(text.slice(at, c));
+    at = c;
+  }
+  pieces.push(text.slice(at));
+  return pieces;
+}
+
+/**
+ * A fake Anthropic Messages API: `x-api-key` and `anthropic-version` required, plain and streamed
+ * answers; the model name picks a failure (`fail-400`, `fail-429`, `fail-529`, `fail-html`), a slow
+ * answer (`slow`), a stream that stops after its first event (`hang`), cache counts (`cache`).
+ */
 function anthropic(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
   if (req.headers['x-api-key'] !== 'sk-upstream-secret' || !req.headers['anthropic-version']) {
     return json(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
   }
   if (typeof body?.max_tokens !== 'number') return json(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
   const model: string = body.model;
+  if (model.includes('fail-400')) return json(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: 'messages: Upstream says no.' }, request_id: 'req_mock400' });
+  if (model.includes('fail-429')) {
+    const text = JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit.' } });
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7', 'anthropic-organization-id': 'org-upstream-secret' });
+    return void res.end(text);
+  }
+  if (model.includes('fail-529')) return json(res, 529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+  if (model.includes('fail-html')) {
+    res.writeHead(502, { 'content-type': 'text/html' });
+    return void res.end('<html>bad gateway at 10.0.0.7</html>');
+  }
+  if (model.includes('slow')) {
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(anthropicMessageText(model));
+    }, 2_000).unref();
+    return;
+  }
   if (!body.stream) {
-    return json(res, 200, { id: 'msg_mock1', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: 'Bonjour.' }], stop_reason: 'end_turn', stop_sequence: null, usage: ANTHROPIC_USAGE });
+    res.writeHead(200, { 'content-type': 'application/json', 'anthropic-organization-id': 'org-upstream-secret' });
+    return void res.end(anthropicMessageText(model));
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
-  const ev = (event: string, data: object) => `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`;
-  res.write(ev('message_start', { message: { id: 'msg_mock2', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...ANTHROPIC_USAGE, output_tokens: 1 } } }));
-  res.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
-  res.write(ev('ping', {}));
-  res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Bon' } }));
-  res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'jour' } }));
-  res.write(ev('content_block_stop', { index: 0 }));
-  res.write(ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: ANTHROPIC_USAGE.output_tokens } }));
-  res.end(ev('message_stop', {}));
+  const pieces = anthropicStreamPieces(model);
+  if (model.includes('hang')) {
+    res.write(pieces[0]! + pieces[1]!);
+    return;
+  }
+  let i = 0;
+  const next = () => {
+    if (i >= pieces.length) return void res.end();
+    res.write(pieces[i++]);
+    setTimeout(next, 3).unref();
+  };
+  next();
 }
