@@ -58,11 +58,11 @@ export async function chatViaAnthropic(
   reply: FastifyReply,
   a: ChatRequestForAnthropic,
   secret: ProviderSecret,
-  opts: { signal: AbortSignal; timeoutMs: number; defaultMaxTokens: number; headers: Record<string, string> },
+  opts: { signal: AbortSignal; timeoutMs: number; retries: number; defaultMaxTokens: number; headers: Record<string, string> },
   onTokens: (t: Tokens) => void,
 ): Promise<number> {
   const body = chatToAnthropicRequest(a.body as unknown as OpenAIChatRequest, a.route.upstreamModel, { defaultMaxTokens: opts.defaultMaxTokens });
-  const call = await callUpstream(anthropicTarget(secret), JSON.stringify(body), { signal: opts.signal, timeoutMs: opts.timeoutMs });
+  const call = await callUpstream(anthropicTarget(secret), JSON.stringify(body), { signal: opts.signal, timeoutMs: opts.timeoutMs, retries: opts.retries });
   const contentType = String(call.headers['content-type'] ?? '');
   if (call.statusCode !== 200) {
     const text = await call.body.text();

@@ -70,7 +70,7 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
     const target = targetFor(a.route, credential.secret, MESSAGES.path);
     reply.raw.on('close', onClose);
     const tUp = performance.now();
-    const call = await callUpstream(target, JSON.stringify(chat), { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs });
+    const call = await callUpstream(target, JSON.stringify(chat), { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries });
     const upstreamMs = performance.now() - tUp;
     const contentType = String(call.headers['content-type'] ?? '');
     if (call.statusCode !== 200) {
@@ -166,7 +166,7 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
     const body = a.body.model === a.route.upstreamModel ? a.raw : JSON.stringify({ ...a.body, model: a.route.upstreamModel });
     reply.raw.on('close', onClose);
     const tUp = performance.now();
-    const call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs });
+    const call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries });
     upstreamMs = performance.now() - tUp;
     const contentType = headerText(call.headers['content-type']) ?? 'application/json';
     if (a.stream && call.statusCode === 200 && contentType.startsWith('text/event-stream')) {

@@ -257,7 +257,7 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
       // Anthropic serves Chat Completions through its Messages API, translated both ways
       if (ep !== ENDPOINTS.chat) throw new DomainError('invalid', `Model '${a.requested}' is served by Anthropic, which answers /v1/chat/completions (and /v1/messages) only.`, 'model', 'unsupported_endpoint');
       reply.raw.on('close', onClose);
-      status = await chatViaAnthropic(req, reply, a, credential.secret, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, defaultMaxTokens: deps.defaultOutputTokens, headers: { ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0, 0) } }, (t) => (tokens = t));
+      status = await chatViaAnthropic(req, reply, a, credential.secret, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries, defaultMaxTokens: deps.defaultOutputTokens, headers: { ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0, 0) } }, (t) => (tokens = t));
       return reply;
     }
     const target = targetFor(a.route, credential.secret, ep.path);
