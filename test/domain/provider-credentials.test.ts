@@ -292,7 +292,8 @@ for (const dialect of await testDialects()) {
       assert.equal((await fresh.providerCredentials.resolve(orgId, 'openai')).secret.apiKey, `${DEFAULT_KEY}-v2`);
       assert.equal((await fresh.providerCredentials.resolve(orgId, 'audited')).secret.apiKey, `${TENANT_KEY}-audited`);
       const stale = new Core(store, { masterKey });
-      await assert.rejects(stale.providerCredentials.resolve(orgId, 'openai'), /does not open/);
+      await assert.rejects(stale.providerCredentials.resolve(orgId, 'openai'), { name: 'MasterKeyMismatchError', message: /must restart keyplane with the new master key/ });
+      await assert.rejects(stale.providerCredentials.resolve(orgId, 'audited'), { name: 'MasterKeyMismatchError' });
       masterKey = next;
       await core.platform.setFreeTrial(admin, orgId, { enabled: false });
     });

@@ -16,7 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { testDialects, tmpDir } from '../helpers/db.ts';
 import { readResponse } from '../helpers/http.ts';
-import { killAll } from '../process/spawn.ts';
+import { killAll, runKeyplane, storeArgs } from '../process/spawn.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
 import { generateKey } from '../../src/crypto/envelope.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -643,6 +643,54 @@ for (const dialect of await testDialects()) {
         assert.ok(okAfter < fits(TPM), 'the stream was charged (had its estimate been refunded, more would have passed)');
         assert.equal(fired('tpm-stream-no-usage'), 1 + okAfter);
       } finally {
+        await up.close();
+      }
+    });
+
+    test('the master key rotated by the CLI beside a running server: a clear 503 asking for a restart (never a 500 or an upstream error); after the restart the credential works', async () => {
+      // its own server: the CLI replaces the data dir's master key
+      const KEY = 'sk-cli-rot-5a6b7c8d9e0f';
+      const up = await keyedUpstream([KEY]);
+      const own = await startServer(dialect, { modelsFile: models, upstreamTimeoutMs: '1000' });
+      let restarted: Awaited<ReturnType<typeof secondNode>> | null = null;
+      try {
+        const t = await tenant(own, `cli-${dialect}`);
+        await own.rt.core.credentials.create(SYSTEM, t.orgId, 'llm', { name: 'openai', value: { key: KEY, base_url: `${up.url}/v1` }, platform: 'p' });
+        assert.equal((await chat(own.url, t.key, { model: 'gpt-4o-mini', messages: [] })).status, 200);
+        const r = await runKeyplane(['vault', 'rotate-master-key', '--generate', ...storeArgs(own.db)]);
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+        const reached = up.received.length;
+        const check = (x: Awaited<ReturnType<typeof chat>>) => {
+          if (x.status === 200) return false; // the resolution cached before the rotation (SQLite: until its TTL)
+          assert.equal(x.status, 503, x.text);
+          assert.equal(x.json.error.type, 'server_error');
+          assert.equal(x.json.error.code, 'master_key_mismatch');
+          assert.match(x.json.error.message, /master key was rotated while this server was running\. The operator must restart keyplane with the new master key/);
+          return true;
+        };
+        // PostgreSQL: the CLI's notice drops the cached resolution on the server; SQLite: its TTL (dropped here by hand)
+        if (dialect === 'postgres') await until('the rotation notice', async () => check(await chat(own.url, t.key, { model: 'gpt-4o-mini', messages: [] })));
+        else own.rt.core.providerCredentials.invalidateLocal('all');
+        for (let i = 0; i < 3; i++) assert.ok(check(await chat(own.url, t.key, { model: 'gpt-4o-mini', messages: [] })), 'refused once the cache is gone');
+        const messages = await readResponse(
+          await fetch(`${own.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': t.key, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }) }),
+        );
+        assert.equal(messages.status, 503, messages.text);
+        assert.equal(messages.json.type, 'error');
+        assert.match(messages.json.error.message, /must restart keyplane with the new master key/);
+        assert.equal(up.received.length, reached, 'nothing reaches the upstream without a credential');
+        // the restart the message asks for: the same data dir (its master-key file now holds the new key)
+        await own.app.close();
+        await own.rt.close();
+        restarted = await secondNode(own, models);
+        const x = await chat(restarted.url, t.key, { model: 'gpt-4o-mini', messages: [] });
+        assert.equal(x.status, 200, x.text);
+        assert.equal(up.received.at(-1)!.headers.authorization, `Bearer ${KEY}`);
+      } finally {
+        if (restarted) {
+          await restarted.close();
+          await own.db.drop();
+        } else await own.close();
         await up.close();
       }
     });
