@@ -172,6 +172,8 @@ interface Sent {
   id: number;
   /** Sent once the change under test had returned. */
   afterChange: boolean;
+  /** How many changes had returned when it was sent. */
+  generation: number;
   status: number;
   json: any;
   text: string;
@@ -185,21 +187,21 @@ interface Sent {
 function traffic(url: string, key: string, body: Record<string, unknown>, workers = 6) {
   const sent: Sent[] = [];
   let seq = 0;
-  let changed = false;
+  let generation = 0;
   let stopped = false;
   const loops = Array.from({ length: workers }, async () => {
     while (!stopped) {
       const id = ++seq;
-      const afterChange = changed;
+      const at = generation;
       const r = await chat(url, key, { ...body, x_req: id });
-      sent.push({ id, afterChange, status: r.status, json: r.json, text: r.text });
+      sent.push({ id, afterChange: at > 0, generation: at, status: r.status, json: r.json, text: r.text });
     }
   });
   return {
     sent,
     async change(fn: () => Promise<unknown>) {
       await fn();
-      changed = true;
+      generation++;
     },
     async stop() {
       stopped = true;
@@ -283,6 +285,74 @@ for (const dialect of await testDialects()) {
       } finally {
         await oldUp.close();
         await newUp.close();
+      }
+    });
+
+    test('a credential rotated again and again while requests flow (some changes back to back, while reads are in flight): a request never uses a value older than the last change made before it was sent', async () => {
+      const keys = Array.from({ length: 8 }, (_, i) => `sk-chain-${i}-${'x'.repeat(12)}`);
+      const up = await keyedUpstream(keys);
+      try {
+        const t = await tenant(s, `chain-${dialect}`);
+        await s.rt.core.credentials.create(SYSTEM, t.orgId, 'llm', { name: 'openai', value: { key: keys[0], base_url: `${up.url}/v1` }, platform: 'p' });
+        const flow = traffic(s.url, t.key, { model: 'gpt-4o-mini', messages: [] }, 10);
+        await until('requests before the changes', () => flow.sent.length >= 20);
+        for (let g = 1; g < keys.length; g++) {
+          await flow.change(() => s.rt.core.credentials.update(SYSTEM, t.orgId, 'llm', 'openai', { value: { key: keys[g], base_url: `${up.url}/v1` } }));
+          // every other change waits for traffic under it; the others follow at once (the cache is being refilled)
+          if (g % 2 === 0) await until(`requests under change ${g}`, () => flow.sent.filter((x) => x.generation === g).length >= 5);
+        }
+        await until('requests after the last change', () => flow.sent.filter((x) => x.generation === keys.length - 1).length >= 20);
+        await flow.stop();
+        assert.deepEqual(flow.sent.filter((x) => x.status !== 200).map((x) => `${x.status} ${x.text}`), [], 'every request served');
+        const used = new Map(up.received.map((r) => [r.body?.x_req as number, keys.findIndex((k) => r.headers.authorization === `Bearer ${k}`)]));
+        for (const x of flow.sent) {
+          const g = used.get(x.id);
+          assert.ok(g !== undefined && g >= x.generation, `request ${x.id}, sent after change ${x.generation}, used the value of change ${g}`);
+        }
+      } finally {
+        await up.close();
+      }
+    });
+
+    test('a read of the credential that straddles an update: the request after the update neither waits for it nor gets its old value, and the old value is not cached', async () => {
+      const OLD = 'sk-straddle-old-1a2b3c4d';
+      const NEW = 'sk-straddle-new-5e6f7a8b';
+      const up = await keyedUpstream([OLD, NEW]);
+      const credentials = s.rt.core.credentials;
+      const openLlm = credentials.openLlm;
+      try {
+        const t = await tenant(s, `straddle-${dialect}`);
+        await credentials.create(SYSTEM, t.orgId, 'llm', { name: 'openai', value: { key: OLD, base_url: `${up.url}/v1` }, platform: 'p' });
+        // the first read of the database is held after it returned (a slow read), until released
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        let reads = 0;
+        let readDone!: () => void;
+        const firstRead = new Promise<void>((r) => (readDone = r));
+        credentials.openLlm = async function (this: typeof credentials, orgId: string, name: string) {
+          const v = await openLlm.call(this, orgId, name);
+          if (orgId === t.orgId && ++reads === 1) {
+            readDone();
+            await held;
+          }
+          return v;
+        };
+        const first = chat(s.url, t.key, { model: 'gpt-4o-mini', messages: [], x_req: 'first' });
+        await firstRead; // it has read the old value
+        await credentials.update(SYSTEM, t.orgId, 'llm', 'openai', { value: { key: NEW, base_url: `${up.url}/v1` } });
+        const second = await chat(s.url, t.key, { model: 'gpt-4o-mini', messages: [], x_req: 'second' });
+        assert.equal(second.status, 200, 'served while the older read is still held');
+        release();
+        assert.equal((await first).status, 200);
+        const third = await chat(s.url, t.key, { model: 'gpt-4o-mini', messages: [], x_req: 'third' });
+        assert.equal(third.status, 200);
+        const auth = new Map(up.received.map((r) => [r.body?.x_req, r.headers.authorization]));
+        assert.equal(auth.get('first'), `Bearer ${OLD}`, 'the request sent before the update used the value it read');
+        assert.equal(auth.get('second'), `Bearer ${NEW}`, 'the request sent after the update did not share the older read');
+        assert.equal(auth.get('third'), `Bearer ${NEW}`, 'the older read did not fill the cache');
+      } finally {
+        credentials.openLlm = openLlm;
+        await up.close();
       }
     });
 
