@@ -71,7 +71,8 @@ interface KeyedUpstream {
  * otherwise), recording every request. Its usage is what keyplane estimated the request at: prompt
  * tokens ⌈bytes received / 4⌉ (plus the body's `x_extra_usage`), completion tokens the body's
  * `max_tokens` (7 without). `x_delay_ms` delays the answer; a streamed answer to a model named
- * `…no-usage…` carries no usage chunk.
+ * `…no-usage…` carries no usage chunk; `x_fail: 500` answers OpenAI's 500 error, `x_fail: 'drop'`
+ * closes the connection without an answer.
  */
 async function keyedUpstream(keys: string[]): Promise<KeyedUpstream> {
   const received: Seen[] = [];
@@ -97,6 +98,8 @@ async function keyedUpstream(keys: string[]): Promise<KeyedUpstream> {
         const auth = req.headers.authorization ?? '';
         if (!keys.some((k) => auth === `Bearer ${k}`)) return send(401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
         if (!(req.url ?? '').split('?')[0]!.endsWith('/chat/completions')) return send(404, { error: { message: 'no such path', type: 'invalid_request_error', param: null, code: null } });
+        if (body?.x_fail === 500) return send(500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+        if (body?.x_fail === 'drop') return void req.socket.destroy();
         const model: string = body?.model ?? '';
         const prompt = Math.ceil(Buffer.byteLength(raw) / 4) + (typeof body?.x_extra_usage === 'number' ? body.x_extra_usage : 0);
         const completionTokens = typeof body?.max_tokens === 'number' ? body.max_tokens : 7;
@@ -525,6 +528,7 @@ for (const dialect of await testDialects()) {
 
     test("secrets never leak: the tenant's provider key is in no answer, log line, usage or audit row; keyplane's key never reaches the upstream", async () => {
       const mock = await startMockUpstream();
+      const keyed = await keyedUpstream([MOCK_KEY]);
       // an address nothing listens on: the upstream is unreachable
       const closed = await keyedUpstream([]);
       const closedUrl = closed.url;
@@ -533,6 +537,8 @@ for (const dialect of await testDialects()) {
       try {
         const t = await tenant(s, `leak-${dialect}`);
         const down = await tenant(s, `leak-down-${dialect}`);
+        const other = await tenant(s, `leak-keyed-${dialect}`);
+        await core.credentials.create(SYSTEM, other.orgId, 'llm', { name: 'openai', value: { key: MOCK_KEY, base_url: `${keyed.url}/v1` }, platform: 'p' });
         await core.credentials.create(SYSTEM, t.orgId, 'llm', { name: 'openai', value: { key: MOCK_KEY, base_url: `${mock.url}/v1` }, platform: 'p' });
         await core.credentials.create(SYSTEM, down.orgId, 'llm', { name: 'openai', value: { key: MOCK_KEY, base_url: `${closedUrl}/v1` }, platform: 'p' });
         const logStart = logLines.length;
@@ -557,6 +563,8 @@ for (const dialect of await testDialects()) {
         assert.equal(await send('dropped stream', t.key, { model: 'mock-drop', stream: true, messages: msgs }), 200);
         assert.equal(await send('unreachable', down.key, { model: 'gpt-4o-mini', messages: msgs }), 502);
         assert.equal(await send('no such model', t.key, { model: 'nope', messages: msgs }), 404);
+        assert.equal(await send('upstream 500', other.key, { model: 'gpt-4o-mini', messages: msgs, x_fail: 500 }), 500);
+        assert.equal(await send('connection dropped before the answer', other.key, { model: 'gpt-4o-mini', messages: msgs, x_fail: 'drop' }), 502);
         // the upstream refuses the key (401 relayed)
         await core.credentials.update(SYSTEM, t.orgId, 'llm', 'openai', { value: { key: `${MOCK_KEY}-revoked`, base_url: `${mock.url}/v1` } });
         assert.equal(await send('upstream 401', t.key, { model: 'gpt-4o-mini', messages: msgs }), 401);
@@ -565,8 +573,8 @@ for (const dialect of await testDialects()) {
         await core.flush(true);
         await until('usage rows of the leak tenants', async () => {
           await core.usageRecorder.flush();
-          const rows = await s.rt.store.db.selectFrom('usage_events').select('id').where('org_id', 'in', [t.orgId, down.orgId]).execute();
-          return rows.length >= 8; // every request but the unknown model (refused before admission)
+          const rows = await s.rt.store.db.selectFrom('usage_events').select('id').where('org_id', 'in', [t.orgId, down.orgId, other.orgId]).execute();
+          return rows.length >= 10; // every request but the unknown model (refused before admission)
         });
 
         for (const a of answers) {
@@ -579,7 +587,7 @@ for (const dialect of await testDialects()) {
         assert.ok(logged.some((l) => l.includes('"statusCode":502') || l.includes('"statusCode":504')), 'failures are in the log');
         for (const l of logLines) {
           assert.ok(!l.includes(MOCK_KEY), `the provider key in a log line: ${l}`);
-          assert.ok(!l.includes(t.key) && !l.includes(down.key), `a project key in a log line: ${l}`);
+          assert.ok(!l.includes(t.key) && !l.includes(down.key) && !l.includes(other.key), `a project key in a log line: ${l}`);
         }
         const usage = JSON.stringify(await s.rt.store.db.selectFrom('usage_events').selectAll().execute());
         const audit = JSON.stringify(await s.rt.store.db.selectFrom('audit_logs').selectAll().execute());
@@ -587,14 +595,15 @@ for (const dialect of await testDialects()) {
         assert.ok(!usage.includes(MOCK_KEY), 'the provider key in usage_events');
         assert.ok(!audit.includes(MOCK_KEY), 'the provider key in audit_logs');
         assert.ok(!audit.includes('sk-upstream'), 'part of the provider key in audit_logs');
-        assert.ok(mock.received.length >= 6);
-        for (const r of mock.received) {
+        assert.ok(mock.received.length >= 6 && keyed.received.length === 2);
+        for (const r of [...mock.received, ...keyed.received]) {
           const seen = JSON.stringify(r.headers) + r.raw;
-          for (const k of [t.key, down.key, s.adminKey]) assert.ok(!seen.includes(k), `a keyplane key reached the upstream at ${r.path}`);
+          for (const k of [t.key, down.key, other.key, s.adminKey]) assert.ok(!seen.includes(k), `a keyplane key reached the upstream at ${r.path}`);
           assert.ok(!/sk-proj-/.test(seen), 'no project key of any kind upstream');
         }
       } finally {
         await mock.close();
+        await keyed.close();
       }
     });
 
