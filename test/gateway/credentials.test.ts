@@ -18,7 +18,7 @@ import { testDialects, tmpDir } from '../helpers/db.ts';
 import { readResponse } from '../helpers/http.ts';
 import { killAll, runKeyplane, storeArgs } from '../process/spawn.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
-import { generateKey } from '../../src/crypto/envelope.ts';
+import { generateKey, keyFingerprint } from '../../src/crypto/envelope.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openRuntime, type Runtime } from '../../src/runtime.ts';
 import { buildServer } from '../../src/server.ts';
@@ -465,20 +465,28 @@ for (const dialect of await testDialects()) {
         await s.rt.core.credentials.create(SYSTEM, t.orgId, 'llm', { name: 'openai', value: { key: KEY, base_url: `${up.url}/v1` }, platform: 'p' });
         const flow = traffic(s.url, t.key, { model: 'gpt-4o-mini', messages: [] });
         await until('requests before the rotation', () => flow.sent.length >= 20);
-        const before = s.rt.store.db.selectFrom('data_keys').select(['org_id', 'wrapped_key']).where('org_id', '=', t.orgId).executeTakeFirstOrThrow();
-        const wrappedBefore = (await before).wrapped_key;
-        await flow.change(() => s.rt.core.credentials.rotateMasterKeyAndReseal(generateKey()));
+        const dataKey = () => s.rt.store.db.selectFrom('data_keys').select(['wrapped_key', 'master_key_id']).where('org_id', '=', t.orgId).executeTakeFirstOrThrow();
+        const wrappedBefore = await dataKey();
+        const next = generateKey();
+        await flow.change(() => s.rt.core.credentials.rotateMasterKeyAndReseal(next));
         await until('requests after the rotation', () => flow.after().length >= 30);
         await flow.stop();
         assert.deepEqual(flow.sent.filter((x) => x.status !== 200).map((x) => `${x.status} ${x.text}`), [], 'no request fails across the rotation');
         const auth = new Map(up.received.map((r) => [r.body?.x_req as number, r.headers.authorization]));
         for (const x of flow.sent) assert.equal(auth.get(x.id), `Bearer ${KEY}`);
-        const after = await s.rt.store.db.selectFrom('data_keys').select('wrapped_key').where('org_id', '=', t.orgId).executeTakeFirstOrThrow();
-        assert.notEqual(after.wrapped_key, wrappedBefore, 'the data key is wrapped under the new master key');
-        assert.equal(s.rt.core.providerCredentials.size >= 1, true);
-        // the cache was dropped: a credential read now decrypts under the new key
-        s.rt.core.providerCredentials.invalidateLocal('all');
+        const wrappedAfter = await dataKey();
+        assert.notEqual(wrappedAfter.wrapped_key, wrappedBefore.wrapped_key);
+        assert.equal(wrappedAfter.master_key_id, keyFingerprint(next), 'the data key is wrapped under the new master key');
+        // a rotation drops every cached resolution at once; the next request decrypts under the new key
         assert.equal((await chat(s.url, t.key, { model: 'gpt-4o-mini', messages: [] })).status, 200);
+        assert.ok(s.rt.core.providerCredentials.size >= 1);
+        const last = generateKey();
+        await s.rt.core.credentials.rotateMasterKeyAndReseal(last);
+        assert.equal(s.rt.core.providerCredentials.size, 0, 'the cache is dropped by the rotation');
+        const x = await chat(s.url, t.key, { model: 'gpt-4o-mini', messages: [] });
+        assert.equal(x.status, 200, x.text);
+        assert.equal(up.received.at(-1)!.headers.authorization, `Bearer ${KEY}`);
+        assert.equal((await dataKey()).master_key_id, keyFingerprint(last));
       } finally {
         await up.close();
       }
