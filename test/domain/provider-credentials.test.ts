@@ -158,6 +158,8 @@ for (const dialect of await testDialects()) {
         [`${TENANT_KEY}-bare-string`, /must be a JSON object/],
         [{ key: `${TENANT_KEY}-a`, api_key: `${TENANT_KEY}-b` }, /both "key" and "api_key"/],
         [{ key: `${TENANT_KEY}-c`, endpoint: 7 }, /"endpoint" must be a non-empty string/],
+        [{ key: `${TENANT_KEY}-d`, base_url: 'llm.internal/v1' }, /"base_url" must be an http:\/\/ or https:\/\/ URL/],
+        [{ key: `${TENANT_KEY}-e`, endpoint: 'ftp://acme.example' }, /"endpoint" must be an http:\/\/ or https:\/\/ URL/],
       ];
       await core.credentials.create(admin, orgId, 'llm', { name: 'broken', value: bad[0]![0], platform: 'acme' });
       // the switch on: a broken tenant credential still wins (no silent fallback to the platform's key)

@@ -615,6 +615,21 @@ for (const dialect of await testDialects()) {
       }
     });
 
+    test('a credential whose base_url is not an http(s) URL: a 400 naming the field, not a 502 blaming the upstream', async () => {
+      const KEY = 'sk-bad-url-9c8b7a6d5e4f';
+      const t = await tenant(s, `bad-url-${dialect}`);
+      await s.rt.core.credentials.create(SYSTEM, t.orgId, 'llm', { name: 'openai', value: { key: KEY, base_url: 'llm.internal.test/v1' }, platform: 'p' });
+      const r = await chat(s.url, t.key, { model: 'gpt-4o-mini', messages: [] });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json.error.code, 'provider_credential_invalid');
+      assert.match(r.json.error.message, /^The credential for provider 'openai' is unusable: "base_url" must be an http:\/\/ or https:\/\/ URL/);
+      assert.ok(!r.text.includes(KEY) && !r.text.includes('llm.internal.test'), 'neither the key nor the value is echoed');
+      await s.rt.core.credentials.update(SYSTEM, t.orgId, 'llm', 'openai', { value: { key: KEY, base_url: 'file:///etc/passwd' } });
+      const file = await chat(s.url, t.key, { model: 'gpt-4o-mini', messages: [] });
+      assert.equal(file.status, 400, file.text);
+      assert.equal(file.json.error.code, 'provider_credential_invalid');
+    });
+
     test("tenants never share a key: without its own credential B gets the 400, never A's key; with one it gets its own", async () => {
       const KEY_A = 'sk-tenant-a-6a5b4c3d2e1f';
       const KEY_B = 'sk-tenant-b-1f2e3d4c5b6a';
