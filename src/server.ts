@@ -21,9 +21,10 @@ export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace
 export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries'>>;
 
 /** Logger options: secrets in headers are redacted should a serializer ever log them. */
-export function loggerOptions(level: Config['logLevel']) {
+export function loggerOptions(level: Config['logLevel'], stream?: LogDestination) {
   return {
     level,
+    ...(stream ? { stream } : {}),
     redact: {
       paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'headers.authorization'],
       censor: '[redacted]',
@@ -39,9 +40,16 @@ const REQUEST_ID_PREFIX = `req_${randomBytes(8).toString('hex')}`;
 let requestCounter = 0;
 const nextRequestId = (): string => `${REQUEST_ID_PREFIX}${(++requestCounter).toString(16).padStart(8, '0')}`;
 
+/** Where log lines go instead of stdout: anything with write(line) (a pino destination). */
+export interface LogDestination {
+  write(line: string): void;
+}
+
 export interface BuildOptions {
   /** The faces to serve (tests add their own); FACES by default. */
   faces?: readonly Face[];
+  /** Log lines written here rather than to stdout (tests read what the server logged). */
+  logStream?: LogDestination;
 }
 
 export async function buildServer(config: ServerConfig, core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
@@ -55,7 +63,7 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
   const table = new FaceTable(faces, (reply, err) => sendOpenAIError(reply, err));
 
   const app = Fastify({
-    logger: loggerOptions(config.logLevel),
+    logger: loggerOptions(config.logLevel, opts.logStream),
     // the default for routes outside the faces (health, not-found); each face sets its own
     bodyLimit: ADMIN_BODY_LIMIT,
     genReqId: nextRequestId,

@@ -60,6 +60,25 @@ export const platformCredentialContext = (provider: string) => `platform-credent
  */
 export type CredentialChangeListener = (change: { orgId: string; kind: CredentialKind; name: string } | null) => void;
 
+/**
+ * A data key is wrapped under a master key this process does not hold: the master key was rotated by
+ * another process (`keyplane vault rotate-master-key` beside a running server, or another node). Nothing
+ * can be decrypted until keyplane is restarted with the new key. The message is safe to show a client.
+ */
+export class MasterKeyMismatchError extends Error {
+  override name = 'MasterKeyMismatchError';
+  constructor(
+    /** Fingerprint of the master key the stored data key is wrapped under. */
+    readonly storedKeyId: string,
+    /** Fingerprint of the master key this process holds. */
+    readonly heldKeyId: string,
+  ) {
+    super(
+      'keyplane cannot decrypt credentials: its master key was rotated while this server was running. The operator must restart keyplane with the new master key (the data dir master-key file or KEYPLANE_MASTER_KEY).',
+    );
+  }
+}
+
 /** What a master-key rotation rewrote. */
 export interface RotationResult {
   /** Data keys rewrapped under the new master key (all of them). */
@@ -72,12 +91,26 @@ export interface RotationResult {
 
 export class CredentialService {
   private listeners: CredentialChangeListener[] = [];
+  /**
+   * Master keys this process has held, by fingerprint: the current one and those it rotated away from,
+   * so a read that fetched a row just before this process's own rotation committed still opens it.
+   */
+  private readonly heldKeys = new Map<string, Buffer>();
 
   constructor(
     private readonly store: Store,
     private masterKey: Buffer,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.heldKeys.set(keyFingerprint(masterKey), masterKey);
+  }
+
+  /** The master key a stored data key says it is wrapped under (its `master_key_id`), or MasterKeyMismatchError. */
+  private wrappingKey(masterKeyId: string): Buffer {
+    const key = this.heldKeys.get(masterKeyId);
+    if (!key) throw new MasterKeyMismatchError(masterKeyId, keyFingerprint(this.masterKey));
+    return key;
+  }
 
   /** Calls `fn` after every committed change of a credential (see CredentialChangeListener). */
   onChange(fn: CredentialChangeListener): void {
@@ -98,7 +131,7 @@ export class CredentialService {
    */
   async platformDataKey(tx: Executor, create: boolean): Promise<Buffer | null> {
     const row = await tx.selectFrom('platform_data_key').selectAll().where('id', '=', 'platform').executeTakeFirst();
-    if (row) return open(this.masterKey, row.wrapped_key, PLATFORM_DATA_KEY_CONTEXT);
+    if (row) return open(this.wrappingKey(row.master_key_id), row.wrapped_key, PLATFORM_DATA_KEY_CONTEXT);
     if (!create) return null;
     const key = generateKey();
     try {
@@ -119,13 +152,13 @@ export class CredentialService {
     const row = await this.store.db
       .selectFrom('credentials')
       .innerJoin('data_keys', 'data_keys.org_id', 'credentials.org_id')
-      .select(['credentials.id', 'credentials.ciphertext', 'data_keys.wrapped_key'])
+      .select(['credentials.id', 'credentials.ciphertext', 'data_keys.wrapped_key', 'data_keys.master_key_id'])
       .where('credentials.org_id', '=', orgId)
       .where('credentials.kind', '=', 'llm')
       .where('credentials.name', '=', name)
       .executeTakeFirst();
     if (!row) return null;
-    const key = unwrapDataKey(this.masterKey, row.wrapped_key, orgId);
+    const key = unwrapDataKey(this.wrappingKey(row.master_key_id), row.wrapped_key, orgId);
     return { id: row.id, value: JSON.parse(open(key, row.ciphertext, aad(orgId, 'llm', name)).toString('utf8')) as unknown };
   }
 
@@ -137,7 +170,7 @@ export class CredentialService {
     const row = await tx.selectFrom('data_keys').selectAll().where('org_id', '=', orgId).executeTakeFirst();
     let key: Buffer;
     if (row) {
-      key = unwrapDataKey(this.masterKey, row.wrapped_key, orgId);
+      key = unwrapDataKey(this.wrappingKey(row.master_key_id), row.wrapped_key, orgId);
     } else {
       key = generateKey();
       try {
@@ -304,6 +337,7 @@ export class CredentialService {
       return rows.length;
     });
     this.masterKey = next;
+    this.heldKeys.set(nextId, next);
     for (const l of this.listeners) l(null);
     return { dataKeys: count, valuesResealed, platformKey };
   }

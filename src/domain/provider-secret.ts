@@ -16,6 +16,18 @@ export interface ProviderSecret {
 /** Optional string fields of a value, as ProviderSecret names them. */
 const OPTIONAL = { base_url: 'baseUrl', endpoint: 'endpoint', deployment: 'deployment', api_version: 'apiVersion' } as const;
 
+/** Fields that are where keyplane sends requests: absolute http(s) URLs (anything else could not be called). */
+const URL_FIELDS = new Set<string>(['base_url', 'endpoint']);
+
+function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /**
@@ -33,6 +45,7 @@ export function parseProviderSecret(value: unknown, whose: string): ProviderSecr
     const v = value[field];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'string' || !v.trim()) throw refuse(`"${field}" must be a non-empty string.`);
+    if (URL_FIELDS.has(field) && !isHttpUrl(v)) throw refuse(`"${field}" must be an http:// or https:// URL such as https://api.example.com/v1.`);
     secret[prop] = v;
   }
   return secret;

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { DomainError } from '../domain/errors.ts';
+import { MasterKeyMismatchError } from '../domain/credentials.ts';
 import { PROVIDER_BASE_URL, type ModelRoute } from '../domain/model-routes.ts';
 import type { ProviderSecret } from './credentials.ts';
 
@@ -171,6 +172,8 @@ async function requestOnce(target: UpstreamTarget, body: Buffer | string, opts: 
 /** The client's view of a failed upstream call (never the provider's address or key). */
 export function upstreamFailure(err: unknown): Error {
   if (err instanceof UpstreamError || err instanceof DomainError) return err;
+  // not the upstream's fault: the vault cannot be opened until keyplane restarts with the new master key
+  if (err instanceof MasterKeyMismatchError) return new UpstreamError(503, err.message, 'master_key_mismatch');
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as { code?: string })?.code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new UpstreamError(504, 'The upstream provider did not answer in time.', 'upstream_timeout');
   }

@@ -160,6 +160,8 @@ for (const dialect of await testDialects()) {
         [`${TENANT_KEY}-bare-string`, /must be a JSON object/],
         [{ key: `${TENANT_KEY}-a`, api_key: `${TENANT_KEY}-b` }, /both "key" and "api_key"/],
         [{ key: `${TENANT_KEY}-c`, endpoint: 7 }, /"endpoint" must be a non-empty string/],
+        [{ key: `${TENANT_KEY}-d`, base_url: 'llm.internal/v1' }, /"base_url" must be an http:\/\/ or https:\/\/ URL/],
+        [{ key: `${TENANT_KEY}-e`, endpoint: 'ftp://acme.example' }, /"endpoint" must be an http:\/\/ or https:\/\/ URL/],
       ];
       await core.credentials.create(admin, orgId, 'llm', { name: 'broken', value: bad[0]![0], platform: 'acme' });
       // the switch on: a broken tenant credential still wins (no silent fallback to the platform's key)
@@ -294,7 +296,8 @@ for (const dialect of await testDialects()) {
       assert.equal((await fresh.providerCredentials.resolve(orgId, 'openai')).secret.apiKey, `${DEFAULT_KEY}-v2`);
       assert.equal((await fresh.providerCredentials.resolve(orgId, 'audited')).secret.apiKey, `${TENANT_KEY}-audited`);
       const stale = new Core(store, { masterKey });
-      await assert.rejects(stale.providerCredentials.resolve(orgId, 'openai'), /does not open/);
+      await assert.rejects(stale.providerCredentials.resolve(orgId, 'openai'), { name: 'MasterKeyMismatchError', message: /must restart keyplane with the new master key/ });
+      await assert.rejects(stale.providerCredentials.resolve(orgId, 'audited'), { name: 'MasterKeyMismatchError' });
       masterKey = next;
       await core.platform.setFreeTrial(admin, orgId, { enabled: false });
     });
