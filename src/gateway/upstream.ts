@@ -169,7 +169,10 @@ async function requestOnce(target: UpstreamTarget, body: Buffer | string, opts: 
   }
 }
 
-/** The client's view of a failed upstream call (never the provider's address or key). */
+/**
+ * The client's view of a failed upstream call (never the provider's address or key); errors that did
+ * not come from the upstream or the network are returned as they are.
+ */
 export function upstreamFailure(err: unknown): Error {
   if (err instanceof UpstreamError || err instanceof DomainError) return err;
   // not the upstream's fault: the vault cannot be opened until keyplane restarts with the new master key
@@ -178,5 +181,13 @@ export function upstreamFailure(err: unknown): Error {
     return new UpstreamError(504, 'The upstream provider did not answer in time.', 'upstream_timeout');
   }
   if ((err as { name?: string })?.name === 'AbortError' || (err as { code?: string })?.code === 'UND_ERR_ABORTED') return new UpstreamError(499, 'The client closed the request.', 'client_closed');
-  return new UpstreamError(502, 'The upstream provider could not be reached.', 'upstream_unreachable');
+  // an answer of 200 that is not the JSON it claims to be
+  if (err instanceof SyntaxError) return new UpstreamError(502, 'The upstream provider answered with a body that is not valid JSON.', 'upstream_invalid_response');
+  // the network: undici's errors and the system's (ECONNREFUSED, ECONNRESET, ENOTFOUND…)
+  const e = err as { code?: unknown; syscall?: unknown };
+  if (err instanceof undiciErrors.UndiciError || (typeof e?.code === 'string' && typeof e.syscall === 'string')) {
+    return new UpstreamError(502, 'The upstream provider could not be reached.', 'upstream_unreachable');
+  }
+  // anything else is keyplane's own failure: not the upstream's to be blamed for, logged as a 500
+  return err instanceof Error ? err : new Error(String(err));
 }

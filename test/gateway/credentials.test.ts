@@ -501,7 +501,7 @@ for (const dialect of await testDialects()) {
         assert.deepEqual(targetFor(route, { apiKey: KEY }, '/chat/completions'), {
           origin: 'https://generativelanguage.googleapis.com',
           path: '/v1beta/openai/chat/completions',
-          headers: { authorization: `Bearer ${KEY}` },
+          headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
         });
         const t = await tenant(s, `google-${dialect}`);
         await s.rt.core.credentials.create(SYSTEM, t.orgId, 'llm', { name: 'google', value: { api_key: KEY, base_url: `${up.url}/v1beta/openai` }, platform: 'p' });
