@@ -33,14 +33,21 @@ export async function serve(config: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const force = setTimeout(() => {
-      app.log.error('shutdown timed out; exiting with in-flight work unfinished');
-      process.exit(1);
+    // After the timeout, connections still open (a stream, or a client holding a connection it sent
+    // nothing on) are cut, so the store still closes and the buffered usage is still written; if even
+    // that hangs, the process exits anyway.
+    const cut = setTimeout(() => {
+      app.log.error('shutdown timed out; closing the connections still open');
+      app.server.closeAllConnections();
+      setTimeout(() => {
+        app.log.error('shutdown still blocked; exiting with buffered work unwritten');
+        process.exit(1);
+      }, 10_000).unref();
     }, config.shutdownTimeoutMs);
-    force.unref();
+    cut.unref();
     try {
       await app.close();
-      await rt.close(); // flushes buffered key usage, then closes the store
+      await rt.close(); // flushes buffered key usage and gateway usage, then closes the store
       app.log.info('stopped');
       process.exit(0);
     } catch (err) {

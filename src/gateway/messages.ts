@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { rateLimitHeaders } from './limiter.ts';
-import { admitOrRefuse, serverTiming, settleAndRecord, type Admitted, type Endpoint, type GatewayDeps } from './proxy.ts';
+import { admitOrRefuse, serverTiming, settleAndRecord, watchClient, type Admitted, type Endpoint, type GatewayDeps } from './proxy.ts';
 import { AnthropicStreamUsage, anthropicTarget, anthropicTokens } from './anthropic-upstream.ts';
 import { callUpstream, targetFor, upstreamFailure, UpstreamError } from './upstream.ts';
 import { SseSplitter, eventData } from './sse.ts';
@@ -60,15 +60,13 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
   let tokens: Tokens | null = null;
   let status = 0;
   const abort = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  };
+  let unwatch = (): void => {};
   try {
     const chat = anthropicToChatRequest(a.body as unknown as AnthropicRequest, a.route.upstreamModel);
     credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
     if (credential.source === 'free_trial') await deps.core.freeTrial.check(a.orgId);
     const target = targetFor(a.route, credential.secret, MESSAGES.path);
-    reply.raw.on('close', onClose);
+    unwatch = watchClient(req, reply, () => abort.abort());
     const tUp = performance.now();
     const call = await callUpstream(target, JSON.stringify(chat), { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries });
     const upstreamMs = performance.now() - tUp;
@@ -126,13 +124,14 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
     const failure = err instanceof TranslationError ? err : upstreamFailure(err);
     status = failure instanceof UpstreamError ? failure.status : err instanceof TranslationError ? 400 : classifyError(failure).status;
     if (reply.raw.headersSent) {
-      reply.raw.end();
+      if (status === 499) reply.raw.destroy();
+      else reply.raw.end();
       return reply;
     }
     reply.headers(limitHeaders);
     throw failure;
   } finally {
-    reply.raw.off('close', onClose);
+    unwatch();
     settleAndRecord(req, deps, a, 'messages', t0, { credential, tokens, status, images: 0, audioBytes: 0 });
   }
 }
@@ -154,9 +153,7 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
   let status = 0;
   let upstreamMs = 0;
   const abort = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  };
+  let unwatch = (): void => {};
   try {
     credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
     // a trial on the platform's key stops at its allowance, before anything reaches the upstream
@@ -164,7 +161,7 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
     // the tenant's key and the client's API version and betas: none of the client's other headers (its keyplane key least of all)
     const target = anthropicTarget(credential.secret, { version: headerText(req.headers['anthropic-version']), beta: headerText(req.headers['anthropic-beta']) });
     const body = a.body.model === a.route.upstreamModel ? a.raw : JSON.stringify({ ...a.body, model: a.route.upstreamModel });
-    reply.raw.on('close', onClose);
+    unwatch = watchClient(req, reply, () => abort.abort());
     const tUp = performance.now();
     const call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries });
     upstreamMs = performance.now() - tUp;
@@ -212,14 +209,16 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
     const failure = upstreamFailure(err);
     status = failure instanceof UpstreamError ? failure.status : classifyError(failure).status;
     if (reply.raw.headersSent) {
-      // the stream had started: all the client can learn is that it ended early
-      reply.raw.end();
+      // the stream had started: all the client can learn is that it ended early (and a client that
+      // left gets its connection closed, not kept alive for a next request that will not come)
+      if (status === 499) reply.raw.destroy();
+      else reply.raw.end();
       return reply;
     }
     reply.headers({ ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0 - upstreamMs, upstreamMs) });
     throw failure;
   } finally {
-    reply.raw.off('close', onClose);
+    unwatch();
     settleAndRecord(req, deps, a, 'messages', t0, { credential, tokens, status, images: 0, audioBytes: 0 });
   }
 }

@@ -158,6 +158,25 @@ function sessionOf(req: FastifyRequest): string | null {
   return typeof h === 'string' && h.length > 0 && h.length <= 255 ? h : null;
 }
 
+/**
+ * Calls `onLeave` when the client goes away before its answer is complete: its connection closed, or
+ * half-closed (a FIN, which is how fetch aborts: Node then keeps the socket until the answer ends,
+ * which for a stream waiting on its upstream would be never). Returns the function that stops watching.
+ */
+export function watchClient(req: FastifyRequest, reply: FastifyReply, onLeave: () => void): () => void {
+  const res = reply.raw;
+  const socket = req.raw.socket;
+  const leave = () => {
+    if (!res.writableFinished) onLeave();
+  };
+  res.on('close', leave);
+  socket?.on('end', leave);
+  return () => {
+    res.off('close', leave);
+    socket?.off('end', leave);
+  };
+}
+
 export const serverTiming = (ownMs: number, upstreamMs: number) => `keyplane;dur=${ownMs.toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
 
 function headerText(v: string | string[] | undefined): string | undefined {
@@ -246,9 +265,7 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
 
   let call: UpstreamCall;
   const abort = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  };
+  let unwatch = (): void => {};
   try {
     credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
     // a trial on the platform's key stops at its allowance, before anything reaches the upstream
@@ -256,13 +273,13 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
     if (a.route.api === 'anthropic') {
       // Anthropic serves Chat Completions through its Messages API, translated both ways
       if (ep !== ENDPOINTS.chat) throw new DomainError('invalid', `Model '${a.requested}' is served by Anthropic, which answers /v1/chat/completions (and /v1/messages) only.`, 'model', 'unsupported_endpoint');
-      reply.raw.on('close', onClose);
+      unwatch = watchClient(req, reply, () => abort.abort());
       status = await chatViaAnthropic(req, reply, a, credential.secret, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries, defaultMaxTokens: deps.defaultOutputTokens, headers: { ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0, 0) } }, (t) => (tokens = t));
       return reply;
     }
     const target = targetFor(a.route, credential.secret, ep.path);
     const { body, injected } = upstreamBody(a, ep);
-    reply.raw.on('close', onClose);
+    unwatch = watchClient(req, reply, () => abort.abort());
     const tUp = performance.now();
     const contentTypeIn = ep.multipart ? String(req.headers['content-type']) : undefined;
     call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries, ...(contentTypeIn ? { contentType: contentTypeIn } : {}) });
@@ -297,14 +314,16 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
     const failure = upstreamFailure(err);
     status = failure instanceof UpstreamError ? failure.status : classifyError(failure).status;
     if (reply.raw.headersSent) {
-      // the stream had started: all the client can learn is that it ended early
-      reply.raw.end();
+      // the stream had started: all the client can learn is that it ended early (and a client that
+      // left gets its connection closed, not kept alive for a next request that will not come)
+      if (status === 499) reply.raw.destroy();
+      else reply.raw.end();
       return reply;
     }
     reply.headers(limitHeaders);
     throw failure;
   } finally {
-    reply.raw.off('close', onClose);
+    unwatch();
     finish();
   }
 }

@@ -35,7 +35,11 @@ export async function startServer(dialect: 'sqlite' | 'postgres', flags: FlagVal
     app,
     db,
     async close() {
-      await app.close();
+      // as at the end of a shutdown: connections still open (a client's spare connection with no
+      // request on it waits for Node's 60 s headers timeout otherwise) are cut
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
       await rt.close();
       await db.drop();
     },
