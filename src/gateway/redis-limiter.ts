@@ -338,12 +338,12 @@ export class RedisLimiter implements Limiter {
     this.client.on('error', (err: Error) => {
       this.lastError = err.message;
     });
+    const every = opts.heartbeatMs ?? HEARTBEAT_MS;
     this.client.on('ready', () => {
       this.failing = false;
       this.up();
-      void this.heartbeat();
+      if (every > 0) void this.heartbeat();
     });
-    const every = opts.heartbeatMs ?? HEARTBEAT_MS;
     if (every > 0) {
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), every);
       this.heartbeatTimer.unref();
