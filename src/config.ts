@@ -30,6 +30,8 @@ export interface Config {
   defaultOutputTokens: number;
   /** Times a failed upstream call is tried again before anything reached the client (0: never). */
   upstreamRetries: number;
+  /** redis:// or rediss:// URL of the shared rate limiter's Redis; undefined: limits kept in each node's memory. */
+  redisUrl: string | undefined;
   /** Tokens an organization's free trial may use on the platform's key (0: no cap). */
   freeTrialTokens: number;
   /** Requests an organization's free trial may make on the platform's key (0: no cap). */
@@ -64,6 +66,7 @@ export const SETTINGS = {
   upstreamTimeoutMs: { env: 'KEYPLANE_UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout-ms', describe: 'gateway: longest wait for an upstream answer to start, and between its chunks (504 after)' },
   defaultOutputTokens: { env: 'KEYPLANE_DEFAULT_OUTPUT_TOKENS', flag: '--default-output-tokens', describe: 'gateway: output tokens reserved against token limits when a request names no max_tokens' },
   upstreamRetries: { env: 'KEYPLANE_UPSTREAM_RETRIES', flag: '--upstream-retries', describe: 'gateway: times an upstream call that failed to connect or answered 429/500/502/503/504 is retried, never once the answer has started reaching the client (0: never)' },
+  redisUrl: { env: 'REDIS_URL', flag: '--redis-url', describe: 'gateway: redis:// or rediss:// URL; rate limits are then kept in Redis and shared by every node', secret: true },
   freeTrialTokens: { env: 'KEYPLANE_FREE_TRIAL_TOKENS', flag: '--free-trial-tokens', describe: 'gateway: tokens a free trial may use on the platform key, unless its metadata says {"tokens": n} (0: no cap)' },
   freeTrialRequests: { env: 'KEYPLANE_FREE_TRIAL_REQUESTS', flag: '--free-trial-requests', describe: 'gateway: requests a free trial may make on the platform key, unless its metadata says {"requests": n} (0: no cap)' },
   freeTrialDays: { env: 'KEYPLANE_FREE_TRIAL_DAYS', flag: '--free-trial-days', describe: 'gateway: days a free trial lasts from its start, unless its metadata says {"days": n} (0: no time limit)' },
@@ -105,6 +108,12 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/\S+$/i.test(databaseUrl)) {
     // never echo the value: it may carry a password
     throw new ConfigError(SETTINGS.databaseUrl, 'must be a postgres:// or postgresql:// URL (leave unset for the embedded SQLite file)');
+  }
+
+  const redisUrl = raw('redisUrl');
+  if (redisUrl !== undefined && !/^rediss?:\/\/\S+$/i.test(redisUrl)) {
+    // never echo the value: it may carry a password
+    throw new ConfigError(SETTINGS.redisUrl, 'must be a redis:// or rediss:// URL (leave unset to keep rate limits in memory)');
   }
 
   let masterKey: Buffer | undefined;
@@ -170,6 +179,7 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     upstreamTimeoutMs: int('upstreamTimeoutMs', 600_000, 100, 3_600_000),
     defaultOutputTokens: int('defaultOutputTokens', 512, 1, 1_000_000),
     upstreamRetries: int('upstreamRetries', 0, 0, 5),
+    redisUrl,
     freeTrialTokens: int('freeTrialTokens', 1_000_000, 0, 1_000_000_000_000),
     freeTrialRequests: int('freeTrialRequests', 0, 0, 1_000_000_000_000),
     freeTrialDays: int('freeTrialDays', 0, 0, 100_000),

@@ -18,7 +18,7 @@ import { gatewayFace } from './gateway/face.ts';
 /** Every face keyplane serves. A new face is a folder under src/faces/ and one entry here. */
 export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
 
-export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries'>>;
+export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl'>>;
 
 /** Logger options: secrets in headers are redacted should a serializer ever log them. */
 export function loggerOptions(level: Config['logLevel'], stream?: LogDestination) {
@@ -56,7 +56,7 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
   const ctx: FaceContext = {
     core,
     rootKey: config.rootKey,
-    gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0 },
+    gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl },
   };
   const faces = (opts.faces ?? FACES).filter((f) => !f.enabled || f.enabled(ctx));
   // URLs outside every face (and `/`) answer in the OpenAI envelope, like the rest of `/v1`.

@@ -48,8 +48,8 @@ export interface FaceContext {
   core: Core;
   /** The operator root key (KEYPLANE_ROOT_KEY), when configured. */
   rootKey: string | undefined;
-  /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS). */
-  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number };
+  /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS, REDIS_URL…). */
+  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number; redisUrl?: string | undefined };
 }
 
 export interface BodyOptions {

@@ -9,6 +9,7 @@ import { defineFace, type FaceContext } from '../faces/kit.ts';
 import { openaiError } from '../faces/shared/openai-wire.ts';
 import { limitType, missingScope, modelNotFound } from './errors.ts';
 import { MemoryLimiter } from './limiter.ts';
+import { RedisLimiter } from './redis-limiter.ts';
 import { PolicyCache } from './policy.ts';
 import { ENDPOINTS, proxy, serverTiming, type GatewayDeps } from './proxy.ts';
 import { closeUpstreams, UpstreamError } from './upstream.ts';
@@ -20,9 +21,19 @@ const isMessages = (req: FastifyRequest): boolean => req.url === '/v1/messages' 
 export const GATEWAY_BODY_LIMIT = 32 * 1024 * 1024;
 
 const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
+  // Limits in this node's memory, or in Redis shared by every node (REDIS_URL): see redis-limiter.ts.
+  let limiter: MemoryLimiter | RedisLimiter = new MemoryLimiter();
+  if (ctx.gateway.redisUrl) {
+    const log = app.log;
+    const shared = new RedisLimiter({ url: ctx.gateway.redisUrl, log: { warn: (m) => log.warn(m), info: (m) => log.info(m) } });
+    app.addHook('onClose', async () => shared.close());
+    // start limiting in Redis at once when it answers; otherwise start degraded (logged), Redis joins when it comes
+    await shared.ready(2_000);
+    limiter = shared;
+  }
   const deps: GatewayDeps = {
     core: ctx.core,
-    limiter: new MemoryLimiter(),
+    limiter,
     policies: new PolicyCache(ctx.core, Date.now),
     upstreamTimeoutMs: ctx.gateway.upstreamTimeoutMs,
     upstreamRetries: ctx.gateway.upstreamRetries,

@@ -26,8 +26,9 @@
 // to two least-recently-used buckets that are fully replenished (forgetting them changes nothing),
 // and `maxBuckets` caps the count by evicting the least recently used bucket even when it is not
 // idle (that forgives its usage — size the cap above the number of active buckets).
-// The `Limiter` interface admits promises so a shared (Redis) limiter can implement it later;
-// `MemoryLimiter` answers synchronously.
+// The `Limiter` interface admits promises: `MemoryLimiter` answers synchronously, the shared
+// `RedisLimiter` (redis-limiter.ts) runs the same arithmetic in a Lua script and builds its refusals
+// and states with the functions exported here (`limitsOf`, `costsOf`, `refusalOf`, `stateOf`).
 import type { RateLimitInfo } from '../domain/errors.ts';
 
 export interface LimitSet {
@@ -103,20 +104,28 @@ export const AUDIO_BYTES_PER_MEGABYTE = 1_000_000;
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
-// The five limits, by index into `Entry.dims`.
-const RPM = 0;
-const TPM = 1;
-const RPD = 2;
-const IPM = 3;
-const APM = 4;
+// The five limits, by index into `Entry.dims` (and into the arrays of `limitsOf` and `costsOf`).
+export const RPM = 0;
+export const TPM = 1;
+export const RPD = 2;
+export const IPM = 3;
+export const APM = 4;
 const N = 5;
-const WINDOWS = [MINUTE, MINUTE, DAY, MINUTE, MINUTE] as const;
+/** Each limit's window in milliseconds, by index. */
+export const WINDOWS = [MINUTE, MINUTE, DAY, MINUTE, MINUTE] as const;
 const NAMES = ['requests_per_minute', 'tokens_per_minute', 'requests_per_day', 'images_per_minute', 'audio_megabytes_per_minute'] as const;
 const LABELS = ['requests per min (RPM)', 'tokens per min (TPM)', 'requests per day (RPD)', 'images per min (IPM)', 'audio megabytes per min'] as const;
 const UNITS = ['requests', 'input or output tokens', 'requests', 'images', 'audio megabytes'] as const;
 
 /** Float slack for comparisons (replenishment arithmetic is in floating point). */
 const eps = (limit: number) => 1e-9 + limit * 1e-12;
+
+/** What the state and refusal builders read of a limit: its size, window and capacity taken. */
+export interface DimView {
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly used: number;
+}
 
 class Dim {
   constructor(
@@ -158,14 +167,14 @@ function advance(d: Dim, now: number): void {
 }
 
 /** Milliseconds until `used` has come down to `target` (0 if already). */
-function msUntil(d: Dim, target: number): number {
+function msUntil(d: DimView, target: number): number {
   const excess = d.used - target;
   if (excess <= eps(d.limit)) return 0;
   if (d.limit <= 0) return d.windowMs; // nothing replenishes a zero limit; any finite answer will do
   return (excess * d.windowMs) / d.limit;
 }
 
-function windowState(d: Dim): WindowState {
+function windowState(d: DimView): WindowState {
   const left = d.limit - d.used;
   return { limit: d.limit, remaining: left > 0 ? Math.floor(left + eps(d.limit)) : 0, resetMs: Math.ceil(msUntil(d, 0)) };
 }
@@ -176,13 +185,58 @@ function validLimit(v: number | undefined, name: string): number | undefined {
   return v;
 }
 
-function validAmount(v: number, name: string): number {
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Math.round(n * 1000) / 1000);
+}
+
+/** The five limits of a set, validated, by index (undefined: no such limit). */
+export function limitsOf(limits: LimitSet, out: (number | undefined)[] = [undefined, undefined, undefined, undefined, undefined]): (number | undefined)[] {
+  out[RPM] = validLimit(limits.requestsPerMinute, 'requestsPerMinute');
+  out[TPM] = validLimit(limits.tokensPerMinute, 'tokensPerMinute');
+  out[RPD] = validLimit(limits.requestsPerDay, 'requestsPerDay');
+  out[IPM] = validLimit(limits.imagesPerMinute, 'imagesPerMinute');
+  out[APM] = validLimit(limits.audioMegabytesPerMinute, 'audioMegabytesPerMinute');
+  return out;
+}
+
+/** What a request takes of each limit, validated, by index: 1 request (minute and day), tokens, images, audio MB. */
+export function costsOf(input: Pick<ReserveInput, 'tokens' | 'images' | 'audioBytes'>, out: Float64Array = new Float64Array(N)): Float64Array {
+  out[RPM] = 1;
+  out[TPM] = validAmount(input.tokens, 'tokens');
+  out[RPD] = 1;
+  out[IPM] = validAmount(input.images ?? 0, 'images');
+  out[APM] = validAmount(input.audioBytes ?? 0, 'audioBytes') / AUDIO_BYTES_PER_MEGABYTE;
+  return out;
+}
+
+/** A checked amount (actual tokens of a settlement): finite and ≥ 0, else a RangeError. */
+export function validAmount(v: number, name: string): number {
   if (!(v >= 0) || v === Infinity) throw new RangeError(`${name} must be a finite number ≥ 0, got ${v}`);
   return v;
 }
 
-function fmt(n: number): string {
-  return Number.isInteger(n) ? String(n) : String(Math.round(n * 1000) / 1000);
+/**
+ * The refusal for limit `i` (already brought up to date in `d`): `waitMs` is the exact wait until the
+ * request fits (or until fully replenished when `tooLarge`), `now` the caller's clock for `resetAt`.
+ */
+export function refusalOf(i: number, d: DimView, requested: number, waitMs: number, tooLarge: boolean, now: number): RateLimitRefusal {
+  const retryAfterMs = Math.max(1, Math.ceil(waitMs));
+  const label = LABELS[i]!;
+  const message = tooLarge
+    ? `Request too large on ${label}: Limit ${fmt(d.limit)}, Requested ${fmt(requested)}. The ${UNITS[i]} must be reduced in order to run successfully.`
+    : `Rate limit reached on ${label}: Limit ${fmt(d.limit)}, Used ${fmt(Math.max(0, Math.ceil(d.used - eps(d.limit))))}, Requested ${fmt(requested)}. Please try again in ${openaiDuration(retryAfterMs)}.`;
+  const remaining = d.limit - d.used;
+  return {
+    limitName: NAMES[i]!,
+    limit: d.limit,
+    remaining: remaining > 0 ? Math.floor(remaining + eps(d.limit)) : 0,
+    resetAt: now + retryAfterMs,
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    retryAfterMs,
+    requested,
+    tooLarge,
+    message,
+  };
 }
 
 export class MemoryLimiter implements Limiter {
@@ -211,22 +265,9 @@ export class MemoryLimiter implements Limiter {
 
   reserve(input: ReserveInput): ReserveResult {
     const { bucket, limits, now } = input;
-    const tokens = validAmount(input.tokens, 'tokens');
-    const images = validAmount(input.images ?? 0, 'images');
-    const audioMb = validAmount(input.audioBytes ?? 0, 'audioBytes') / AUDIO_BYTES_PER_MEGABYTE;
+    const cost = costsOf(input, this.costs);
     if (!Number.isFinite(now)) throw new RangeError(`now must be a finite epoch ms, got ${now}`);
-    const lim = this.limits;
-    lim[RPM] = validLimit(limits.requestsPerMinute, 'requestsPerMinute');
-    lim[TPM] = validLimit(limits.tokensPerMinute, 'tokensPerMinute');
-    lim[RPD] = validLimit(limits.requestsPerDay, 'requestsPerDay');
-    lim[IPM] = validLimit(limits.imagesPerMinute, 'imagesPerMinute');
-    lim[APM] = validLimit(limits.audioMegabytesPerMinute, 'audioMegabytesPerMinute');
-    const cost = this.costs;
-    cost[RPM] = 1;
-    cost[TPM] = tokens;
-    cost[RPD] = 1;
-    cost[IPM] = images;
-    cost[APM] = audioMb;
+    const lim = limitsOf(limits, this.limits);
 
     this.sweep(now, bucket);
     let e = this.map.get(bucket);
@@ -262,34 +303,15 @@ export class MemoryLimiter implements Limiter {
     }
 
     if (failed >= 0) {
-      const d = e.dims[failed]!;
-      const retryAfterMs = Math.max(1, Math.ceil(failedWait));
-      const requested = cost[failed]!;
-      const label = LABELS[failed]!;
-      const message = failedTooLarge
-        ? `Request too large on ${label}: Limit ${fmt(d.limit)}, Requested ${fmt(requested)}. The ${UNITS[failed]} must be reduced in order to run successfully.`
-        : `Rate limit reached on ${label}: Limit ${fmt(d.limit)}, Used ${fmt(Math.max(0, Math.ceil(d.used - eps(d.limit))))}, Requested ${fmt(requested)}. Please try again in ${openaiDuration(retryAfterMs)}.`;
-      const remaining = d.limit - d.used;
-      const refused: RateLimitRefusal = {
-        limitName: NAMES[failed]!,
-        limit: d.limit,
-        remaining: remaining > 0 ? Math.floor(remaining + eps(d.limit)) : 0,
-        resetAt: now + retryAfterMs,
-        retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
-        retryAfterMs,
-        requested,
-        tooLarge: failedTooLarge,
-        message,
-      };
-      return { ok: false, refused, state: stateOf(e) };
+      return { ok: false, refused: refusalOf(failed, e.dims[failed]!, cost[failed]!, failedWait, failedTooLarge, now), state: stateOf(e.dims) };
     }
 
     for (let i = 0; i < N; i++) {
       const d = e.dims[i];
       if (d) d.used += cost[i]!;
     }
-    const reservation = new MemoryReservation(bucket, tokens, images, audioMb, lim[TPM]);
-    return { ok: true, reservation, state: stateOf(e) };
+    const reservation = new MemoryReservation(bucket, cost[TPM]!, cost[IPM]!, cost[APM]!, lim[TPM]);
+    return { ok: true, reservation, state: stateOf(e.dims) };
   }
 
   settle(reservation: Reservation, actualTokens: number | undefined, now: number): void {
@@ -400,9 +422,10 @@ function idle(e: Entry, now: number): boolean {
   return true;
 }
 
-function stateOf(e: Entry): LimitState {
+/** The headers' view of a bucket's limits (by index, undefined: no such limit), as they are now. */
+export function stateOf(dims: readonly (DimView | undefined)[]): LimitState {
   const s: LimitState = {};
-  const [rpm, tpm, rpd, ipm, apm] = e.dims;
+  const [rpm, tpm, rpd, ipm, apm] = dims;
   if (rpm) s.requests = windowState(rpm);
   if (tpm) s.tokens = windowState(tpm);
   if (rpd) s.requestsPerDay = windowState(rpd);

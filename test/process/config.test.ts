@@ -27,6 +27,7 @@ const bad: BadSetting[] = [
   { title: 'LOG_LEVEL=loud', setting: 'LOG_LEVEL', env: { LOG_LEVEL: 'loud', PORT: '0' } },
   { title: 'DATABASE_URL=mysql://x', setting: 'DATABASE_URL', env: { DATABASE_URL: 'mysql://x', PORT: '0' } },
   { title: 'DATABASE_URL with a password', setting: 'DATABASE_URL', env: { DATABASE_URL: 'mysql://u:hunter2@h/x', PORT: '0' }, secret: 'hunter2' },
+  { title: 'REDIS_URL with a password, not a redis URL', setting: 'REDIS_URL', env: { REDIS_URL: 'http://u:hunter2@h:6379', PORT: '0' }, secret: 'hunter2' },
   { title: 'KEYPLANE_MASTER_KEY=short', setting: 'KEYPLANE_MASTER_KEY', env: { KEYPLANE_MASTER_KEY: 'short', PORT: '0' }, secret: 'short' },
   { title: 'KEYPLANE_ROOT_KEY=short', setting: 'KEYPLANE_ROOT_KEY', env: { KEYPLANE_ROOT_KEY: 'short', PORT: '0' }, secret: 'short' },
 ];
@@ -95,6 +96,19 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ freeTrialDays: '30' }, { KEYPLANE_FREE_TRIAL_DAYS: '14' }).freeTrialDays, 30);
     for (const bad of ['-1', '1.5', 'two', '100001']) {
       assert.throws(() => loadConfig({}, { KEYPLANE_FREE_TRIAL_DAYS: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('KEYPLANE_FREE_TRIAL_DAYS') && e.message.includes('--free-trial-days'), bad);
+    }
+  });
+
+  test('REDIS_URL: unset by default (limits in memory), redis:// or rediss:// from the environment or the flag, never echoed', () => {
+    assert.equal(loadConfig({}, {}).redisUrl, undefined);
+    assert.equal(loadConfig({}, { REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl, 'redis://127.0.0.1:6379');
+    assert.equal(loadConfig({ redisUrl: 'rediss://:pw@cache:6380/2' }, { REDIS_URL: 'redis://x' }).redisUrl, 'rediss://:pw@cache:6380/2');
+    for (const bad of ['127.0.0.1:6379', 'postgres://u:hunter2@h/x', 'redis://']) {
+      assert.throws(
+        () => loadConfig({}, { REDIS_URL: bad }),
+        (e: unknown) => e instanceof ConfigError && e.message.includes('REDIS_URL') && e.message.includes('--redis-url') && !e.message.includes('hunter2'),
+        bad,
+      );
     }
   });
 
