@@ -147,6 +147,7 @@ export class Core {
 
   /** Starts background work: the buffered-usage flushes and, on PostgreSQL, the invalidation listener. */
   async start(): Promise<void> {
+    this.store.startBackgroundCheckpoints((err) => this.opts.onBackgroundError?.(err, 'WAL checkpoint'));
     if (this.store.pool && this.opts.databaseUrl) {
       this.invalidator = await pgInvalidator(this.store.pool, this.opts.databaseUrl, {
         onKey: (hash) => this.cache.delete(hash),

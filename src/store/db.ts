@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
+import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -35,6 +36,11 @@ export interface Store {
    */
   readonly sqlite: SQLite.Database | null;
   migrate(): Promise<string[]>;
+  /**
+   * SQLite: checkpoints the write-ahead log from a worker thread from now until close()
+   * (src/store/checkpoints.ts), for a long-running server. PostgreSQL: nothing to do.
+   */
+  startBackgroundCheckpoints(onError?: (err: Error) => void): void;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -69,6 +75,7 @@ export function openStore(opts: StoreOptions): Store {
 
 function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null, sqlite: SQLite.Database | null): Store {
   let closed = false;
+  let checkpoints: Checkpointer | null = null;
   return {
     db,
     dialect,
@@ -76,12 +83,16 @@ function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool 
     pool,
     sqlite,
     migrate: () => migrateToLatest(db),
+    startBackgroundCheckpoints(onError) {
+      if (sqlite && file && !checkpoints && !closed) checkpoints = startCheckpoints(sqlite, file, onError);
+    },
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
       if (closed) return;
       closed = true;
+      await checkpoints?.stop();
       await db.destroy();
     },
   };
