@@ -251,7 +251,10 @@ export interface RedisLimiterOptions {
   prefix?: string;
   /** `redis` (default): the scripts read Redis' clock. `caller`: they use the `now` given — tests only. */
   clock?: 'redis' | 'caller';
-  /** Longest wait for one Redis command on the request path (default 200 ms). */
+  /**
+   * Longest wait for one Redis command on the request path (default 1000 ms: long enough that a busy
+   * event loop, whose timers run before its socket reads, does not mistake itself for a stalled Redis).
+   */
   commandTimeoutMs?: number;
   /** Live nodes assumed until a heartbeat has counted them (default 1). */
   nodes?: number;
@@ -314,7 +317,7 @@ export class RedisLimiter implements Limiter {
     this.log = opts.log;
     this.nodes = Math.max(1, Math.floor(opts.nodes ?? 1));
     this.nodeId = opts.nodeId ?? `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    const timeout = opts.commandTimeoutMs ?? 200;
+    const timeout = opts.commandTimeoutMs ?? 1000;
     if (opts.client) {
       this.client = opts.client;
       this.owns = false;

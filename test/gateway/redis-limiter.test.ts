@@ -30,7 +30,8 @@ after(async () => {
 
 /** A limiter on the test Redis, on the caller's clock, under this run's prefix. */
 async function mk(opts: Partial<RedisLimiterOptions> = {}): Promise<RedisLimiter> {
-  const l = new RedisLimiter({ url: REDIS_TEST_URL, prefix: PREFIX, clock: 'caller', heartbeatMs: 0, ...opts });
+  // generous command timeout: a loaded CI machine must not push these into the in-memory fallback (tested on its own below)
+  const l = new RedisLimiter({ url: REDIS_TEST_URL, prefix: PREFIX, clock: 'caller', heartbeatMs: 0, commandTimeoutMs: 5000, ...opts });
   open.push(l);
   if (opts.url === undefined) assert.equal(await l.ready(), true, 'Redis answers');
   return l;
