@@ -8,7 +8,9 @@ import { buildServer, loggerOptions } from '../server.ts';
 export async function serve(config: Config): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const rt = await openRuntime(config, { onBackgroundError: (err, what) => log.error({ err: err.message }, `${what} failed`) });
-  const boot = await runBootstrap(rt);
+  // A gateway-only node never creates the first organization and its admin key: an admin (or `all`)
+  // node does, so the key is printed once, on the node that serves the admin APIs.
+  const boot = config.role === 'gateway' ? ({ created: false } as const) : await runBootstrap(rt);
   if (boot.created) {
     if (boot.printableSecret) {
       // The one and only time this secret is shown; it is never logged.
@@ -18,6 +20,8 @@ export async function serve(config: Config): Promise<void> {
     } else {
       log.info({ keyFile: boot.keyFile }, `created organization '${boot.orgSlug}' with the admin key from KEYPLANE_BOOTSTRAP_ADMIN_KEY`);
     }
+  } else if (config.bootstrapAdminKey && config.role === 'gateway') {
+    log.warn('KEYPLANE_BOOTSTRAP_ADMIN_KEY ignored: a gateway node does not bootstrap (an admin node does)');
   } else if (config.bootstrapAdminKey) {
     log.warn('KEYPLANE_BOOTSTRAP_ADMIN_KEY ignored: this database is already bootstrapped');
   }
@@ -26,7 +30,7 @@ export async function serve(config: Config): Promise<void> {
   const app = await buildServer(config, rt.core);
   await rt.core.start();
   await app.listen({ port: config.port, host: config.host });
-  app.log.info({ database: rt.store.dialect, platformApi: !!config.rootKey }, 'keyplane ready');
+  app.log.info({ role: config.role, database: rt.store.dialect, platformApi: config.role !== 'gateway' && !!config.rootKey }, 'keyplane ready');
 
   let stopping = false;
   const stop = async (signal: string) => {
