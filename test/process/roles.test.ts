@@ -3,8 +3,12 @@
 // in that face's own envelope, answered without looking at credentials.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createTestDb } from '../helpers/db.ts';
 import { assertOpenAIError, http } from '../helpers/http.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
+import { adminKeysIn, http as request, killAll, startServer as spawnServer } from './spawn.ts';
 
 const ROOT_KEY = 'rk_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
 
@@ -109,5 +113,26 @@ describe('KEYPLANE_ROLE=all (the default)', () => {
     assertOpenAIError(g.json);
     const a = await http(s, 'GET', '/v1/organization/projects', s.adminKey);
     assert.equal(a.status, 200);
+  });
+});
+
+describe('`keyplane serve --role gateway` as a process', () => {
+  after(killAll);
+
+  test('on a fresh database it creates no organization and prints no admin key; SIGTERM exits 0', async () => {
+    const db = await createTestDb('sqlite');
+    try {
+      const s = await spawnServer(db, { args: ['--role', 'gateway'] });
+      const ready = await s.proc.waitForLog('keyplane ready', (r) => r.msg === 'keyplane ready');
+      assert.equal(ready.role, 'gateway');
+      assert.deepEqual((await request(s.url, '/healthz')).json, { status: 'ok', role: 'gateway' });
+      assert.equal((await request(s.url, '/v1/organization/admin_api_keys')).status, 404);
+      assert.deepEqual(adminKeysIn(s.proc.stdout), []);
+      assert.ok(!fs.existsSync(path.join(db.dataDir, 'admin-key')), 'no admin-key file');
+      assert.deepEqual(await s.proc.stop('SIGTERM'), { code: 0, signal: null });
+    } finally {
+      await killAll();
+      await db.drop();
+    }
   });
 });
