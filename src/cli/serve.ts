@@ -28,6 +28,9 @@ export async function serve(config: Config): Promise<void> {
   if (rt.masterKey.source === 'generated') log.info('generated a new master key in the data dir (mode 0600); back it up with the database');
 
   const app = await buildServer(config, rt.core);
+  // The same background work on every role: the cache invalidation listener and the key-use flush
+  // serve the admin faces and the gateway alike; the gateway usage recorder's timer is idle (an empty
+  // buffer) on an admin node, and SQLite's checkpoints only run in single-node installs.
   await rt.core.start();
   await app.listen({ port: config.port, host: config.host });
   app.log.info({ role: config.role, database: rt.store.dialect, platformApi: config.role !== 'gateway' && !!config.rootKey }, 'keyplane ready');
