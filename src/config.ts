@@ -10,6 +10,10 @@ import { parseModelCatalog, type ModelCatalog } from './domain/model-catalog.ts'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** What a process serves: everything, the admin faces only, or the gateway (data plane) only. */
+export type Role = 'all' | 'admin' | 'gateway';
+export const ROLES: Role[] = ['all', 'admin', 'gateway'];
+
 export interface Config {
   port: number;
   host: string;
@@ -20,6 +24,8 @@ export interface Config {
   bootstrapAdminKey: string | undefined;
   rootKey: string | undefined;
   logLevel: LogLevel;
+  /** The faces this process serves (the health probes are served by every role). */
+  role: Role;
   keyCacheMax: number;
   keyCacheTtlMs: number;
   usageFlushMs: number;
@@ -59,6 +65,7 @@ export const SETTINGS = {
   bootstrapAdminKey: { env: 'KEYPLANE_BOOTSTRAP_ADMIN_KEY', flag: '--bootstrap-admin-key', describe: 'admin key to create on first start (sk-admin-…)', secret: true },
   rootKey: { env: 'KEYPLANE_ROOT_KEY', flag: '--root-key', describe: 'bearer key of the operator platform API; unset turns it off', secret: true },
   logLevel: { env: 'LOG_LEVEL', flag: '--log-level', describe: `one of ${LOG_LEVELS.join(', ')}` },
+  role: { env: 'KEYPLANE_ROLE', flag: '--role', describe: `faces this process serves: all (default), admin (the admin APIs) or gateway (the OpenAI-compatible data plane)` },
   keyCacheMax: { env: 'KEYPLANE_KEY_CACHE_MAX', flag: '--key-cache-max', describe: 'entries in the key verification cache' },
   keyCacheTtlMs: { env: 'KEYPLANE_KEY_CACHE_TTL_MS', flag: '--key-cache-ttl-ms', describe: 'longest time a verified key is trusted without a database read' },
   usageFlushMs: { env: 'KEYPLANE_USAGE_FLUSH_MS', flag: '--usage-flush-ms', describe: 'how often buffered last_used_at, call counts and gateway usage events are written' },
@@ -140,6 +147,11 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     throw new ConfigError(SETTINGS.logLevel, `must be one of ${LOG_LEVELS.join(', ')}`, raw('logLevel'));
   }
 
+  const role = (raw('role') ?? 'all').toLowerCase();
+  if (!ROLES.includes(role as Role)) {
+    throw new ConfigError(SETTINGS.role, `must be one of ${ROLES.join(', ')}`, raw('role'));
+  }
+
   let modelsFile: Config['modelsFile'];
   const mf = raw('modelsFile');
   if (mf !== undefined) {
@@ -172,6 +184,7 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     bootstrapAdminKey,
     rootKey,
     logLevel: logLevel as LogLevel,
+    role: role as Role,
     keyCacheMax: int('keyCacheMax', 100_000, 1, 10_000_000),
     keyCacheTtlMs: int('keyCacheTtlMs', 60_000, 0, 86_400_000),
     usageFlushMs: int('usageFlushMs', 1_000, 10, 3_600_000),

@@ -3,7 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomBytes } from 'node:crypto';
-import type { Config } from './config.ts';
+import type { Config, Role } from './config.ts';
 import type { Core } from './domain/core.ts';
 import { healthRoutes } from './faces/health.ts';
 import { ADMIN_BODY_LIMIT, FaceTable, listRoutesAs, registerFaces, type Face, type FaceContext } from './faces/kit.ts';
@@ -18,7 +18,16 @@ import { gatewayFace } from './gateway/face.ts';
 /** Every face keyplane serves. A new face is a folder under src/faces/ and one entry here. */
 export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
 
-export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl'>>;
+export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl'>>;
+
+/** The face of the data plane; every other face is an admin face. */
+export const GATEWAY_FACE = gatewayFace.name;
+
+/** Whether a process of `role` serves `face` (the health probes are served by every role). */
+export function servesFace(role: Role, face: Pick<Face, 'name'>): boolean {
+  if (role === 'all') return true;
+  return role === 'gateway' ? face.name === GATEWAY_FACE : face.name !== GATEWAY_FACE;
+}
 
 /** Logger options: secrets in headers are redacted should a serializer ever log them. */
 export function loggerOptions(level: Config['logLevel'], stream?: LogDestination) {
@@ -58,9 +67,13 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     rootKey: config.rootKey,
     gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl },
   };
-  const faces = (opts.faces ?? FACES).filter((f) => !f.enabled || f.enabled(ctx));
+  const role = config.role ?? 'all';
+  const all = opts.faces ?? FACES;
+  const faces = all.filter((f) => servesFace(role, f) && (!f.enabled || f.enabled(ctx)));
+  // Faces of the other role keep their URLs' envelope: a 404 there reads as that face's 404.
+  const elsewhere = all.filter((f) => !servesFace(role, f));
   // URLs outside every face (and `/`) answer in the OpenAI envelope, like the rest of `/v1`.
-  const table = new FaceTable(faces, (reply, err) => sendOpenAIError(reply, err));
+  const table = new FaceTable(faces, (reply, err) => sendOpenAIError(reply, err), elsewhere);
 
   const app = Fastify({
     logger: loggerOptions(config.logLevel, opts.logStream),
@@ -85,7 +98,7 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
 
   await app.register(async (health) => {
     listRoutesAs(health, 'health');
-    await health.register(healthRoutes, { store: core.store });
+    await health.register(healthRoutes, { store: core.store, role });
   });
   await registerFaces(app, table, ctx);
   return app;

@@ -8,7 +8,9 @@ import { buildServer, loggerOptions } from '../server.ts';
 export async function serve(config: Config): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const rt = await openRuntime(config, { onBackgroundError: (err, what) => log.error({ err: err.message }, `${what} failed`) });
-  const boot = await runBootstrap(rt);
+  // A gateway-only node never creates the first organization and its admin key: an admin (or `all`)
+  // node does, so the key is printed once, on the node that serves the admin APIs.
+  const boot = config.role === 'gateway' ? ({ created: false } as const) : await runBootstrap(rt);
   if (boot.created) {
     if (boot.printableSecret) {
       // The one and only time this secret is shown; it is never logged.
@@ -18,15 +20,20 @@ export async function serve(config: Config): Promise<void> {
     } else {
       log.info({ keyFile: boot.keyFile }, `created organization '${boot.orgSlug}' with the admin key from KEYPLANE_BOOTSTRAP_ADMIN_KEY`);
     }
+  } else if (config.bootstrapAdminKey && config.role === 'gateway') {
+    log.warn('KEYPLANE_BOOTSTRAP_ADMIN_KEY ignored: a gateway node does not bootstrap (an admin node does)');
   } else if (config.bootstrapAdminKey) {
     log.warn('KEYPLANE_BOOTSTRAP_ADMIN_KEY ignored: this database is already bootstrapped');
   }
   if (rt.masterKey.source === 'generated') log.info('generated a new master key in the data dir (mode 0600); back it up with the database');
 
   const app = await buildServer(config, rt.core);
+  // The same background work on every role: the cache invalidation listener and the key-use flush
+  // serve the admin faces and the gateway alike; the gateway usage recorder's timer is idle (an empty
+  // buffer) on an admin node, and SQLite's checkpoints only run in single-node installs.
   await rt.core.start();
   await app.listen({ port: config.port, host: config.host });
-  app.log.info({ database: rt.store.dialect, platformApi: !!config.rootKey }, 'keyplane ready');
+  app.log.info({ role: config.role, database: rt.store.dialect, platformApi: config.role !== 'gateway' && !!config.rootKey }, 'keyplane ready');
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -135,29 +135,46 @@ const under = (path: string, prefix: string): boolean => path === prefix || path
 
 /** The faces of a server and the URL → face lookup shared by the not-found and framework-error paths. */
 export class FaceTable {
-  private readonly owned: Array<{ prefix: string; face: Face }>;
+  private readonly owned: Array<{ prefix: string; face: Face; served: boolean }>;
   private readonly mounted: Array<{ prefix: string; face: Face }>;
 
   constructor(
     readonly faces: Face[],
     /** Renders errors for URLs no face owns (unknown paths outside every face). */
     readonly fallback: (reply: FastifyReply, err: unknown, req: FastifyRequest) => FastifyReply,
+    /**
+     * Faces another node serves (a gateway-only node's admin faces, see KEYPLANE_ROLE): not
+     * registered, but their URLs still answer 404 in their own envelope, without authentication.
+     */
+    readonly elsewhere: Face[] = [],
   ) {
     const byLength = (a: { prefix: string }, b: { prefix: string }) => b.prefix.length - a.prefix.length;
-    this.owned = faces.flatMap((face) => (face.paths ?? [face.prefix]).map((prefix) => ({ prefix, face }))).sort(byLength);
+    const paths = (face: Face, served: boolean) => (face.paths ?? [face.prefix]).map((prefix) => ({ prefix, face, served }));
+    this.owned = [...faces.flatMap((f) => paths(f, true)), ...elsewhere.flatMap((f) => paths(f, false))].sort(byLength);
     this.mounted = faces.map((face) => ({ prefix: face.prefix, face })).sort(byLength);
   }
 
-  /** The face that owns `url` (longest declared path first), if any. */
+  /** The served face that owns `url` (longest declared path first), if any. */
   owner(url: string): Face | undefined {
-    const p = pathOf(url);
-    return this.owned.find((o) => under(p, o.prefix))?.face;
+    const o = this.ownerEntry(url);
+    return o?.served ? o.face : undefined;
   }
 
-  /** The face whose envelope answers errors on `url`: its owner, else the face mounted at its prefix. */
+  /** The face not served on this node that owns `url`, if any (a longer served path wins). */
+  servedElsewhere(url: string): Face | undefined {
+    const o = this.ownerEntry(url);
+    return o && !o.served ? o.face : undefined;
+  }
+
+  private ownerEntry(url: string) {
+    const p = pathOf(url);
+    return this.owned.find((o) => under(p, o.prefix));
+  }
+
+  /** The face whose envelope answers errors on `url`: its owner (served or not), else the face mounted at its prefix. */
   envelopeFor(url: string): Face | undefined {
     const p = pathOf(url);
-    return this.owner(url) ?? this.mounted.find((o) => under(p, o.prefix))?.face;
+    return this.ownerEntry(url)?.face ?? this.mounted.find((o) => under(p, o.prefix))?.face;
   }
 
   render(reply: FastifyReply, err: unknown, req: FastifyRequest): FastifyReply {
@@ -289,6 +306,9 @@ export async function registerFaces(app: FastifyInstance, table: FaceTable, ctx:
   // An unknown URL under a face's paths is first authenticated by that face (a caller without a
   // valid key learns nothing about which URLs exist), then answered 404 in its envelope.
   app.setNotFoundHandler(async (req, reply) => {
+    // A face this node does not serve (KEYPLANE_ROLE): a 404 in its envelope, nothing to authenticate.
+    const absent = table.servedElsewhere(req.url);
+    if (absent) return absent.render(reply, notFound(absent.notFoundMessage(req)), req);
     const owner = table.owner(req.url);
     if (owner) {
       try {

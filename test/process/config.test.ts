@@ -25,6 +25,8 @@ const bad: BadSetting[] = [
   { title: 'PORT=70000', setting: 'PORT', env: { PORT: '70000' } },
   { title: '--port abc', setting: 'PORT', args: ['--port', 'abc'] },
   { title: 'LOG_LEVEL=loud', setting: 'LOG_LEVEL', env: { LOG_LEVEL: 'loud', PORT: '0' } },
+  { title: 'KEYPLANE_ROLE=worker', setting: 'KEYPLANE_ROLE', env: { KEYPLANE_ROLE: 'worker', PORT: '0' } },
+  { title: '--role both', setting: 'KEYPLANE_ROLE', args: ['--role', 'both', '--port', '0'] },
   { title: 'DATABASE_URL=mysql://x', setting: 'DATABASE_URL', env: { DATABASE_URL: 'mysql://x', PORT: '0' } },
   { title: 'DATABASE_URL with a password', setting: 'DATABASE_URL', env: { DATABASE_URL: 'mysql://u:hunter2@h/x', PORT: '0' }, secret: 'hunter2' },
   { title: 'REDIS_URL with a password, not a redis URL', setting: 'REDIS_URL', env: { REDIS_URL: 'http://u:hunter2@h:6379', PORT: '0' }, secret: 'hunter2' },
@@ -64,6 +66,7 @@ describe('loadConfig', () => {
     assert.equal(c.host, '127.0.0.1');
     assert.equal(c.dataDir, path.resolve('data'));
     assert.equal(c.logLevel, 'info');
+    assert.equal(c.role, 'all');
     assert.equal(c.databaseUrl, undefined);
     assert.equal(c.masterKey, undefined);
     assert.equal(c.rootKey, undefined);
@@ -132,5 +135,16 @@ describe('loadConfig', () => {
       (e: unknown) => e instanceof ConfigError && e.message.includes('DATABASE_URL') && e.message.includes('--database-url') && !e.message.includes('hunter2'),
     );
     assert.throws(() => loadConfig({}, { LOG_LEVEL: 'loud' }), (e: unknown) => e instanceof ConfigError && e.message.includes('LOG_LEVEL'));
+  });
+
+  test('KEYPLANE_ROLE: all, admin or gateway (any case); the flag wins over the environment', () => {
+    assert.equal(loadConfig({}, { KEYPLANE_ROLE: 'gateway' }).role, 'gateway');
+    assert.equal(loadConfig({}, { KEYPLANE_ROLE: 'Admin' }).role, 'admin');
+    assert.equal(loadConfig({ role: 'all' }, { KEYPLANE_ROLE: 'gateway' }).role, 'all');
+    assert.equal(loadConfig({}, { KEYPLANE_ROLE: '' }).role, 'all', 'empty is unset');
+    assert.throws(
+      () => loadConfig({}, { KEYPLANE_ROLE: 'worker' }),
+      (e: unknown) => e instanceof ConfigError && e.message === 'invalid setting KEYPLANE_ROLE (--role): must be one of all, admin, gateway, got "worker"',
+    );
   });
 });
