@@ -86,6 +86,8 @@ export class Core {
   readonly now: () => number;
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
+  private readonly dropListeners = new Set<() => void>();
   private readonly opts: CoreOptions;
 
   constructor(
@@ -152,19 +154,37 @@ export class Core {
       this.invalidator = await pgInvalidator(this.store.pool, this.opts.databaseUrl, {
         onKey: (hash) => this.cache.delete(hash),
         onCredential: (payload) => this.providerCredentials.onNotification(payload),
-        onResync: () => {
-          this.cache.clear();
-          this.providerCredentials.invalidateLocal('all');
-        },
+        onResync: () => this.dropCaches(),
         onError: (err) => this.opts.onBackgroundError?.(err, 'cache invalidation listener'),
       });
     }
+    // SQLite: another process (the CLI) committed to the file; what changed is not known, so every
+    // cache goes (a CLI command is rare; the caches refill from one read per entry)
+    this.unwatch = this.store.watchExternalChanges(() => this.dropCaches());
     this.flushTimer = setInterval(() => {
       this.keyUses.flush(this.store.db).catch((err) => this.opts.onBackgroundError?.(err as Error, 'key usage flush'));
       this.providerCredentials.flushUses().catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential use audit flush'));
     }, this.opts.usageFlushMs ?? 1000);
     this.flushTimer.unref();
     this.usageRecorder.start();
+  }
+
+  /**
+   * Drops every cache of this node: keys, provider credentials, free-trial allowances and whatever
+   * registered with onDropCaches (the gateway's project policies). Called when changes may have been
+   * missed: the PostgreSQL listener lost its connection, or another process wrote the SQLite file.
+   */
+  dropCaches(): void {
+    this.cache.clear();
+    this.providerCredentials.invalidateLocal('all');
+    this.freeTrial.forgetAll();
+    for (const f of this.dropListeners) f();
+  }
+
+  /** Registers a cache outside the domain (the gateway's) to be dropped with the others; returns its unregistration. */
+  onDropCaches(f: () => void): () => void {
+    this.dropListeners.add(f);
+    return () => this.dropListeners.delete(f);
   }
 
   /**
@@ -184,6 +204,8 @@ export class Core {
   async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = null;
+    this.unwatch?.();
+    this.unwatch = null;
     const results = await Promise.allSettled([
       this.keyUses.flush(this.store.db),
       this.usageRecorder.stop(),

@@ -24,11 +24,16 @@ function limitSet(l: ModelLimits): LimitSet {
 
 export class PolicyCache {
   private readonly entries = new Map<string, { at: number; value: Promise<ProjectPolicy | null> }>();
+  /** Stops being dropped with the domain's caches (the server closes). */
+  readonly dispose: () => void;
 
   constructor(
     private readonly core: Core,
     private readonly now: () => number,
-  ) {}
+  ) {
+    // dropped with the domain's caches (a lost PostgreSQL listener, a CLI write to the SQLite file)
+    this.dispose = core.onDropCaches(() => this.entries.clear());
+  }
 
   get(orgId: string, projectId: string): Promise<ProjectPolicy | null> {
     const now = this.now();
