@@ -1,6 +1,7 @@
 // Cross-node cache invalidation on PostgreSQL: NOTIFY on change, LISTEN on every node. A node that
-// loses its listening connection clears its whole cache when it reconnects, since it may have missed
-// notifications meanwhile.
+// loses its listening connection clears its whole cache at once and again when it has resubscribed
+// (it may have missed notifications meanwhile): the first reconnection is tried after 250 ms, then
+// every second.
 import pg from 'pg';
 
 /** Tells every keyplane process that a key changed (the store's side of the domain's key cache). */
@@ -29,7 +30,7 @@ export interface PgInvalidatorHooks {
   onKey(secretHash: string): void;
   /** A provider-credential change (payload from publishCredentialChange). */
   onCredential?(payload: string): void;
-  /** The listener reconnected (notifications may have been missed): drop every cached entry. */
+  /** The listener lost its connection, or resubscribed after one (notifications may have been missed): drop every cached entry. */
   onResync(): void;
   onError?(err: Error): void;
 }
@@ -45,18 +46,31 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
       if (msg.channel === KEY_CHANNEL && msg.payload) hooks.onKey(msg.payload);
       else if (msg.channel === CREDENTIAL_CHANNEL && msg.payload) hooks.onCredential?.(msg.payload);
     });
-    c.on('error', (err) => {
+    const lost = (err: Error) => {
+      if (client !== c) return; // closed by us, or already handled
       hooks.onError?.(err);
+      client = null;
       void c.end().catch(() => {});
-      if (client === c) client = null;
-      schedule();
-    });
-    await c.connect();
-    await c.query(`LISTEN ${KEY_CHANNEL}`);
-    await c.query(`LISTEN ${CREDENTIAL_CHANNEL}`);
+      hooks.onResync();
+      schedule(250);
+    };
+    c.on('error', lost);
+    c.on('end', () => lost(new Error('the listening connection ended')));
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${KEY_CHANNEL}`);
+      await c.query(`LISTEN ${CREDENTIAL_CHANNEL}`);
+    } catch (err) {
+      void c.end().catch(() => {});
+      throw err;
+    }
+    if (closed) {
+      void c.end().catch(() => {});
+      return;
+    }
     client = c;
   };
-  const schedule = () => {
+  const schedule = (delayMs = 1000) => {
     if (closed || retry) return;
     retry = setTimeout(() => {
       retry = null;
@@ -66,7 +80,7 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
           hooks.onError?.(err as Error);
           schedule();
         });
-    }, 1000);
+    }, delayMs);
     retry.unref();
   };
 
