@@ -1,6 +1,6 @@
 // The domain core: every service over one store, shared by every face.
 import type { Store } from '../store/db.ts';
-import { pgInvalidator, publishCredentialChange } from '../store/notify.ts';
+import { pgInvalidator, publishCacheChange, publishCredentialChange } from '../store/notify.ts';
 import { KeyCache, localInvalidator, type Invalidator } from './key-cache.ts';
 import { KeyService, KeyUseBuffer } from './keys.ts';
 import { OrganizationService } from './organizations.ts';
@@ -87,7 +87,8 @@ export class Core {
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => void) | null = null;
-  private readonly dropListeners = new Set<() => void>();
+  private readonly dropListeners = new Set<(scope?: CacheScope) => void>();
+  private readonly sending = new Set<Promise<void>>();
   private readonly opts: CoreOptions;
 
   constructor(
@@ -135,7 +136,9 @@ export class Core {
       else if (c.kind === 'llm') resolver.invalidate({ orgId: c.orgId, provider: c.name });
     });
     this.platform.onSettingsChange((orgId) => resolver.invalidate({ orgId }));
-    this.platform.onSettingsChange((orgId) => this.freeTrial.forget(orgId));
+    this.platform.onSettingsChange((orgId) => this.changed({ orgId }));
+    this.rateLimits.onChange((projectId) => this.changed({ projectId }));
+    this.projects.onArchive((projectId) => this.changed({ projectId }));
     this.defaultCredentials.onChange((provider) => resolver.invalidate({ provider }));
     this.usage = new UsageService(store, now);
     const onBackgroundError = opts.onBackgroundError;
@@ -154,6 +157,10 @@ export class Core {
       this.invalidator = await pgInvalidator(this.store.pool, this.opts.databaseUrl, {
         onKey: (hash) => this.cache.delete(hash),
         onCredential: (payload) => this.providerCredentials.onNotification(payload),
+        onCache: (payload) => {
+          const scope = decodeCacheScope(payload);
+          if (scope) this.dropLocal(scope);
+        },
         onResync: () => this.dropCaches(),
         onError: (err) => this.opts.onBackgroundError?.(err, 'cache invalidation listener'),
       });
@@ -181,8 +188,30 @@ export class Core {
     for (const f of this.dropListeners) f();
   }
 
-  /** Registers a cache outside the domain (the gateway's) to be dropped with the others; returns its unregistration. */
-  onDropCaches(f: () => void): () => void {
+  /**
+   * A project's enforced policy (its limits, its archiving) or an organization's settings (free
+   * trial) changed and committed: drops what this node caches about it, then tells the other nodes
+   * (PostgreSQL NOTIFY; SQLite: one process, and the CLI's writes are seen by the file watcher).
+   */
+  changed(scope: CacheScope): void {
+    this.dropLocal(scope);
+    if (!this.store.pool) return;
+    const sent: Promise<void> = publishCacheChange(this.store.pool, JSON.stringify(scope))
+      .catch((err) => this.opts.onBackgroundError?.(err as Error, 'cache invalidation notice'))
+      .finally(() => this.sending.delete(sent));
+    this.sending.add(sent);
+  }
+
+  private dropLocal(scope: CacheScope): void {
+    if ('orgId' in scope) this.freeTrial.forget(scope.orgId);
+    for (const f of this.dropListeners) f(scope);
+  }
+
+  /**
+   * Registers a cache outside the domain (the gateway's) to be dropped with the others (`scope`: what
+   * changed; none: everything); returns its unregistration.
+   */
+  onDropCaches(f: (scope?: CacheScope) => void): () => void {
     this.dropListeners.add(f);
     return () => this.dropListeners.delete(f);
   }
@@ -210,10 +239,25 @@ export class Core {
       this.keyUses.flush(this.store.db),
       this.usageRecorder.stop(),
       this.providerCredentials.flushUses(true).then(() => this.providerCredentials.sent()),
+      Promise.all([...this.sending]).then(() => {}),
     ]);
     await this.invalidator.close();
     this.invalidator = localInvalidator;
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
+}
+
+/** What changed, for the caches outside the key and credential caches (ids only: it travels in a NOTIFY). */
+export type CacheScope = { projectId: string } | { orgId: string };
+
+function decodeCacheScope(payload: string): CacheScope | null {
+  try {
+    const v = JSON.parse(payload) as Record<string, unknown>;
+    if (typeof v.projectId === 'string') return { projectId: v.projectId };
+    if (typeof v.orgId === 'string') return { orgId: v.orgId };
+  } catch {
+    // not ours
+  }
+  return null;
 }

@@ -19,6 +19,17 @@ export const KEY_CHANNEL = 'keyplane_key_invalidate';
 export const CREDENTIAL_CHANNEL = 'keyplane_credential_invalidate';
 
 /**
+ * Every other cache (the gateway's project policies, free-trial allowances): the payload is the
+ * domain's own JSON scope (a project or an organization; ids only, never a secret), passed through unread.
+ */
+export const CACHE_CHANNEL = 'keyplane_cache_invalidate';
+
+/** Tells every node listening on this PostgreSQL database that what `payload` names changed. */
+export async function publishCacheChange(pool: pg.Pool, payload: string): Promise<void> {
+  await pool.query('SELECT pg_notify($1, $2)', [CACHE_CHANNEL, payload]);
+}
+
+/**
  * Tells every node listening on this PostgreSQL database that provider credentials changed. Needs no
  * listener of its own (the operator CLI notifies running servers with it).
  */
@@ -30,6 +41,8 @@ export interface PgInvalidatorHooks {
   onKey(secretHash: string): void;
   /** A provider-credential change (payload from publishCredentialChange). */
   onCredential?(payload: string): void;
+  /** Any other cached state changed (payload from publishCacheChange). */
+  onCache?(payload: string): void;
   /** The listener lost its connection, or resubscribed after one (notifications may have been missed): drop every cached entry. */
   onResync(): void;
   onError?(err: Error): void;
@@ -45,6 +58,7 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
     c.on('notification', (msg) => {
       if (msg.channel === KEY_CHANNEL && msg.payload) hooks.onKey(msg.payload);
       else if (msg.channel === CREDENTIAL_CHANNEL && msg.payload) hooks.onCredential?.(msg.payload);
+      else if (msg.channel === CACHE_CHANNEL && msg.payload) hooks.onCache?.(msg.payload);
     });
     const lost = (err: Error) => {
       if (client !== c) return; // closed by us, or already handled
@@ -60,6 +74,7 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
       await c.connect();
       await c.query(`LISTEN ${KEY_CHANNEL}`);
       await c.query(`LISTEN ${CREDENTIAL_CHANNEL}`);
+      await c.query(`LISTEN ${CACHE_CHANNEL}`);
     } catch (err) {
       void c.end().catch(() => {});
       throw err;
