@@ -1,6 +1,6 @@
 // The domain core: every service over one store, shared by every face.
 import type { Store } from '../store/db.ts';
-import { pgInvalidator, publishCredentialChange } from '../store/notify.ts';
+import { pgInvalidator, publishCacheChange, publishCredentialChange } from '../store/notify.ts';
 import { KeyCache, localInvalidator, type Invalidator } from './key-cache.ts';
 import { KeyService, KeyUseBuffer } from './keys.ts';
 import { OrganizationService } from './organizations.ts';
@@ -86,6 +86,9 @@ export class Core {
   readonly now: () => number;
   private invalidator: Invalidator = localInvalidator;
   private flushTimer: NodeJS.Timeout | null = null;
+  private unwatch: (() => void) | null = null;
+  private readonly dropListeners = new Set<(scope?: CacheScope) => void>();
+  private readonly sending = new Set<Promise<void>>();
   private readonly opts: CoreOptions;
 
   constructor(
@@ -133,7 +136,9 @@ export class Core {
       else if (c.kind === 'llm') resolver.invalidate({ orgId: c.orgId, provider: c.name });
     });
     this.platform.onSettingsChange((orgId) => resolver.invalidate({ orgId }));
-    this.platform.onSettingsChange((orgId) => this.freeTrial.forget(orgId));
+    this.platform.onSettingsChange((orgId) => this.changed({ orgId }));
+    this.rateLimits.onChange((projectId) => this.changed({ projectId }));
+    this.projects.onArchive((projectId) => this.changed({ projectId }));
     this.defaultCredentials.onChange((provider) => resolver.invalidate({ provider }));
     this.usage = new UsageService(store, now);
     const onBackgroundError = opts.onBackgroundError;
@@ -152,19 +157,63 @@ export class Core {
       this.invalidator = await pgInvalidator(this.store.pool, this.opts.databaseUrl, {
         onKey: (hash) => this.cache.delete(hash),
         onCredential: (payload) => this.providerCredentials.onNotification(payload),
-        onResync: () => {
-          this.cache.clear();
-          this.providerCredentials.invalidateLocal('all');
+        onCache: (payload) => {
+          const scope = decodeCacheScope(payload);
+          if (scope) this.dropLocal(scope);
         },
+        onResync: () => this.dropCaches(),
         onError: (err) => this.opts.onBackgroundError?.(err, 'cache invalidation listener'),
       });
     }
+    // SQLite: another process (the CLI) committed to the file; what changed is not known, so every
+    // cache goes (a CLI command is rare; the caches refill from one read per entry)
+    this.unwatch = this.store.watchExternalChanges(() => this.dropCaches());
     this.flushTimer = setInterval(() => {
       this.keyUses.flush(this.store.db).catch((err) => this.opts.onBackgroundError?.(err as Error, 'key usage flush'));
       this.providerCredentials.flushUses().catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential use audit flush'));
     }, this.opts.usageFlushMs ?? 1000);
     this.flushTimer.unref();
     this.usageRecorder.start();
+  }
+
+  /**
+   * Drops every cache of this node: keys, provider credentials, free-trial allowances and whatever
+   * registered with onDropCaches (the gateway's project policies). Called when changes may have been
+   * missed: the PostgreSQL listener lost its connection, or another process wrote the SQLite file.
+   */
+  dropCaches(): void {
+    this.cache.clear();
+    this.providerCredentials.invalidateLocal('all');
+    this.freeTrial.forgetAll();
+    for (const f of this.dropListeners) f();
+  }
+
+  /**
+   * A project's enforced policy (its limits, its archiving) or an organization's settings (free
+   * trial) changed and committed: drops what this node caches about it, then tells the other nodes
+   * (PostgreSQL NOTIFY; SQLite: one process, and the CLI's writes are seen by the file watcher).
+   */
+  changed(scope: CacheScope): void {
+    this.dropLocal(scope);
+    if (!this.store.pool) return;
+    const sent: Promise<void> = publishCacheChange(this.store.pool, JSON.stringify(scope))
+      .catch((err) => this.opts.onBackgroundError?.(err as Error, 'cache invalidation notice'))
+      .finally(() => this.sending.delete(sent));
+    this.sending.add(sent);
+  }
+
+  private dropLocal(scope: CacheScope): void {
+    if ('orgId' in scope) this.freeTrial.forget(scope.orgId);
+    for (const f of this.dropListeners) f(scope);
+  }
+
+  /**
+   * Registers a cache outside the domain (the gateway's) to be dropped with the others (`scope`: what
+   * changed; none: everything); returns its unregistration.
+   */
+  onDropCaches(f: (scope?: CacheScope) => void): () => void {
+    this.dropListeners.add(f);
+    return () => this.dropListeners.delete(f);
   }
 
   /**
@@ -184,14 +233,31 @@ export class Core {
   async stop(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = null;
+    this.unwatch?.();
+    this.unwatch = null;
     const results = await Promise.allSettled([
       this.keyUses.flush(this.store.db),
       this.usageRecorder.stop(),
       this.providerCredentials.flushUses(true).then(() => this.providerCredentials.sent()),
+      Promise.all([...this.sending]).then(() => {}),
     ]);
     await this.invalidator.close();
     this.invalidator = localInvalidator;
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
+}
+
+/** What changed, for the caches outside the key and credential caches (ids only: it travels in a NOTIFY). */
+export type CacheScope = { projectId: string } | { orgId: string };
+
+function decodeCacheScope(payload: string): CacheScope | null {
+  try {
+    const v = JSON.parse(payload) as Record<string, unknown>;
+    if (typeof v.projectId === 'string') return { projectId: v.projectId };
+    if (typeof v.orgId === 'string') return { orgId: v.orgId };
+  } catch {
+    // not ours
+  }
+  return null;
 }

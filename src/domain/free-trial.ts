@@ -127,6 +127,11 @@ export class FreeTrialService {
     this.entries.delete(orgId);
   }
 
+  /** Drops everything this node holds (changes may have been missed). */
+  forgetAll(): void {
+    this.entries.clear();
+  }
+
   /** Counts a finished trial request until the next read of the recorded usage. */
   note(orgId: string, tokens: number): void {
     const p = this.entries.get(orgId);

@@ -45,10 +45,17 @@ export async function loadActiveProject(db: Executor, orgId: string, projectId: 
 }
 
 export class ProjectService {
+  private readonly archiveListeners: Array<(projectId: string) => void> = [];
+
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Calls `fn` after a project was archived (committed). */
+  onArchive(fn: (projectId: string) => void): void {
+    this.archiveListeners.push(fn);
+  }
 
   async create(actor: Actor, orgId: string, input: ProjectInput): Promise<Project> {
     requireOrgAdmin(actor, orgId);
@@ -104,13 +111,17 @@ export class ProjectService {
   /** Archives a project (idempotent). Its keys stop working: the gateway refuses archived projects. */
   async archive(actor: Actor, orgId: string, projectId: string): Promise<Project> {
     requireOrgAdmin(actor, orgId);
-    return this.store.db.transaction().execute(async (tx) => {
+    let archived = false;
+    const project = await this.store.db.transaction().execute(async (tx) => {
       const p = await loadProject(tx, orgId, projectId);
       if (p.status === 'archived') return p;
       const now = this.now();
       await tx.updateTable('projects').set({ status: 'archived', archived_at: now }).where('id', '=', projectId).execute();
       await recordAudit(tx, actor, { orgId, type: 'project.archived', targetType: 'project', targetId: projectId, projectId, payload: {} }, now);
+      archived = true;
       return { ...p, status: 'archived' as const, archived_at: now };
     });
+    if (archived) for (const l of this.archiveListeners) l(projectId);
+    return project;
   }
 }

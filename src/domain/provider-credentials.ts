@@ -12,9 +12,9 @@
 // the organization's credential for that provider, its default-key / free-trial switches, the
 // provider's default credential, or the master key; on every node (PostgreSQL NOTIFY on the credential
 // channel, src/store/notify.ts; SQLite serves one process: local only, and a change made by another
-// process on the same file, e.g. the CLI, shows within the TTL). A read that started before an
-// invalidation never fills the cache (epoch check), so a change is seen by the next resolve on the
-// node that made it and, on other nodes, as soon as its notification arrives.
+// process on the same file, e.g. the CLI, drops the whole cache within ~250 ms: src/store/watch.ts).
+// A read that started before an invalidation never fills the cache (epoch check), so a change is seen
+// by the next resolve on the node that made it and, on other nodes, as soon as its notification arrives.
 //
 // Use is audited in aggregate: each resolve counts a use in memory; a `credential.decrypted`
 // (purpose 'provider') row per credential and organization is written once its one-minute window

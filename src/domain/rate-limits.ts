@@ -46,6 +46,13 @@ function merge(model: string, defaults: Readonly<ModelLimits>, override: Overrid
 export class RateLimitService {
   private readonly models: string[];
 
+  private readonly listeners: Array<(projectId: string) => void> = [];
+
+  /** Calls `fn` after a project's limits changed (committed). */
+  onChange(fn: (projectId: string) => void): void {
+    this.listeners.push(fn);
+  }
+
   constructor(
     private readonly store: Store,
     private readonly catalog: ModelCatalog,
@@ -116,7 +123,7 @@ export class RateLimitService {
       if (!Number.isInteger(v) || v < 1 || v > MAX_LIMIT) throw invalid(`${f} must be a positive integer up to ${MAX_LIMIT}.`, f);
       set[f] = v;
     }
-    return this.store.db.transaction().execute(async (tx) => {
+    const result = await this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       if (!defaults) throw notFound(`No such rate limit: '${id}'.`, 'rate_limit_id');
       for (const f of Object.keys(set) as LimitField[]) {
@@ -134,6 +141,8 @@ export class RateLimitService {
       const over = await this.overrides(tx, projectId, [model]);
       return merge(model, defaults, over.get(model));
     });
+    if (Object.keys(set).length) for (const l of this.listeners) l(projectId);
+    return result;
   }
 
   /** The effective limits of `model` in a project (for the gateway), or null when the model is not in the catalog. */

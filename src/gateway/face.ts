@@ -31,10 +31,12 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
     await shared.ready(2_000);
     limiter = shared;
   }
+  const policies = new PolicyCache(ctx.core, Date.now);
+  app.addHook('onClose', async () => policies.dispose());
   const deps: GatewayDeps = {
     core: ctx.core,
     limiter,
-    policies: new PolicyCache(ctx.core, Date.now),
+    policies,
     upstreamTimeoutMs: ctx.gateway.upstreamTimeoutMs,
     upstreamRetries: ctx.gateway.upstreamRetries,
     defaultOutputTokens: ctx.gateway.defaultOutputTokens,

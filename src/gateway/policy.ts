@@ -1,6 +1,7 @@
 // What the gateway enforces for a project (archived or not, each model's limits), read through a
-// one-second cache: one database read per project per second at most, and a change made through the
-// admin API applies within a second on every node.
+// one-second cache: one database read per project per second at most. A change of a project's limits
+// or its archiving drops its entry at once, on every node (Core.changed: PostgreSQL NOTIFY); the TTL
+// bounds what a lost notice could cost to a second.
 import type { Core } from '../domain/core.ts';
 import type { ModelLimits } from '../domain/model-catalog.ts';
 import type { LimitSet } from './limiter.ts';
@@ -24,11 +25,20 @@ function limitSet(l: ModelLimits): LimitSet {
 
 export class PolicyCache {
   private readonly entries = new Map<string, { at: number; value: Promise<ProjectPolicy | null> }>();
+  /** Stops being dropped with the domain's caches (the server closes). */
+  readonly dispose: () => void;
 
   constructor(
     private readonly core: Core,
     private readonly now: () => number,
-  ) {}
+  ) {
+    // dropped with the domain's caches (a lost PostgreSQL listener, a CLI write to the SQLite file)
+    this.dispose = core.onDropCaches((scope) => {
+      if (!scope) this.entries.clear();
+      else if ('projectId' in scope) this.entries.delete(scope.projectId);
+      // an organization's settings are no part of a project's policy
+    });
+  }
 
   get(orgId: string, projectId: string): Promise<ProjectPolicy | null> {
     const now = this.now();

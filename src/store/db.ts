@@ -7,6 +7,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'k
 import type { Database } from './schema.ts';
 import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
+import { watchDataVersion, type Watcher } from './watch.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -41,6 +42,12 @@ export interface Store {
    * (src/store/checkpoints.ts), for a long-running server. PostgreSQL: nothing to do.
    */
   startBackgroundCheckpoints(onError?: (err: Error) => void): void;
+  /**
+   * SQLite: calls `onChange` (within about 250 ms) whenever another process committed to the file
+   * (src/store/watch.ts), until the returned function or close() is called. PostgreSQL: never (its
+   * changes travel by NOTIFY, src/store/notify.ts).
+   */
+  watchExternalChanges(onChange: () => void): () => void;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -76,6 +83,7 @@ export function openStore(opts: StoreOptions): Store {
 function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null, sqlite: SQLite.Database | null): Store {
   let closed = false;
   let checkpoints: Checkpointer | null = null;
+  const watchers = new Set<Watcher>();
   return {
     db,
     dialect,
@@ -86,12 +94,23 @@ function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool 
     startBackgroundCheckpoints(onError) {
       if (sqlite && file && !checkpoints && !closed) checkpoints = startCheckpoints(sqlite, file, onError);
     },
+    watchExternalChanges(onChange) {
+      if (!sqlite || closed) return () => {};
+      const w = watchDataVersion(sqlite, onChange);
+      watchers.add(w);
+      return () => {
+        w.stop();
+        watchers.delete(w);
+      };
+    },
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
       if (closed) return;
       closed = true;
+      for (const w of watchers) w.stop();
+      watchers.clear();
       await checkpoints?.stop();
       await db.destroy();
     },

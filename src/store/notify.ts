@@ -1,6 +1,7 @@
 // Cross-node cache invalidation on PostgreSQL: NOTIFY on change, LISTEN on every node. A node that
-// loses its listening connection clears its whole cache when it reconnects, since it may have missed
-// notifications meanwhile.
+// loses its listening connection clears its whole cache at once and again when it has resubscribed
+// (it may have missed notifications meanwhile): the first reconnection is tried after 250 ms, then
+// every second.
 import pg from 'pg';
 
 /** Tells every keyplane process that a key changed (the store's side of the domain's key cache). */
@@ -18,6 +19,17 @@ export const KEY_CHANNEL = 'keyplane_key_invalidate';
 export const CREDENTIAL_CHANNEL = 'keyplane_credential_invalidate';
 
 /**
+ * Every other cache (the gateway's project policies, free-trial allowances): the payload is the
+ * domain's own JSON scope (a project or an organization; ids only, never a secret), passed through unread.
+ */
+export const CACHE_CHANNEL = 'keyplane_cache_invalidate';
+
+/** Tells every node listening on this PostgreSQL database that what `payload` names changed. */
+export async function publishCacheChange(pool: pg.Pool, payload: string): Promise<void> {
+  await pool.query('SELECT pg_notify($1, $2)', [CACHE_CHANNEL, payload]);
+}
+
+/**
  * Tells every node listening on this PostgreSQL database that provider credentials changed. Needs no
  * listener of its own (the operator CLI notifies running servers with it).
  */
@@ -29,7 +41,9 @@ export interface PgInvalidatorHooks {
   onKey(secretHash: string): void;
   /** A provider-credential change (payload from publishCredentialChange). */
   onCredential?(payload: string): void;
-  /** The listener reconnected (notifications may have been missed): drop every cached entry. */
+  /** Any other cached state changed (payload from publishCacheChange). */
+  onCache?(payload: string): void;
+  /** The listener lost its connection, or resubscribed after one (notifications may have been missed): drop every cached entry. */
   onResync(): void;
   onError?(err: Error): void;
 }
@@ -44,19 +58,34 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
     c.on('notification', (msg) => {
       if (msg.channel === KEY_CHANNEL && msg.payload) hooks.onKey(msg.payload);
       else if (msg.channel === CREDENTIAL_CHANNEL && msg.payload) hooks.onCredential?.(msg.payload);
+      else if (msg.channel === CACHE_CHANNEL && msg.payload) hooks.onCache?.(msg.payload);
     });
-    c.on('error', (err) => {
+    const lost = (err: Error) => {
+      if (client !== c) return; // closed by us, or already handled
       hooks.onError?.(err);
+      client = null;
       void c.end().catch(() => {});
-      if (client === c) client = null;
-      schedule();
-    });
-    await c.connect();
-    await c.query(`LISTEN ${KEY_CHANNEL}`);
-    await c.query(`LISTEN ${CREDENTIAL_CHANNEL}`);
+      hooks.onResync();
+      schedule(250);
+    };
+    c.on('error', lost);
+    c.on('end', () => lost(new Error('the listening connection ended')));
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${KEY_CHANNEL}`);
+      await c.query(`LISTEN ${CREDENTIAL_CHANNEL}`);
+      await c.query(`LISTEN ${CACHE_CHANNEL}`);
+    } catch (err) {
+      void c.end().catch(() => {});
+      throw err;
+    }
+    if (closed) {
+      void c.end().catch(() => {});
+      return;
+    }
     client = c;
   };
-  const schedule = () => {
+  const schedule = (delayMs = 1000) => {
     if (closed || retry) return;
     retry = setTimeout(() => {
       retry = null;
@@ -66,7 +95,7 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
           hooks.onError?.(err as Error);
           schedule();
         });
-    }, 1000);
+    }, delayMs);
     retry.unref();
   };
 

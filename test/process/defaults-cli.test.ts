@@ -1,6 +1,7 @@
 // `keyplane defaults set-credential|list|delete` as real processes: values from a file or inline JSON,
 // masked output, one-line errors that never echo a value, audit rows; and, on PostgreSQL, a running
-// node's resolver hearing of a change the CLI made (NOTIFY without a listener of its own). Both dialects.
+// node's resolver hearing of a change the CLI made within a second (PostgreSQL: NOTIFY without a
+// listener of its own; SQLite: the running node's data_version watcher). Both dialects.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -86,8 +87,9 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(JSON.parse(ok(await cli('defaults', 'list', '--json'))).map((c: any) => [c.provider, c.value]), [['openai', { api_key: '****cd-2' }]]);
     });
 
-    if (dialect === 'postgres') {
-      test('a running node sees a change made by the CLI within a second', async () => {
+    // PostgreSQL: the CLI's NOTIFY; SQLite: the server's data_version watcher (src/store/watch.ts)
+    {
+      test('a running node sees a change made by the CLI within a second', async (t) => {
         const store = openStore({ dataDir: db.dataDir, databaseUrl: db.databaseUrl });
         const core = new Core(store, { masterKey: Buffer.from(masterKey, 'hex'), databaseUrl: db.databaseUrl });
         await core.start();
@@ -101,6 +103,7 @@ for (const dialect of await testDialects()) {
             assert.ok(Date.now() - t0 < 1000, 'not seen within 1 s');
             await new Promise((r) => setTimeout(r, 20));
           }
+          t.diagnostic(`seen ${Date.now() - t0} ms after the CLI exited (${dialect})`);
         } finally {
           await core.stop();
           await store.close();
