@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config, Role } from './config.ts';
 import type { Core } from './domain/core.ts';
 import { healthRoutes } from './faces/health.ts';
-import { ADMIN_BODY_LIMIT, FaceTable, listRoutesAs, registerFaces, type Face, type FaceContext } from './faces/kit.ts';
+import { ADMIN_BODY_LIMIT, FaceTable, listRoutesAs, registerFaces, type Face, type FaceContext, type GatewayStatus } from './faces/kit.ts';
 import { sendOpenAIError } from './faces/shared/openai-wire.ts';
 import { openaiAdminFace } from './faces/openai/face.ts';
 import { h2ogpteFace } from './faces/h2ogpte/face.ts';
@@ -62,10 +62,11 @@ export interface BuildOptions {
 }
 
 export async function buildServer(config: ServerConfig, core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const gatewayStatus: GatewayStatus = {};
   const ctx: FaceContext = {
     core,
     rootKey: config.rootKey,
-    gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl },
+    gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl, status: gatewayStatus },
   };
   const role = config.role ?? 'all';
   const all = opts.faces ?? FACES;
@@ -98,7 +99,7 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
 
   await app.register(async (health) => {
     listRoutesAs(health, 'health');
-    await health.register(healthRoutes, { store: core.store, role });
+    await health.register(healthRoutes, { store: core.store, role, gateway: gatewayStatus });
   });
   await registerFaces(app, table, ctx);
   return app;

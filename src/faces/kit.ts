@@ -49,7 +49,13 @@ export interface FaceContext {
   /** The operator root key (KEYPLANE_ROOT_KEY), when configured. */
   rootKey: string | undefined;
   /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS, REDIS_URL…). */
-  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number; redisUrl?: string | undefined };
+  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number; redisUrl?: string | undefined; status?: GatewayStatus };
+}
+
+/** What the gateway reports to `/readyz`: set by the gateway face once its limiter exists. */
+export interface GatewayStatus {
+  /** Whether the Redis rate limiter is limiting in memory (Redis unusable); unset without REDIS_URL. */
+  redisDegraded?: () => boolean;
 }
 
 export interface BodyOptions {

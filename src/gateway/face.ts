@@ -30,6 +30,7 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
     // start limiting in Redis at once when it answers; otherwise start degraded (logged), Redis joins when it comes
     await shared.ready(2_000);
     limiter = shared;
+    if (ctx.gateway.status) ctx.gateway.status.redisDegraded = () => shared.isDegraded;
   }
   const policies = new PolicyCache(ctx.core, Date.now);
   app.addHook('onClose', async () => policies.dispose());
