@@ -25,8 +25,8 @@
 // through the in-memory node and through one Redis node: p50/p99/p99.9 of both and the difference,
 // "what the Redis limiter adds" (target ≤ 0.3 ms at p50, evaluated at every rate given). (b) Closed
 // loop: one Redis node with --concurrency connections, then both Redis nodes at once with half the
-// connections each (two loads in parallel, their req/s summed), against the in-memory node's figure
-// above. Limits are set far above the load, so every request goes through Redis and none is refused.
+// connections each (two loads in parallel, their req/s summed), against the in-memory node measured
+// again just before. Limits are set far above the load, so every request goes through Redis and none is refused.
 // Buckets use the limiter's default key prefix (`kp:v1:rl:{<project id>}:<model>`); the project is
 // new in every run, so runs never share a bucket.
 import { parseArgs } from 'node:util';
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
 
   // --redis: the shared limiter against the in-memory one
   let redisAdded: Array<{ rate: number; p50: number; clean: boolean }> = [];
-  if (REDIS !== undefined && viaKeyplane && store) redisAdded = await redisCases(store, keys, viaKeyplane, ck);
+  if (REDIS !== undefined && viaKeyplane && store) redisAdded = await redisCases(store, keys, viaKeyplane);
 
   // targets
   log('\ntargets');
@@ -305,7 +305,6 @@ async function redisCases(
   store: { dataDir: string; databaseUrl: string | undefined; projectId: string },
   keys: string[],
   inMemory: Child & { url: string },
-  inMemoryClosed: ClosedResult | undefined,
 ): Promise<Array<{ rate: number; p50: number; clean: boolean }>> {
   const shown = REDIS!.replace(/\/\/[^@]*@/, '//');
   log(`\nRedis limiter (REDIS_URL ${shown}): two more keyplane nodes on the same ${DIALECT} store${DIALECT === 'sqlite' ? ' (one SQLite file, three processes)' : ''}`);
@@ -348,18 +347,19 @@ async function redisCases(
 
   // (b) closed-loop throughput: one Redis node, then the pair
   const half = Math.max(1, Math.ceil(CONCURRENCY / 2));
-  log(`\nthroughput with the Redis limiter, closed loop, chat completion, ${SECONDS} s after ${WARMUP} s warm-up: one node with ${CONCURRENCY} connections, then both nodes at once with ${half} each (two loads in parallel, req/s summed)`);
+  log(`\nthroughput with the Redis limiter, closed loop, chat completion, ${SECONDS} s after ${WARMUP} s warm-up: one node with ${CONCURRENCY} connections, then both nodes at once with ${half} each (two loads in parallel, req/s summed); the in-memory node first, again, back to back`);
   const closed = (url: string, concurrency: number) => closedLoad({ url, path: PATH, body: BODY.chat, stream: false, keys }, { concurrency, seconds: SECONDS, warmupSeconds: WARMUP });
   const errs = (r: ClosedResult) => Object.entries(r.errors).map(([k, v]) => `${k}×${v}`).join(' ') || '0';
+  const inMemoryClosed = await closed(inMemory.url, CONCURRENCY);
   const one = await closed(r1.url, CONCURRENCY);
   const [p1, p2] = await Promise.all([closed(r1.url, half), closed(r2.url, half)]);
   const pair = p1.rps + p2.rps;
-  if (inMemoryClosed) log(`  ${'memory, 1 node'.padEnd(15)} ${inMemoryClosed.rps.toFixed(0).padStart(6)} req/s   p50 ${fmtMs(inMemoryClosed.latency.p50)} ms  p99 ${fmtMs(inMemoryClosed.latency.p99)} ms   (measured above)`);
+  log(`  ${'memory, 1 node'.padEnd(15)} ${inMemoryClosed.rps.toFixed(0).padStart(6)} req/s   p50 ${fmtMs(inMemoryClosed.latency.p50)} ms  p99 ${fmtMs(inMemoryClosed.latency.p99)} ms   errors ${errs(inMemoryClosed)}`);
   log(`  ${'redis, 1 node'.padEnd(15)} ${one.rps.toFixed(0).padStart(6)} req/s   p50 ${fmtMs(one.latency.p50)} ms  p99 ${fmtMs(one.latency.p99)} ms   errors ${errs(one)}`);
   if (one.firstError) log(`            first error: ${one.firstError}`);
   log(`  ${'redis, 2 nodes'.padEnd(15)} ${pair.toFixed(0).padStart(6)} req/s   node 1: ${p1.rps.toFixed(0)} req/s p50 ${fmtMs(p1.latency.p50)} ms p99 ${fmtMs(p1.latency.p99)} ms; node 2: ${p2.rps.toFixed(0)} req/s p50 ${fmtMs(p2.latency.p50)} ms p99 ${fmtMs(p2.latency.p99)} ms   errors ${errs(p1)} / ${errs(p2)}`);
   for (const r of [p1, p2]) if (r.firstError) log(`            first error: ${r.firstError}`);
-  log(`  2 nodes / 1 node: ×${(pair / one.rps).toFixed(2)}${inMemoryClosed ? `; Redis 1 node / in-memory 1 node: ×${(one.rps / inMemoryClosed.rps).toFixed(2)}` : ''}`);
+  log(`  2 nodes / 1 node: ×${(pair / one.rps).toFixed(2)}; Redis 1 node / in-memory 1 node: ×${(one.rps / inMemoryClosed.rps).toFixed(2)}`);
   const cpus = os.availableParallelism?.() ?? os.cpus().length;
   if (PIN) log('  caveat: --pin put both Redis nodes on CPU 0, so the pair shares one core: it shows the limiter\'s cost, not scaling.');
   else if (cpus <= 4) log(`  caveat: ${cpus} CPUs shared by both nodes, Redis, the mock and the load generator: the pair cannot scale here; read it as "two nodes on one store and one Redis work", not as a scaling figure.`);
