@@ -98,14 +98,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `keyplane serve` on a prepared store, log level warn (no per-request logs); resolves once /readyz answers 200. */
-export async function spawnKeyplane(store: { dataDir: string; databaseUrl?: string | undefined }, cpu?: number): Promise<Child & { url: string }> {
+/** `keyplane serve` on a prepared store, log level warn (no per-request logs); resolves once /readyz answers 200.
+ *  `env`: settings added to its (otherwise clean) environment, e.g. `{ REDIS_URL }`. */
+export async function spawnKeyplane(store: { dataDir: string; databaseUrl?: string | undefined }, cpu?: number, env: Record<string, string> = {}): Promise<Child & { url: string }> {
   const port = await freePort();
   // KEYPLANE_BENCH_NODE_ARGS: node flags for the keyplane process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`)
   const nodeArgs = (process.env.KEYPLANE_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const args = [...nodeArgs, path.join(REPO, 'bin/keyplane.mjs'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', store.dataDir, '--log-level', 'warn'];
   if (store.databaseUrl) args.push('--database-url', store.databaseUrl);
-  const c = start(args, cleanEnv(), cpu);
+  const c = start(args, cleanEnv(env), cpu);
   const url = `http://127.0.0.1:${port}`;
   await until('keyplane to be ready', c, async () => {
     try {
