@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { rateLimitHeaders } from './limiter.ts';
-import { admitOrRefuse, serverTiming, settleAndRecord, watchClient, type Admitted, type Endpoint, type GatewayDeps } from './proxy.ts';
+import { admitOrRefuse, endStartedAnswer, readAnswer, serverTiming, settleAndRecord, watchClient, type Admitted, type Endpoint, type GatewayDeps } from './proxy.ts';
 import { AnthropicStreamUsage, anthropicTarget, anthropicTokens } from './anthropic-upstream.ts';
 import { callUpstream, targetFor, upstreamFailure, UpstreamError } from './upstream.ts';
 import { SseSplitter, eventData } from './sse.ts';
@@ -123,11 +123,7 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
   } catch (err) {
     const failure = err instanceof TranslationError ? err : upstreamFailure(err);
     status = failure instanceof UpstreamError ? failure.status : err instanceof TranslationError ? 400 : classifyError(failure).status;
-    if (reply.raw.headersSent) {
-      if (status === 499) reply.raw.destroy();
-      else reply.raw.end();
-      return reply;
-    }
+    if (endStartedAnswer(reply, status)) return reply;
     reply.headers(limitHeaders);
     throw failure;
   } finally {
@@ -183,17 +179,9 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
       res.end();
       return reply;
     }
-    const buf = Buffer.from(await call.body.arrayBuffer());
+    const { buf, parsed } = await readAnswer(call, contentType);
     upstreamMs = performance.now() - tUp;
     status = call.statusCode;
-    let parsed: unknown;
-    if (contentType.includes('json')) {
-      try {
-        parsed = JSON.parse(buf.toString('utf8'));
-      } catch {
-        parsed = undefined;
-      }
-    }
     reply.code(status).headers({ ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0 - upstreamMs, upstreamMs) });
     if (status >= 400) {
       // when Anthropic says when to retry (its own rate limits, overload), so does keyplane
@@ -208,13 +196,7 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
   } catch (err) {
     const failure = upstreamFailure(err);
     status = failure instanceof UpstreamError ? failure.status : classifyError(failure).status;
-    if (reply.raw.headersSent) {
-      // the stream had started: all the client can learn is that it ended early (and a client that
-      // left gets its connection closed, not kept alive for a next request that will not come)
-      if (status === 499) reply.raw.destroy();
-      else reply.raw.end();
-      return reply;
-    }
+    if (endStartedAnswer(reply, status)) return reply;
     reply.headers({ ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0 - upstreamMs, upstreamMs) });
     throw failure;
   } finally {

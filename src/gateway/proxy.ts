@@ -177,6 +177,32 @@ export function watchClient(req: FastifyRequest, reply: FastifyReply, onLeave: (
   };
 }
 
+/**
+ * After a failure: when the answer had already started (a stream), ends it as the client can learn of
+ * it: an early end, or for a client that left (499) a destroyed connection, not one kept alive for a
+ * next request that will not come. Returns whether it had started (then nothing else may be sent).
+ */
+export function endStartedAnswer(reply: FastifyReply, status: number): boolean {
+  if (!reply.raw.headersSent) return false;
+  if (status === 499) reply.raw.destroy();
+  else reply.raw.end();
+  return true;
+}
+
+/** A whole non-streamed upstream answer: its bytes, and their JSON when it says it is JSON and parses. */
+export async function readAnswer(call: UpstreamCall, contentType: string): Promise<{ buf: Buffer; parsed: unknown }> {
+  const buf = Buffer.from(await call.body.arrayBuffer());
+  let parsed: unknown;
+  if (contentType.includes('json')) {
+    try {
+      parsed = JSON.parse(buf.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+  }
+  return { buf, parsed };
+}
+
 export const serverTiming = (ownMs: number, upstreamMs: number) => `keyplane;dur=${ownMs.toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
 
 function headerText(v: string | string[] | undefined): string | undefined {
@@ -290,17 +316,9 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
       await relayStream(req, reply, call, injected, { ...limitHeaders, 'server-timing': serverTiming(tUp - t0, upstreamMs) }, (t) => (tokens = t));
       return reply;
     }
-    const buf = Buffer.from(await call.body.arrayBuffer());
+    const { buf, parsed } = await readAnswer(call, contentType);
     upstreamMs = performance.now() - tUp;
     status = call.statusCode;
-    let parsed: unknown;
-    if (contentType.includes('json')) {
-      try {
-        parsed = JSON.parse(buf.toString('utf8'));
-      } catch {
-        parsed = undefined;
-      }
-    }
     if (status < 400) tokens = tokensOfBody(parsed);
     answerBytes = buf.length;
     if (status < 400 && ep.meter === 'images') imagesMade = Array.isArray((parsed as Json | undefined)?.data) ? ((parsed as Json).data as unknown[]).length : 0;
@@ -313,13 +331,7 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
   } catch (err) {
     const failure = upstreamFailure(err);
     status = failure instanceof UpstreamError ? failure.status : classifyError(failure).status;
-    if (reply.raw.headersSent) {
-      // the stream had started: all the client can learn is that it ended early (and a client that
-      // left gets its connection closed, not kept alive for a next request that will not come)
-      if (status === 499) reply.raw.destroy();
-      else reply.raw.end();
-      return reply;
-    }
+    if (endStartedAnswer(reply, status)) return reply;
     reply.headers(limitHeaders);
     throw failure;
   } finally {
