@@ -12,11 +12,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '../../src/config.ts';
+import { startNodes, type Cluster, type ClusterNode } from '../helpers/cluster.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
-import { openRuntime, runBootstrap, type Runtime } from '../../src/runtime.ts';
-import { buildServer } from '../../src/server.ts';
 import { createTestDb, testDialects, tmpDir, type TestDb } from '../helpers/db.ts';
 import { openaiClient } from '../helpers/http.ts';
 import { startMockUpstream, type MockUpstream } from './mock-upstream.ts';
@@ -26,16 +23,12 @@ const BOUND_MS = 1000;
 
 const skip = (await testDialects()).includes('postgres') ? false : 'PostgreSQL is unreachable (set KEYPLANE_TEST_POSTGRES=require to fail instead of skipping)';
 
-interface Node {
-  url: string;
-  rt: Runtime;
-  app: FastifyInstance;
-}
 
 describe('two nodes on one PostgreSQL database: changes reach the other node within a second', { skip }, () => {
   let db: TestDb;
   let mock: MockUpstream;
-  const nodes: Node[] = [];
+  const nodes: ClusterNode[] = [];
+  let cluster: Cluster | undefined;
   let orgId: string;
   let projectId: string;
   let key: string;
@@ -87,33 +80,20 @@ describe('two nodes on one PostgreSQL database: changes reach the other node wit
     const modelsFile = path.join(tmpDir('kp-models'), 'models.json');
     const limits = { max_requests_per_1_minute: 100_000, max_tokens_per_1_minute: 100_000_000 };
     fs.writeFileSync(modelsFile, JSON.stringify({ 'sync-model': limits, 'limited-model': limits }));
-    const masterKey = crypto.randomBytes(32).toString('hex');
-    const bootstrapAdminKey = `sk-admin-${crypto.randomBytes(24).toString('hex')}`;
-    for (let i = 0; i < 2; i++) {
-      const config = loadConfig({ port: '0', logLevel: 'silent', dataDir: tmpDir('kp-node'), databaseUrl: db.databaseUrl!, masterKey, bootstrapAdminKey, modelsFile }, {});
-      const rt = await openRuntime(config);
-      if (i === 0) await runBootstrap(rt);
-      const app = await buildServer(config, rt.core);
-      await rt.core.start();
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = app.server.address();
-      nodes.push({ url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, rt, app });
-    }
+    cluster = await startNodes(2, { databaseUrl: db.databaseUrl!, modelsFile });
+    nodes.push(...cluster.nodes);
     orgId = (await A().orgs.getBySlug(SYSTEM, 'main')).id;
     await A().credentials.create(SYSTEM, orgId, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: 'main' });
     await A().defaultCredentials.set(SYSTEM, 'openai', { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` });
-    adminKey = bootstrapAdminKey;
-    admin = openaiClient({ url: nodes[0]!.url } as never, bootstrapAdminKey);
+    adminKey = cluster.adminKey;
+    admin = openaiClient({ url: nodes[0]!.url } as never, adminKey);
     projectId = (await admin.admin.organization.projects.create({ name: 'Sync' })).id;
     ({ value: key, id: keyId } = await newKey());
     assert.equal(await chat(), 200, 'node B serves the key (and caches it, its credential, its project policy)');
   });
 
   after(async () => {
-    for (const n of nodes) {
-      await n.app.close();
-      await n.rt.close();
-    }
+    await cluster?.close();
     await mock?.close();
     await db?.drop();
   });

@@ -8,11 +8,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '../../src/config.ts';
+import { startNodes, type Cluster, type ClusterNode } from '../helpers/cluster.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
-import { openRuntime, runBootstrap, type Runtime } from '../../src/runtime.ts';
-import { buildServer } from '../../src/server.ts';
 import { createTestDb, testDialects, tmpDir, type TestDb } from '../helpers/db.ts';
 import { openaiClient, readResponse } from '../helpers/http.ts';
 import { dropPrefix, REDIS_TEST_URL, redisSkip } from '../helpers/redis.ts';
@@ -26,17 +23,12 @@ const redisSkipped = await redisSkip();
 const pgSkipped = (await testDialects()).includes('postgres') ? false : 'PostgreSQL is unreachable (set KEYPLANE_TEST_POSTGRES=require to fail instead of skipping)';
 const skip = redisSkipped || pgSkipped;
 
-interface Node {
-  url: string;
-  rt: Runtime;
-  app: FastifyInstance;
-  dataDir: string;
-}
 
 describe('three nodes on one Redis: shared limits', { skip }, () => {
   let db: TestDb;
   let mock: MockUpstream;
-  const nodes: Node[] = [];
+  const nodes: ClusterNode[] = [];
+  let cluster: Cluster | undefined;
   let key: string;
   let projectId: string;
 
@@ -50,26 +42,12 @@ describe('three nodes on one Redis: shared limits', { skip }, () => {
     models.warm = { max_requests_per_1_minute: 10_000, max_tokens_per_1_minute: 10_000_000 };
     models['shared-tpm'] = { max_requests_per_1_minute: 10_000, max_tokens_per_1_minute: 3000 };
     fs.writeFileSync(modelsFile, JSON.stringify(models));
-    const masterKey = crypto.randomBytes(32).toString('hex');
-    const bootstrapAdminKey = `sk-admin-${crypto.randomBytes(24).toString('hex')}`;
-    for (let i = 0; i < 3; i++) {
-      const dataDir = tmpDir('kp-node');
-      const config = loadConfig(
-        { port: '0', logLevel: 'silent', dataDir, databaseUrl: db.databaseUrl!, masterKey, bootstrapAdminKey, modelsFile, redisUrl: REDIS_TEST_URL },
-        {},
-      );
-      const rt = await openRuntime(config);
-      if (i === 0) await runBootstrap(rt);
-      const app = await buildServer(config, rt.core);
-      await rt.core.start();
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = app.server.address();
-      nodes.push({ url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, rt, app, dataDir });
-    }
+    cluster = await startNodes(3, { databaseUrl: db.databaseUrl!, modelsFile, redisUrl: REDIS_TEST_URL });
+    nodes.push(...cluster.nodes);
     const core = nodes[0]!.rt.core;
     const orgId = (await core.orgs.getBySlug(SYSTEM, 'main')).id;
     await core.credentials.create(SYSTEM, orgId, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: 'main' });
-    const admin = openaiClient({ url: nodes[0]!.url } as never, bootstrapAdminKey);
+    const admin = openaiClient({ url: nodes[0]!.url } as never, cluster.adminKey);
     // a project of its own per test run: the shared Redis keeps no state of an earlier one
     const project = await admin.admin.organization.projects.create({ name: `Cluster ${crypto.randomBytes(4).toString('hex')}` });
     projectId = project.id;
@@ -80,11 +58,7 @@ describe('three nodes on one Redis: shared limits', { skip }, () => {
   });
 
   after(async () => {
-    for (const n of nodes) {
-      await n.app.close();
-      await n.rt.close();
-      fs.rmSync(n.dataDir, { recursive: true, force: true });
-    }
+    await cluster?.close();
     await mock?.close?.();
     await db?.drop();
     // the project's buckets (the default prefix `kp`, keyed by this run's project id)

@@ -13,13 +13,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../../src/config.ts';
+import { startNodes, type Cluster, type ClusterNode } from '../helpers/cluster.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
 import { NODE_TTL_MS } from '../../src/gateway/redis-limiter.ts';
-import { openRuntime, runBootstrap, type Runtime } from '../../src/runtime.ts';
-import { buildServer } from '../../src/server.ts';
 import { createTestDb, testDialects, tmpDir, type TestDb } from '../helpers/db.ts';
 import { http, openaiClient, readResponse } from '../helpers/http.ts';
 import { startServer } from '../helpers/server.ts';
@@ -36,12 +33,6 @@ const BOUND_MS = 1_500;
 const pgSkipped = (await testDialects()).includes('postgres') ? false : 'PostgreSQL is unreachable (set KEYPLANE_TEST_POSTGRES=require to fail instead of skipping)';
 const skip = pgSkipped || (fs.existsSync(REDIS_SERVER) ? false : `${REDIS_SERVER} is not installed`);
 
-interface Node {
-  url: string;
-  rt: Runtime;
-  app: FastifyInstance;
-  dataDir: string;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,7 +79,8 @@ describe('Redis stopped mid-load and restarted: no 5xx, limits degrade to the lo
   let mock: MockUpstream;
   let port: number;
   let redis: ChildProcess | null = null;
-  const nodes: Node[] = [];
+  const nodes: ClusterNode[] = [];
+  let cluster: Cluster | undefined;
   let key: string;
 
   /** Live nodes in the private Redis' heartbeat set. */
@@ -121,26 +113,12 @@ describe('Redis stopped mid-load and restarted: no 5xx, limits degrade to the lo
     for (const phase of ['up', 'down', 'back']) models[`outage-${phase}`] = { max_requests_per_1_minute: L, max_tokens_per_1_minute: 10_000_000 };
     models.warm = { max_requests_per_1_minute: 10_000, max_tokens_per_1_minute: 10_000_000 };
     fs.writeFileSync(modelsFile, JSON.stringify(models));
-    const masterKey = crypto.randomBytes(32).toString('hex');
-    const bootstrapAdminKey = `sk-admin-${crypto.randomBytes(24).toString('hex')}`;
-    for (let i = 0; i < 2; i++) {
-      const dataDir = tmpDir('kp-node');
-      const config = loadConfig(
-        { port: '0', logLevel: 'silent', dataDir, databaseUrl: db.databaseUrl!, masterKey, bootstrapAdminKey, modelsFile, redisUrl: `redis://127.0.0.1:${port}` },
-        {},
-      );
-      const rt = await openRuntime(config);
-      if (i === 0) await runBootstrap(rt);
-      const app = await buildServer(config, rt.core);
-      await rt.core.start();
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = app.server.address();
-      nodes.push({ url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, rt, app, dataDir });
-    }
+    cluster = await startNodes(2, { databaseUrl: db.databaseUrl!, modelsFile, redisUrl: `redis://127.0.0.1:${port}` });
+    nodes.push(...cluster.nodes);
     const core = nodes[0]!.rt.core;
     const orgId = (await core.orgs.getBySlug(SYSTEM, 'main')).id;
     await core.credentials.create(SYSTEM, orgId, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: 'main' });
-    const admin = openaiClient({ url: nodes[0]!.url } as never, bootstrapAdminKey);
+    const admin = openaiClient({ url: nodes[0]!.url } as never, cluster.adminKey);
     const project = await admin.admin.organization.projects.create({ name: `Outage ${crypto.randomBytes(4).toString('hex')}` });
     const sa = await admin.admin.organization.projects.serviceAccounts.create(project.id, { name: 'bot' });
     key = sa.api_key!.value;
@@ -148,11 +126,7 @@ describe('Redis stopped mid-load and restarted: no 5xx, limits degrade to the lo
   });
 
   after(async () => {
-    for (const n of nodes) {
-      await n.app.close();
-      await n.rt.close();
-      fs.rmSync(n.dataDir, { recursive: true, force: true });
-    }
+    await cluster?.close();
     await mock?.close?.();
     await db?.drop();
     await stopRedis(redis);
