@@ -1,7 +1,8 @@
 // Cluster mode's shared limits, end to end: three keyplane servers in this process on one PostgreSQL
 // database and one Redis (REDIS_URL), a project limit of L requests per minute hammered through all
 // three in parallel — exactly L admitted, the rest OpenAI's 429, on every run; and a token limit with
-// streamed answers overshooting by at most one request's estimate. Needs PostgreSQL and Redis
+// streamed answers that each use a little more than their reservation, overshooting by at most one
+// request's estimate. Needs PostgreSQL and Redis
 // (skipped without them unless KEYPLANE_TEST_POSTGRES / KEYPLANE_TEST_REDIS=require).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { SYSTEM } from '../../src/domain/actor.ts';
 import { createTestDb, testDialects, tmpDir, type TestDb } from '../helpers/db.ts';
 import { openaiClient, readResponse } from '../helpers/http.ts';
 import { dropPrefix, REDIS_TEST_URL, redisSkip } from '../helpers/redis.ts';
-import { startMockUpstream, type MockUpstream } from './mock-upstream.ts';
+import { fullUsage, startMockUpstream, type MockUpstream } from './mock-upstream.ts';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
 // one request replenishes every 60 s / L: a burst shorter than that admits exactly L
@@ -40,7 +41,7 @@ describe('three nodes on one Redis: shared limits', { skip }, () => {
     const models: Record<string, unknown> = {};
     for (let run = 0; run < 3; run++) models[`shared-rpm-${run}`] = { max_requests_per_1_minute: L, max_tokens_per_1_minute: 10_000_000 };
     models.warm = { max_requests_per_1_minute: 10_000, max_tokens_per_1_minute: 10_000_000 };
-    models['shared-tpm'] = { max_requests_per_1_minute: 10_000, max_tokens_per_1_minute: 3000 };
+    models['shared-tpm-full-usage-long-stream'] = { max_requests_per_1_minute: 10_000, max_tokens_per_1_minute: 3000 };
     fs.writeFileSync(modelsFile, JSON.stringify(models));
     cluster = await startNodes(3, { databaseUrl: db.databaseUrl!, modelsFile, redisUrl: REDIS_TEST_URL });
     nodes.push(...cluster.nodes);
@@ -89,25 +90,43 @@ describe('three nodes on one Redis: shared limits', { skip }, () => {
     }
   });
 
-  test('a token limit with streaming answers: reservations never overshoot, each stream is settled to its usage in the shared bucket', async () => {
-    // 3000 tokens per minute; each request reserves its prompt estimate plus max_tokens 400, and the
-    // mock reports 18 tokens once its stream ends
-    const body = { model: 'shared-tpm', max_tokens: 400, stream: true, messages: [{ role: 'user', content: 'hi' }] };
+  test('a token limit with streaming answers hammered through three nodes: overshoot at most one request\'s estimate, each stream settled to its usage in the shared bucket', async () => {
+    // 3000 tokens per minute (50 a second). Each request reserves its prompt estimate (a quarter of
+    // its bytes) plus max_tokens 400; the `full-usage` mock streams for about half a second and then
+    // reports the whole max_tokens and a quarter of the bytes it received, which the gateway grew
+    // by stream_options: every answer uses a little more than its reservation. Three waves of ten,
+    // 150 ms apart, so later requests arrive while earlier streams are running and after some settled.
+    const model = 'shared-tpm-full-usage-long-stream';
+    const body = { model, max_tokens: 400, stream: true, messages: [{ role: 'user', content: 'hi' }] };
     const estimate = Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 4) + 400;
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => call(i, body)));
+    const before = mock.received.length;
+    const t0 = Date.now();
+    const waves: Array<Promise<Awaited<ReturnType<typeof call>>>> = [];
+    for (let w = 0; w < 3; w++) {
+      for (let i = 0; i < 10; i++) waves.push(call(w * 10 + i, body));
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const results = await Promise.all(waves);
+    const elapsedS = (Date.now() - t0) / 1000;
     const admitted = results.filter((r) => r.status === 200).length;
-    for (const r of results) if (r.status !== 200) assert.equal(r.json.error.type, 'tokens', String(r.status));
-    // the capacity was used: at least as many as fit at once; streams that ended early gave back
-    // their unused estimate, which later requests may use — never more than the limit at any instant
-    assert.ok(admitted >= Math.floor(3000 / estimate), `${admitted} admitted of estimate ${estimate}`);
-    assert.ok(admitted * 18 <= 3000 + estimate, `${admitted} × 18 tokens used`);
+    for (const r of results) if (r.status !== 200) assert.equal(r.json.error.type, 'tokens', `${r.status} ${r.text}`);
+    const upstream = mock.received.slice(before).filter((r) => r.body?.model === model);
+    assert.equal(upstream.length, admitted, 'refused requests never reach the upstream');
+    const used = upstream.reduce((sum, r) => sum + fullUsage(r.raw, r.body).total_tokens, 0);
+    const perRequest = fullUsage(upstream[0]!.raw, upstream[0]!.body).total_tokens;
+    assert.ok(perRequest > estimate, `each answer (${perRequest} tokens) uses more than its reservation (${estimate})`);
+    console.log(`token limit 3000/min through three nodes, streamed: ${admitted} of 30 admitted, ${used} tokens used (estimate ${estimate}, overshoot ${Math.max(0, used - 3000)})`);
+    // the capacity was used, and never by more than one request's estimate (plus what replenished meanwhile)
+    assert.ok(admitted >= Math.floor(3000 / perRequest), `${admitted} admitted of ${perRequest} tokens each`);
+    assert.ok(used <= 3000 + estimate + 50 * elapsedS, `${used} tokens used by ${admitted} admitted requests in ${elapsedS} s`);
     // every node settled its streams in Redis: the bucket holds the usage, not the estimates
     await new Promise((r) => setTimeout(r, 200));
     const { Redis } = await import('ioredis');
     const c = new Redis(REDIS_TEST_URL);
     try {
-      const used = Number(await c.hget(`kp:v1:rl:{${projectId}}:shared-tpm`, 'u1'));
-      assert.ok(used <= admitted * 18 + 1e-6, `${used} used in Redis for ${admitted} streams of 18 tokens`);
+      const level = Number(await c.hget(`kp:v1:rl:{${projectId}}:${model}`, 'u1'));
+      assert.ok(level <= used + 1e-6, `${level} used in Redis for ${used} tokens of usage`);
+      assert.ok(level >= used - 50 * (elapsedS + 0.5) - 1, `${level} used in Redis for ${used} tokens of usage: every stream was charged its usage`);
     } finally {
       c.disconnect();
     }

@@ -34,11 +34,11 @@ export const completion = (model: string) => ({
 });
 
 /** The SSE text the mock streams for a chat completion (and what a client should receive, usage chunk aside). */
-export function streamEvents(model: string, withUsage: boolean): string[] {
+export function streamEvents(model: string, withUsage: boolean, usage: object = MOCK_USAGE): string[] {
   // as OpenAI streams: with include_usage every chunk carries `"usage":null`, then a last chunk has it
   const chunk = (delta: object, finish: string | null) => ({ id: 'chatcmpl-mock2', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [{ index: 0, delta, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) });
   const events = [chunk({ role: 'assistant', content: '' }, null), chunk({ content: 'Hel' }, null), chunk({ content: 'lo' }, null), chunk({}, 'stop')].map((c) => `data: ${JSON.stringify(c)}\n\n`);
-  if (withUsage) events.push(`data: ${JSON.stringify({ id: 'chatcmpl-mock2', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: MOCK_USAGE })}\n\n`);
+  if (withUsage) events.push(`data: ${JSON.stringify({ id: 'chatcmpl-mock2', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage })}\n\n`);
   events.push('data: [DONE]\n\n');
   return events;
 }
@@ -62,7 +62,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       res.on('close', () => {
         if (!res.writableFinished) state.aborted++;
       });
-      answer(req, res, body);
+      answer(req, res, body, raw);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -91,7 +91,18 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 /** Calls seen per flaky model and user. */
 const flaky = new Map<string, number>();
 
-function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any): void {
+/**
+ * What a `full-usage` model reports: the whole `max_tokens` as output and a quarter of the request's
+ * bytes as input, at least what the gateway reserved for it (its estimate counts the client's body,
+ * which the gateway may have grown by `stream_options`).
+ */
+export function fullUsage(raw: string, body: any) {
+  const prompt = Math.ceil(Buffer.byteLength(raw) / 4);
+  const completion = typeof body?.max_tokens === 'number' ? body.max_tokens : 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any, raw: string): void {
   const model: string = body?.model ?? '';
   // an Azure OpenAI deployment answers chat completions under its own URL
   const azure = /^\/openai\/deployments\/[^/]+(\/chat\/completions)$/.exec((req.url ?? '').split('?')[0]!);
@@ -124,7 +135,7 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any):
     if (body?.stream) {
       const usage = body.stream_options?.include_usage === true && !model.includes('no-usage');
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const events = streamEvents(model, usage);
+      const events = streamEvents(model, usage, model.includes('full-usage') ? fullUsage(raw, body) : MOCK_USAGE);
       if (model.includes('drop')) {
         res.write(events[0]);
         res.write(events[1]);
@@ -140,7 +151,8 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse, body: any):
       const next = () => {
         if (i >= events.length) return void res.end();
         res.write(events[i++]);
-        setTimeout(next, 5).unref();
+        // a `long-stream` takes about half a second, so that many overlap
+        setTimeout(next, model.includes('long-stream') ? 100 : 5).unref();
       };
       return next();
     }
