@@ -110,6 +110,18 @@ export interface AuditEvents {
   // ---- rate limits ----
   'rate_limit.updated': { model: string; changes: Partial<Record<LimitField, number>> };
 
+  // ---- project settings (src/domain/project-settings.ts) ----
+  /** The project's model permissions replaced: the mode and the model ids as given. */
+  'project.model_permissions_updated': { mode: 'allow_list' | 'deny_list'; modelIds: string[] };
+  /** The project's model permissions removed (every model allowed again): the mode they had. */
+  'project.model_permissions_deleted': { mode: 'allow_list' | 'deny_list' };
+  /** The tools whose state was set (true: enabled). */
+  'project.hosted_tool_permissions_updated': { changes: Partial<Record<'file_search' | 'web_search' | 'image_generation' | 'mcp' | 'code_interpreter', boolean>> };
+  /** The fields that were set. */
+  'project.service_tier_settings_updated': { changes: { default?: string; enabledTiers?: 'all' | string[] } };
+  'project.data_retention_updated': { retentionType: string };
+  'organization.data_retention_updated': { retentionType: string };
+
   // ---- certificates ----
   'certificate.created': CertificateRef & { fingerprint: string };
   'certificate.updated': CertificateRef;
@@ -196,6 +208,12 @@ const TYPES: { [T in AuditEventType]: true } = {
   'role.assignment.created': true,
   'role.assignment.deleted': true,
   'rate_limit.updated': true,
+  'project.model_permissions_updated': true,
+  'project.model_permissions_deleted': true,
+  'project.hosted_tool_permissions_updated': true,
+  'project.service_tier_settings_updated': true,
+  'project.data_retention_updated': true,
+  'organization.data_retention_updated': true,
   'certificate.created': true,
   'certificate.updated': true,
   'certificate.deleted': true,

@@ -21,6 +21,7 @@ import { generateKey } from '../crypto/envelope.ts';
 import { UserService } from './users.ts';
 import { CertificateService } from './certificates.ts';
 import { RateLimitService } from './rate-limits.ts';
+import { ProjectSettingsService } from './project-settings.ts';
 import { AuditService } from './audit.ts';
 import { DEFAULT_MODEL_CATALOG, type ModelCatalog } from './model-catalog.ts';
 import { buildModelRoutes, type ModelRoutes } from './model-routes.ts';
@@ -60,6 +61,8 @@ export class Core {
   readonly projects: ProjectService;
   readonly certificates: CertificateService;
   readonly rateLimits: RateLimitService;
+  /** Model, hosted tool and service tier permissions, and data retention settings. */
+  readonly projectSettings: ProjectSettingsService;
   /** Where each model of the catalog is served, and at what price. */
   readonly modelRoutes: ModelRoutes;
   readonly audit: AuditService;
@@ -108,6 +111,7 @@ export class Core {
     this.certificates = new CertificateService(store, now);
     this.rateLimits = new RateLimitService(store, opts.modelCatalog ?? DEFAULT_MODEL_CATALOG, now);
     this.modelRoutes = buildModelRoutes((opts.modelCatalog ?? DEFAULT_MODEL_CATALOG).keys(), opts.modelRoutes);
+    this.projectSettings = new ProjectSettingsService(store, (name) => this.modelRoutes.resolve(name)?.model, now);
     this.audit = new AuditService(store);
     this.roles = new RoleService(store, now);
     this.groups = new GroupService(store, now);
@@ -138,6 +142,7 @@ export class Core {
     this.platform.onSettingsChange((orgId) => resolver.invalidate({ orgId }));
     this.platform.onSettingsChange((orgId) => this.changed({ orgId }));
     this.rateLimits.onChange((projectId) => this.changed({ projectId }));
+    this.projectSettings.onChange((projectId) => this.changed({ projectId }));
     this.projects.onArchive((projectId) => this.changed({ projectId }));
     this.defaultCredentials.onChange((provider) => resolver.invalidate({ provider }));
     this.usage = new UsageService(store, now);

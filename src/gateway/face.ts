@@ -13,6 +13,7 @@ import { RedisLimiter } from './redis-limiter.ts';
 import { PolicyCache } from './policy.ts';
 import { ENDPOINTS, proxy, serverTiming, type GatewayDeps } from './proxy.ts';
 import { closeUpstreams, UpstreamError } from './upstream.ts';
+import { modelAllowed } from '../domain/project-settings.ts';
 import { messages, sendAnthropicError } from './messages.ts';
 
 const isMessages = (req: FastifyRequest): boolean => req.url === '/v1/messages' || req.url.startsWith('/v1/messages?') || req.url.startsWith('/v1/messages/');
@@ -60,18 +61,20 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
   app.post('/audio/speech', (req, reply) => proxy(req, reply, deps, ENDPOINTS.speech));
   app.post('/audio/transcriptions', (req, reply) => proxy(req, reply, deps, ENDPOINTS.transcriptions));
 
-  // The models this key may use: the catalog's, on providers the organization has a credential for.
+  // The models this key may use: the catalog's, on providers the organization has a credential for,
+  // that the project's model permissions allow.
   const usable = async (req: FastifyRequest) => {
     if (!isProjectKey(req.actor)) throw forbidden();
     if (!keyAllows(req.actor.key, 'api.model.read')) throw missingScope('api.model.read');
     const orgId = req.actor.key.orgId;
+    const settings = (await policies.get(orgId, req.actor.key.projectId))?.settings;
     const providers = new Map<string, boolean>();
     const out = [];
     for (const r of ctx.core.modelRoutes.routes) {
       if (!providers.has(r.provider)) {
         providers.set(r.provider, await ctx.core.providerCredentials.available(orgId, r.provider));
       }
-      if (providers.get(r.provider)) out.push({ id: r.model, object: 'model' as const, created: 0, owned_by: r.provider });
+      if (providers.get(r.provider) && (!settings || modelAllowed(settings, r.model))) out.push({ id: r.model, object: 'model' as const, created: 0, owned_by: r.provider });
     }
     return out;
   };

@@ -1,14 +1,18 @@
-// What the gateway enforces for a project (archived or not, each model's limits), read through a
+// What the gateway enforces for a project (archived or not, each model's limits, its model, hosted
+// tool and service tier settings), read through a
 // one-second cache: one database read per project per second at most. A change of a project's limits
 // or its archiving drops its entry at once, on every node (Core.changed: PostgreSQL NOTIFY); the TTL
 // bounds what a lost notice could cost to a second.
 import type { Core } from '../domain/core.ts';
 import type { ModelLimits } from '../domain/model-catalog.ts';
+import type { EnforcedSettings } from '../domain/project-settings.ts';
 import type { LimitSet } from './limiter.ts';
 
 export interface ProjectPolicy {
   archived: boolean;
   limits: Map<string, LimitSet>;
+  /** Model, hosted tool and service tier permissions (src/gateway/project-settings.ts). */
+  settings: EnforcedSettings;
 }
 
 const TTL_MS = 1000;
@@ -44,7 +48,9 @@ export class PolicyCache {
     const now = this.now();
     const hit = this.entries.get(projectId);
     if (hit && now - hit.at < TTL_MS) return hit.value;
-    const value = this.core.rateLimits.enforcedFor(orgId, projectId).then((p) => (p ? { archived: p.archived, limits: new Map([...p.limits].map(([m, l]) => [m, limitSet(l)])) } : null));
+    const value = Promise.all([this.core.rateLimits.enforcedFor(orgId, projectId), this.core.projectSettings.enforcedFor(projectId)]).then(([p, settings]) =>
+      p ? { archived: p.archived, limits: new Map([...p.limits].map(([m, l]) => [m, limitSet(l)])), settings } : null,
+    );
     // a failed read is not cached
     value.catch(() => this.entries.delete(projectId));
     if (this.entries.size > 100_000) this.entries.clear();

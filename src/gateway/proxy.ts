@@ -13,6 +13,7 @@ import { costNanoUsd, type ModelRoute } from '../domain/model-routes.ts';
 import { badJson, limitReached, missingScope, modelNotFound, noModel } from './errors.ts';
 import { rateLimitHeaders, type Limiter, type Reservation, type LimitState } from './limiter.ts';
 import type { PolicyCache } from './policy.ts';
+import { applyProjectSettings } from './project-settings.ts';
 import { callUpstream, targetFor, upstreamFailure, UpstreamError, type UpstreamCall } from './upstream.ts';
 import { SseSplitter, eventData } from './sse.ts';
 import { tokensOfBody, tokensOfStreamData, type Tokens } from './usage.ts';
@@ -69,6 +70,8 @@ export interface Admitted {
   body: Json;
   raw: Buffer;
   stream: boolean;
+  /** `body` was changed by the project's settings (a default service tier): send it re-serialized. */
+  rewritten: boolean;
   reservation: Reservation;
   estimate: number;
   state: LimitState;
@@ -102,6 +105,7 @@ async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Prom
   const policy = await deps.policies.get(key.orgId, key.projectId);
   if (!policy) throw forbidden('The project of this API key no longer exists.');
   if (policy.archived) throw forbidden(`Project ${key.projectId} is archived; its API keys cannot be used.`);
+  const rewritten = applyProjectSettings(policy.settings, ep.name, b, route.model, key.projectId);
   // Cheap estimate, reconciled with the provider's count afterwards: ~4 bytes of JSON per prompt
   // token, plus the output cap the request names (or the configured default).
   let output = 0;
@@ -124,6 +128,7 @@ async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Prom
     body: b,
     raw,
     stream: b.stream === true,
+    rewritten,
     reservation: r.reservation,
     estimate,
     state: r.state,
@@ -141,7 +146,7 @@ function upstreamBody(a: Admitted, ep: Endpoint): { body: Buffer | string; injec
   const so = a.body.stream_options;
   const wantsUsage = so && typeof so === 'object' && (so as Json).include_usage === true;
   const inject = a.stream && ep.usageOption && a.route.api !== 'azure' && !wantsUsage;
-  if (!inject && a.body.model === a.route.upstreamModel) return { body: a.raw, injected: false };
+  if (!inject && !a.rewritten && a.body.model === a.route.upstreamModel) return { body: a.raw, injected: false };
   const out: Json = { ...a.body, model: a.route.upstreamModel };
   if (inject) out.stream_options = { ...(so && typeof so === 'object' ? (so as Json) : {}), include_usage: true };
   return { body: JSON.stringify(out), injected: inject };

@@ -154,6 +154,32 @@ export interface RateLimitsTable {
   updated_at: number;
 }
 
+/** Migration 0008: a project's model, hosted tool and service tier settings and its data retention. */
+export interface ProjectSettingsTable {
+  project_id: string;
+  org_id: string;
+  /** `allow_list` | `deny_list`; null: no model permissions set. */
+  model_mode: string | null;
+  /** JSON array of model ids (as given). */
+  model_ids: string | null;
+  tool_file_search: number;
+  tool_web_search: number;
+  tool_image_generation: number;
+  tool_mcp: number;
+  tool_code_interpreter: number;
+  tier_default: string;
+  /** JSON: `"all"` or an array of optional tiers. */
+  tier_enabled: string;
+  data_retention: string;
+  updated_at: number;
+}
+
+export interface OrganizationDataRetentionTable {
+  org_id: string;
+  retention_type: string;
+  updated_at: number;
+}
+
 export interface CertificatesTable {
   id: string;
   org_id: string;
@@ -320,6 +346,8 @@ export interface Database {
   service_accounts: ServiceAccountsTable;
   api_keys: ApiKeysTable;
   rate_limits: RateLimitsTable;
+  project_settings: ProjectSettingsTable;
+  organization_data_retention: OrganizationDataRetentionTable;
   certificates: CertificatesTable;
   project_certificates: ProjectCertificatesTable;
   data_keys: DataKeysTable;

@@ -253,6 +253,13 @@ const VIEWS: Views = {
   'organization.created': HIDDEN,
   'organization.default_llm_key_updated': HIDDEN,
   'organization.free_trial_updated': HIDDEN,
+  // project settings: keyplane's own event types (OpenAI's audit log has none for them)
+  'project.model_permissions_updated': HIDDEN,
+  'project.model_permissions_deleted': HIDDEN,
+  'project.hosted_tool_permissions_updated': HIDDEN,
+  'project.service_tier_settings_updated': HIDDEN,
+  'project.data_retention_updated': HIDDEN,
+  'organization.data_retention_updated': HIDDEN,
   'credential.created': HIDDEN,
   'credential.updated': HIDDEN,
   'credential.deleted': HIDDEN,

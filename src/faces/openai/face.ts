@@ -18,12 +18,18 @@ import { roleAssignmentsRoutes } from './role-assignments.ts';
 import { groupsRoutes } from './groups.ts';
 import { usersRoutes } from './users.ts';
 import { projectMembersRoutes } from './project-members.ts';
+import { modelPermissionsRoutes } from './model-permissions.ts';
+import { hostedToolPermissionsRoutes } from './hosted-tool-permissions.ts';
+import { serviceTierSettingsRoutes } from './service-tier-settings.ts';
+import { dataRetentionRoutes } from './data-retention.ts';
 
 const routes: FastifyPluginAsync<FaceContext> = async (app, { core }) => {
   idempotencyHooks(app, core);
   for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes]) {
     await app.register(r, { core });
   }
+  // project settings (model, hosted tool and service tier permissions; data retention)
+  for (const r of [modelPermissionsRoutes, hostedToolPermissionsRoutes, serviceTierSettingsRoutes, dataRetentionRoutes]) await app.register(r, { core });
 };
 
 export const openaiAdminFace = defineFace({
