@@ -284,6 +284,9 @@ export class ProjectSettingsService {
     }
     const tiers = await this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
+      // the check below reads what it then writes: concurrent updates of one project's tiers take
+      // turns (PostgreSQL: the project's row locked; SQLite runs one write transaction at a time)
+      if (this.store.dialect === 'postgres') await tx.selectFrom('projects').select('id').where('id', '=', projectId).forUpdate().execute();
       const current = settingsOf(await this.row(tx, projectId)).tiers;
       const next: ServiceTierSettings = { default: changes.default ?? current.default, enabledTiers: enabled ?? current.enabledTiers };
       // the default must be a tier the project may use (Standard and Scale need no enabling)

@@ -94,6 +94,21 @@ for (const dialect of await testDialects()) {
       assert.equal((await audits(p.id)).length, 2);
     });
 
+    test('concurrent updates take turns: a fast default and disabling fast cannot both win', async () => {
+      for (let i = 0; i < 5; i++) {
+        const p = await sdk.admin.organization.projects.create({ name: `race ${i}` });
+        const results = await Promise.allSettled([
+          sdk.admin.organization.projects.serviceTierSettings.update(p.id, { default: 'fast' }),
+          sdk.admin.organization.projects.serviceTierSettings.update(p.id, { enabled_tiers: [] }),
+        ]);
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, JSON.stringify(results.map((r) => r.status)));
+        const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        assert.ok(lost.reason instanceof OpenAI.BadRequestError);
+        const now = await sdk.admin.organization.projects.serviceTierSettings.retrieve(p.id);
+        assert.ok(!(now.default === 'fast' && Array.isArray(now.enabled_tiers) && !now.enabled_tiers.includes('fast')), JSON.stringify(now));
+      }
+    });
+
     test('unknown and archived projects; another organization sees nothing', async () => {
       await assert.rejects(sdk.admin.organization.projects.serviceTierSettings.retrieve('proj_nope'), (e: any) => e instanceof OpenAI.NotFoundError);
       await assert.rejects(sdk.admin.organization.projects.serviceTierSettings.update('proj_nope', { default: 'scale' }), (e: any) => e instanceof OpenAI.NotFoundError);
