@@ -4,8 +4,9 @@
 //   `proj_…` does not have access to model `…`", code model_not_found), on every endpoint that names
 //   a model; a permission applies to the catalog model a name (or alias) resolves to;
 // - hosted tool permissions: a /v1/responses request whose `tools` ask for a disabled hosted tool
-//   (and a chat completion with `web_search_options` when web_search is disabled) is refused 403,
-//   naming the tool;
+//   (and a chat completion with `web_search_options` when web_search is disabled; on /v1/messages,
+//   Anthropic's server tools `web_search_…` and `code_execution_…` and `mcp_servers`) is refused
+//   403, naming the tool;
 // - service tier settings (Chat Completions and Responses, the endpoints with `service_tier`): a
 //   request without a tier, or with `auto`, gets the project's default (`fast` is sent as OpenAI's
 //   `priority`; a `standard` default leaves the body untouched); a request naming an optional tier
@@ -33,6 +34,14 @@ export function hostedToolOf(type: unknown): HostedTool | null {
   return null;
 }
 
+/** The hosted tool an Anthropic server tool `type` is (`web_search_20250305`, `code_execution_20250522`…). */
+export function anthropicToolOf(type: unknown): HostedTool | null {
+  if (typeof type !== 'string') return null;
+  if (type.startsWith('web_search_')) return 'web_search';
+  if (type.startsWith('code_execution_')) return 'code_interpreter';
+  return null;
+}
+
 /** The optional tier a request's `service_tier` value asks for, or null when it needs no enabling. */
 function optionalTierOf(value: string): OptionalTier | null {
   if (value === 'flex' || value === 'ultrafast') return value;
@@ -56,6 +65,16 @@ export function applyProjectSettings(s: EnforcedSettings, endpoint: string, body
     });
   }
   if (endpoint === 'chat.completions' && body.web_search_options != null && !s.tools.web_search) throw toolNotAllowed(projectId, 'web_search', 'web_search_options');
+  if (endpoint === 'messages') {
+    // Anthropic's server tools are the same hosted tools under other names
+    if (Array.isArray(body.tools)) {
+      body.tools.forEach((t, i) => {
+        const tool = t && typeof t === 'object' ? anthropicToolOf((t as Json).type) : null;
+        if (tool && !s.tools[tool]) throw toolNotAllowed(projectId, tool, `tools[${i}]`);
+      });
+    }
+    if (Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0 && !s.tools.mcp) throw toolNotAllowed(projectId, 'mcp', 'mcp_servers');
+  }
   if (endpoint !== 'responses' && endpoint !== 'chat.completions') return false;
   const tier = body.service_tier;
   if (tier === undefined || tier === null || tier === 'auto') {

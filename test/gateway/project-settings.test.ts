@@ -175,6 +175,14 @@ for (const dialect of await testDialects()) {
       const chat = await post(s.url, p.key, '/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], web_search_options: {} });
       assert.equal(chat.status, 403);
       assert.equal(chat.json.error.param, 'web_search_options');
+      // Anthropic's server tools on /v1/messages are the same tools (Anthropic's envelope)
+      const anthropic = new Anthropic({ apiKey: p.key, baseURL: s.url, maxRetries: 0 });
+      for (const [tool, name] of [[{ type: 'web_search_20250305', name: 'web_search' }, 'web_search'], [{ type: 'code_execution_20250522', name: 'code_execution' }, 'code_interpreter']] as const) {
+        await assert.rejects(
+          anthropic.messages.create({ model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }], tools: [tool as never] }),
+          (e: any) => e instanceof Anthropic.PermissionDeniedError && e.message.includes(`The hosted tool \`${name}\``),
+        );
+      }
       assert.equal(mock.received.length, before, 'nothing reached the upstream');
       // tools still enabled, and function tools, pass
       assert.equal((await respond([{ type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'mcp', server_label: 'x', server_url: 'https://example.com' }, fn])).status, 200);
