@@ -120,7 +120,9 @@ for (const dialect of await testDialects()) {
     test('a permission applies to the model a name resolves to: an alias and its model are one', async () => {
       const p = await newProject('aliases');
       const chat = (model: string) => post(s.url, p.key, '/chat/completions', { model, messages: [{ role: 'user', content: 'hi' }] });
-      await admin.admin.organization.projects.modelPermissions.update(p.id, { mode: 'deny_list', model_ids: ['mini'] });
+      const set = await admin.admin.organization.projects.modelPermissions.update(p.id, { mode: 'deny_list', model_ids: ['mini'] });
+      assert.deepEqual(set.model_ids, ['mini'], 'an alias is kept as given');
+      assert.deepEqual((await admin.admin.organization.projects.modelPermissions.retrieve(p.id)).model_ids, ['mini']);
       assertModelRefused(await chat('gpt-4o-mini'), p.id, 'gpt-4o-mini', 'denied by its alias');
       assertModelRefused(await chat('mini'), p.id, 'mini', 'the alias itself');
       assert.equal((await chat('plain-chat')).status, 200, 'others allowed by a deny list');
