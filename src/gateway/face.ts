@@ -11,6 +11,7 @@ import { limitType, missingScope, modelNotFound } from './errors.ts';
 import { MemoryLimiter } from './limiter.ts';
 import { RedisLimiter } from './redis-limiter.ts';
 import { PolicyCache } from './policy.ts';
+import { SpendGuard } from './spend.ts';
 import { ENDPOINTS, proxy, serverTiming, type GatewayDeps } from './proxy.ts';
 import { closeUpstreams, UpstreamError } from './upstream.ts';
 import { messages, sendAnthropicError } from './messages.ts';
@@ -34,10 +35,13 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
   }
   const policies = new PolicyCache(ctx.core, Date.now);
   app.addHook('onClose', async () => policies.dispose());
+  const spend = new SpendGuard(ctx.core, Date.now);
+  app.addHook('onClose', async () => spend.dispose());
   const deps: GatewayDeps = {
     core: ctx.core,
     limiter,
     policies,
+    spend,
     upstreamTimeoutMs: ctx.gateway.upstreamTimeoutMs,
     upstreamRetries: ctx.gateway.upstreamRetries,
     defaultOutputTokens: ctx.gateway.defaultOutputTokens,

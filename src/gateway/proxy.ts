@@ -13,6 +13,7 @@ import { costNanoUsd, type ModelRoute } from '../domain/model-routes.ts';
 import { badJson, limitReached, missingScope, modelNotFound, noModel } from './errors.ts';
 import { rateLimitHeaders, type Limiter, type Reservation, type LimitState } from './limiter.ts';
 import type { PolicyCache } from './policy.ts';
+import type { SpendGuard, SpendHold } from './spend.ts';
 import { callUpstream, targetFor, upstreamFailure, UpstreamError, type UpstreamCall } from './upstream.ts';
 import { SseSplitter, eventData } from './sse.ts';
 import { tokensOfBody, tokensOfStreamData, type Tokens } from './usage.ts';
@@ -49,6 +50,8 @@ export interface GatewayDeps {
   core: Core;
   limiter: Limiter;
   policies: PolicyCache;
+  /** Hard spend limits (src/gateway/spend.ts). */
+  spend: SpendGuard;
   upstreamTimeoutMs: number;
   /** Retries of a failed upstream call before anything reached the client (src/gateway/upstream.ts). */
   upstreamRetries: number;
@@ -71,7 +74,11 @@ export interface Admitted {
   stream: boolean;
   reservation: Reservation;
   estimate: number;
+  /** The output tokens `estimate` counts (the request's cap, or the default). */
+  outputCap: number;
   state: LimitState;
+  /** The cost reserved against spend limits (null: none applies). */
+  spend: SpendHold | null;
 }
 
 /** Reads the body, checks scope, project, model and limits: everything decided before any upstream call. */
@@ -126,7 +133,9 @@ async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Prom
     stream: b.stream === true,
     reservation: r.reservation,
     estimate,
+    outputCap: output,
     state: r.state,
+    spend: null,
   };
 }
 
@@ -212,7 +221,13 @@ function headerText(v: string | string[] | undefined): string | undefined {
 /** admit(), and on a refusal by a limit the headers saying where the limits stand and when to retry (to the ms). */
 export async function admitOrRefuse(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, ep: Endpoint): Promise<Admitted> {
   try {
-    return await admit(req, deps, ep);
+    const a = await admit(req, deps, ep);
+    // hard spend limits: the request's largest cost reserved, or a 429 insufficient_quota
+    a.spend = await deps.spend.reserve(a.orgId, a.projectId, a.route.prices, a.estimate - a.outputCap, a.outputCap).catch((err: unknown) => {
+      void deps.limiter.settle(a.reservation, 0, Date.now());
+      throw err;
+    });
+    return a;
   } catch (err) {
     const state = (err as { state?: LimitState }).state;
     const info = (err as { rateLimit?: { resetAt: number } }).rateLimit;
@@ -267,6 +282,8 @@ export function settleAndRecord(req: FastifyRequest, deps: GatewayDeps, a: Admit
     stream: a.stream,
     at: now,
   });
+  // in the same turn as its cost went to the usage buffer
+  deps.spend.release(a.spend);
 }
 
 /** Serves one OpenAI-shaped request end to end. */

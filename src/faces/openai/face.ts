@@ -18,10 +18,12 @@ import { roleAssignmentsRoutes } from './role-assignments.ts';
 import { groupsRoutes } from './groups.ts';
 import { usersRoutes } from './users.ts';
 import { projectMembersRoutes } from './project-members.ts';
+import { spendLimitsRoutes } from './spend-limits.ts';
+import { spendAlertsRoutes } from './spend-alerts.ts';
 
 const routes: FastifyPluginAsync<FaceContext> = async (app, { core }) => {
   idempotencyHooks(app, core);
-  for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes]) {
+  for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes, spendLimitsRoutes, spendAlertsRoutes]) {
     await app.register(r, { core });
   }
 };
