@@ -38,13 +38,31 @@ export interface OrgSpendLimits {
 }
 
 /** The calendar month (UTC) holding `ms`: its name `YYYY-MM`, first day, first day of the next, and when it ends. */
-export function monthOf(ms: number): { period: string; firstDay: string; nextFirstDay: string; endsAt: number } {
+export function monthOf(ms: number): Month {
+  // the gateway asks on every limited request: the current month is kept
+  if (lastMonth && ms >= lastMonth.startsAt && ms < lastMonth.endsAt) return lastMonth;
+  const m = computeMonth(ms);
+  lastMonth = m;
+  return m;
+}
+
+interface Month {
+  period: string;
+  firstDay: string;
+  nextFirstDay: string;
+  startsAt: number;
+  endsAt: number;
+}
+let lastMonth: Month | null = null;
+
+function computeMonth(ms: number): Month {
   const d = new Date(ms);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth();
   const endsAt = Date.UTC(y, m + 1, 1);
   const iso = (t: number) => new Date(t).toISOString().slice(0, 10);
-  return { period: iso(Date.UTC(y, m, 1)).slice(0, 7), firstDay: iso(Date.UTC(y, m, 1)), nextFirstDay: iso(endsAt), endsAt };
+  const startsAt = Date.UTC(y, m, 1);
+  return { period: iso(startsAt).slice(0, 7), firstDay: iso(startsAt), nextFirstDay: iso(endsAt), startsAt, endsAt };
 }
 
 /**
