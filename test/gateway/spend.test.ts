@@ -26,7 +26,9 @@ const ROOT_KEY = crypto.randomBytes(32).toString('hex');
 function modelsFile(): string {
   const limits = { max_requests_per_1_minute: 100_000, max_tokens_per_1_minute: 100_000_000 };
   const file = path.join(tmpDir('kp-spend-models'), 'models.json');
-  fs.writeFileSync(file, JSON.stringify({ 'spend-chat': { ...limits, prices: { input: 0, cached_input: 0, output: 1000 } } }));
+  const prices = { input: 0, cached_input: 0, output: 1000 };
+  // `spend-fail-400`: the mock answers 400 (nothing used, nothing charged)
+  fs.writeFileSync(file, JSON.stringify({ 'spend-chat': { ...limits, prices }, 'spend-fail-400': { ...limits, prices } }));
   return file;
 }
 
@@ -95,12 +97,12 @@ for (const dialect of await testDialects()) {
       return { orgId: org.org.id, slug: `${slug}-${dialect}`, admin, adminKey: org.adminKey.secret, projects };
     }
 
-    const chat = async (key: string) =>
+    const chat = async (key: string, model = 'spend-chat') =>
       readResponse(
         await fetch(`${s.url}/v1/chat/completions`, {
           method: 'POST',
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'spend-chat', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+          body: JSON.stringify({ model, max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
         }),
       );
     const recorded = async (orgId: string, projectId?: string) => {
@@ -159,6 +161,16 @@ for (const dialect of await testDialects()) {
       assert.equal((await t.admin.admin.organization.projects.spendLimit.retrieve(p.id)).enforcement.status, 'enforcing', '2.1 cents ≥ 1 cent');
       const audits = await s.rt.store.db.selectFrom('audit_logs').select(['type']).where('org_id', '=', t.orgId).where('type', 'like', 'spend_limit.%').execute();
       assert.deepEqual(audits.map((a) => a.type).sort(), ['spend_limit.deleted', 'spend_limit.updated', 'spend_limit.updated', 'spend_limit.updated']);
+    });
+
+    test('a failed request gives its reservation back', async () => {
+      const t = await tenant('spend-refund');
+      const p = t.projects[0]!;
+      await t.admin.admin.organization.projects.spendLimit.update(p.id, { threshold_amount: 1, currency: 'USD', interval: 'month' });
+      // one reservation fits in 1 cent: were failures kept, the second would be refused
+      for (let i = 0; i < 5; i++) assert.equal((await chat(p.key, 'spend-fail-400')).status, 400, 'the upstream refused: nothing charged');
+      assert.equal((await chat(p.key)).status, 200);
+      assert.equal((await chat(p.key)).status, 429, '0.7 spent + 1 reserved > 1');
     });
 
     test("an organization limit counts every project's spend", async () => {
