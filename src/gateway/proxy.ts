@@ -224,7 +224,8 @@ export async function admitOrRefuse(req: FastifyRequest, reply: FastifyReply, de
     const a = await admit(req, deps, ep);
     // hard spend limits: the request's largest cost reserved, or a 429 insufficient_quota
     a.spend = await deps.spend.reserve(a.orgId, a.projectId, a.route.prices, a.estimate - a.outputCap, a.outputCap).catch((err: unknown) => {
-      void deps.limiter.settle(a.reservation, 0, Date.now());
+      // never reached the upstream: its tokens go back (the request still counts)
+      void (deps.limiter.cancel ? deps.limiter.cancel(a.reservation, Date.now()) : deps.limiter.settle(a.reservation, 0, Date.now()));
       throw err;
     });
     return a;
