@@ -159,7 +159,9 @@ export class SpendGuard {
     // decided and reserved in one synchronous step: concurrent requests see each other's reservations
     for (const c of checks) {
       const spent = this.known(c.s);
-      if (spent + nano > c.limit * NANO_PER_CENT) throw spendLimitReached(c.what, c.limit, spent, nano, period);
+      const limit = c.limit * NANO_PER_CENT;
+      // a reached limit refuses everything, even a request priced at nothing
+      if (spent >= limit || spent + nano > limit) throw spendLimitReached(c.what, c.limit, spent, nano, period);
     }
     for (const c of checks) c.s.reserved += nano;
     return { scopes: checks.map((c) => c.s), nano };

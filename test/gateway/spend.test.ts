@@ -28,7 +28,7 @@ function modelsFile(): string {
   const file = path.join(tmpDir('kp-spend-models'), 'models.json');
   const prices = { input: 0, cached_input: 0, output: 1000 };
   // `spend-fail-400`: the mock answers 400 (nothing used, nothing charged)
-  fs.writeFileSync(file, JSON.stringify({ 'spend-chat': { ...limits, prices }, 'spend-fail-400': { ...limits, prices } }));
+  fs.writeFileSync(file, JSON.stringify({ 'spend-chat': { ...limits, prices }, 'spend-fail-400': { ...limits, prices }, 'spend-free': { ...limits } }));
   return file;
 }
 
@@ -149,6 +149,7 @@ for (const dialect of await testDialects()) {
       assert.equal((await chat(p.key)).status, 200); // 0.7 spent
       assert.equal((await chat(p.key)).status, 429);
       assert.equal((await chat(q.key)).status, 200, 'the other project has no limit');
+      assert.equal((await chat(p.key, 'spend-free')).status, 200, 'not reached (0.7 of 1 cent): a request that costs nothing fits');
       await t.admin.admin.organization.projects.spendLimit.update(p.id, { threshold_amount: 2, currency: 'USD', interval: 'month' });
       assert.equal((await chat(p.key)).status, 200, 'raised: the next request passes'); // 1.4 spent
       assert.equal((await chat(p.key)).status, 429, '1.4 + 1 > 2');
@@ -157,6 +158,7 @@ for (const dialect of await testDialects()) {
       // a lowered limit below the spend refuses at once
       await t.admin.admin.organization.projects.spendLimit.update(p.id, { threshold_amount: 1, currency: 'USD', interval: 'month' });
       assert.equal((await chat(p.key)).status, 429);
+      assert.equal((await chat(p.key, 'spend-free')).status, 429, 'a reached limit refuses even a model priced at nothing');
       await s.rt.core.flush();
       assert.equal((await t.admin.admin.organization.projects.spendLimit.retrieve(p.id)).enforcement.status, 'enforcing', '2.1 cents ≥ 1 cent');
       const audits = await s.rt.store.db.selectFrom('audit_logs').select(['type']).where('org_id', '=', t.orgId).where('type', 'like', 'spend_limit.%').execute();
