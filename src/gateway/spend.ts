@@ -24,6 +24,7 @@ import { DomainError } from '../domain/errors.ts';
 import { costNanoUsd } from '../domain/model-routes.ts';
 import { monthOf, NANO_PER_CENT, recordedMonthSpend, usd, type OrgSpendLimits } from '../domain/spend-limits.ts';
 import type { FlushedUsage } from '../domain/usage-recorder.ts';
+import type { SharedHold, SharedSpendReservations } from './spend-redis.ts';
 
 /** Longest time a cached limit or a cached recorded spend is used without a new read. */
 export const REFRESH_MS = 1000;
@@ -46,6 +47,8 @@ interface ScopeSpend {
 export interface SpendHold {
   scopes: ScopeSpend[];
   nano: number;
+  /** Its share in Redis, when reservations are shared. */
+  shared: SharedHold | null;
 }
 
 /** OpenAI's 429 `insufficient_quota`, naming the limit and the amounts. */
@@ -72,6 +75,8 @@ export class SpendGuard {
   constructor(
     private readonly core: Core,
     private readonly now: () => number = Date.now,
+    /** Reservations shared with the other nodes through Redis (REDIS_URL), or none. */
+    private readonly shared: SharedSpendReservations | null = null,
   ) {
     this.undo.push(
       core.onDropCaches((scope) => {
@@ -85,6 +90,7 @@ export class SpendGuard {
   /** Stops listening (the server closes). */
   dispose(): void {
     for (const u of this.undo) u();
+    this.shared?.dispose();
   }
 
   private limitsOf(orgId: string): OrgSpendLimits | null | Promise<OrgSpendLimits | null> {
@@ -150,21 +156,34 @@ export class SpendGuard {
     if (limits.org === null && projectLimit === undefined) return null;
     const now = this.now();
     const { period } = monthOf(now);
-    const checks: Array<{ s: ScopeSpend; limit: number; what: string }> = [];
-    if (limits.org !== null) checks.push({ s: this.scope(orgId, null, period), limit: limits.org, what: 'Your organization' });
-    if (projectLimit !== undefined) checks.push({ s: this.scope(orgId, projectId, period), limit: projectLimit, what: `Project ${projectId}` });
+    const checks: Array<{ s: ScopeSpend; limit: number; what: string; field: string }> = [];
+    if (limits.org !== null) checks.push({ s: this.scope(orgId, null, period), limit: limits.org, what: 'Your organization', field: 'o' });
+    if (projectLimit !== undefined) checks.push({ s: this.scope(orgId, projectId, period), limit: projectLimit, what: `Project ${projectId}`, field: `p:${projectId}` });
     const reads = checks.map((c) => this.refresh(c.s, now)).filter((p): p is Promise<void> => p !== null);
     if (reads.length) await Promise.all(reads);
     const nano = costNanoUsd(prices, { inputTokens: promptTokens, cachedInputTokens: 0, outputTokens });
     // decided and reserved in one synchronous step: concurrent requests see each other's reservations
+    const rooms: number[] = [];
     for (const c of checks) {
       const spent = this.known(c.s);
       const limit = c.limit * NANO_PER_CENT;
       // a reached limit refuses everything, even a request priced at nothing
       if (spent >= limit || spent + nano > limit) throw spendLimitReached(c.what, c.limit, spent, nano, period);
+      rooms.push(limit - spent);
     }
     for (const c of checks) c.s.reserved += nano;
-    return { scopes: checks.map((c) => c.s), nano };
+    const hold: SpendHold = { scopes: checks.map((c) => c.s), nano, shared: null };
+    if (this.shared && nano > 0) {
+      // the other nodes' requests in flight must fit too (one atomic script; Redis unusable: this node's view only)
+      const r = await this.shared.reserve(this.shared.key(orgId, period), checks.map((c) => c.field), rooms, nano);
+      if (r && 'refused' in r) {
+        this.release(hold);
+        const c = checks[r.refused]!;
+        throw spendLimitReached(c.what, c.limit, c.limit * NANO_PER_CENT - rooms[r.refused]! + r.others, nano, period);
+      }
+      hold.shared = r;
+    }
+    return hold;
   }
 
   /** Releases a reservation: call in the same turn as the request's usage goes to the usage buffer. */
@@ -172,6 +191,8 @@ export class SpendGuard {
     if (!hold) return;
     for (const s of hold.scopes) s.reserved = Math.max(0, s.reserved - hold.nano);
     hold.scopes = [];
+    if (hold.shared) this.shared?.release(hold.shared);
+    hold.shared = null;
   }
 
   /** A flush of this node committed: what it wrote is recorded spend now. */

@@ -14,6 +14,8 @@ import { startNodes, type Cluster } from '../helpers/cluster.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
 import { createTestDb, testDialects, tmpDir, type TestDb } from '../helpers/db.ts';
 import { openaiClient } from '../helpers/http.ts';
+import { REDIS_TEST_URL, redisSkip } from '../helpers/redis.ts';
+import { Redis } from 'ioredis';
 import { startMockUpstream, type MockUpstream } from './mock-upstream.ts';
 
 const UPSTREAM_KEY = 'sk-upstream-secret';
@@ -145,5 +147,63 @@ describe('spend limits and alerts on two nodes of one PostgreSQL database', { sk
     assert.equal(events.length, 1);
     const mine = hooks.slice(before).filter((h) => JSON.parse(h).alert.id === alert.id);
     assert.equal(mine.length, 1);
+  });
+});
+
+describe('spend reservations shared through Redis: requests in flight on two nodes count together', { skip: skip || (await redisSkip()) }, () => {
+  let db: TestDb;
+  let mock: MockUpstream;
+  let cluster: Cluster;
+  let orgId: string;
+  let admin: ReturnType<typeof openaiClient>;
+
+  before(async () => {
+    mock = await startMockUpstream();
+    db = await createTestDb('postgres');
+    const modelsFile = path.join(tmpDir('kp-models'), 'models.json');
+    // `slow`: the mock answers after 2 s, so every request of a burst is in flight at once
+    fs.writeFileSync(modelsFile, JSON.stringify({ 'spend-slow': { max_requests_per_1_minute: 100_000, max_tokens_per_1_minute: 100_000_000, prices: { input: 0, cached_input: 0, output: 1000 } } }));
+    cluster = await startNodes(2, { databaseUrl: db.databaseUrl!, modelsFile, redisUrl: REDIS_TEST_URL, upstreamTimeoutMs: '10000' });
+    const core = cluster.nodes[0]!.rt.core;
+    orgId = (await core.orgs.getBySlug(SYSTEM, 'main')).id;
+    await core.credentials.create(SYSTEM, orgId, 'llm', { name: 'openai', value: { key: UPSTREAM_KEY, base_url: `${mock.url}/v1` }, platform: 'main' });
+    admin = openaiClient({ url: cluster.nodes[0]!.url } as never, cluster.adminKey);
+  });
+
+  after(async () => {
+    await cluster?.close();
+    await mock?.close();
+    await db?.drop();
+    const c = new Redis(REDIS_TEST_URL, { maxRetriesPerRequest: 1 });
+    const keys = await c.keys(`kp:v1:spend:{${orgId}}:*`);
+    if (keys.length) await c.del(...keys);
+    c.disconnect();
+  });
+
+  test('20 concurrent requests on two nodes under a 3-reservation limit: exactly 3 admitted', async (t) => {
+    const p = await admin.admin.organization.projects.create({ name: 'shared' });
+    const key = (await admin.admin.organization.projects.serviceAccounts.create(p.id, { name: 'bot' })).api_key!.value;
+    await admin.admin.organization.projects.spendLimit.update(p.id, { threshold_amount: 3, currency: 'USD', interval: 'month' });
+    const chat = async (node: number) => {
+      const res = await fetch(`${cluster.nodes[node]!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'spend-slow', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const start = mock.received.length;
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => chat(i % 2)));
+    const ok = answers.filter((x) => x === 200).length;
+    t.diagnostic(`with Redis: ${ok} of 20 admitted across 2 nodes (3 fit)`);
+    assert.equal(ok, 3);
+    assert.equal(mock.received.length - start, 3);
+    assert.equal(answers.filter((x) => x === 429).length, 17);
+    // every reservation was released: nothing of this node's is left in Redis
+    const c = new Redis(REDIS_TEST_URL, { maxRetriesPerRequest: 1 });
+    const left = await c.hgetall(`kp:v1:spend:{${orgId}}:${new Date().toISOString().slice(0, 7)}`);
+    c.disconnect();
+    assert.deepEqual(Object.keys(left).filter((f) => !f.endsWith('|t')), [], 'released on every node');
   });
 });
