@@ -17,8 +17,10 @@
 // - One node: what passes the limit comes only from actual costs above the reservation (a prompt
 //   estimate below the provider's count; streams without usage are recorded at 0). Several nodes: a
 //   node sees the others' spend once they flushed it (KEYPLANE_USAGE_FLUSH_MS) and it re-read
-//   (≤ 1 s): each other node may admit up to what fits in the limit during that window. Reservations
-//   are not shared through Redis.
+//   (≤ 1 s): each other node may admit up to what fits in the limit during that window. With Redis
+//   (REDIS_URL) the open reservations of every node are shared (spend-redis.ts): a burst across
+//   nodes cannot pass the limit; finished but unflushed spend of another node still can, for at most
+//   its flush interval + 1 s.
 import type { Core } from '../domain/core.ts';
 import { DomainError } from '../domain/errors.ts';
 import { costNanoUsd } from '../domain/model-routes.ts';
