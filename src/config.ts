@@ -45,6 +45,10 @@ export interface Config {
   /** Days an organization's free trial lasts from its start (0: no time limit). */
   freeTrialDays: number;
   /** The model catalog file (KEYPLANE_MODELS_FILE) and its parsed content; undefined: the built-in catalog. */
+  /** http(s) URL spend alerts are POSTed to, signed; undefined: alerts are audit events only. */
+  spendAlertWebhookUrl: string | undefined;
+  /** Wait before a failed spend-alert webhook is tried again, doubled on each retry. */
+  spendAlertWebhookRetryMs: number;
   modelsFile: { path: string; catalog: ModelCatalog; /** The parsed file, for the routes (providers, aliases, prices) beside the limits. */ entries: unknown } | undefined;
 }
 
@@ -77,6 +81,8 @@ export const SETTINGS = {
   freeTrialTokens: { env: 'KEYPLANE_FREE_TRIAL_TOKENS', flag: '--free-trial-tokens', describe: 'gateway: tokens a free trial may use on the platform key, unless its metadata says {"tokens": n} (0: no cap)' },
   freeTrialRequests: { env: 'KEYPLANE_FREE_TRIAL_REQUESTS', flag: '--free-trial-requests', describe: 'gateway: requests a free trial may make on the platform key, unless its metadata says {"requests": n} (0: no cap)' },
   freeTrialDays: { env: 'KEYPLANE_FREE_TRIAL_DAYS', flag: '--free-trial-days', describe: 'gateway: days a free trial lasts from its start, unless its metadata says {"days": n} (0: no time limit)' },
+  spendAlertWebhookUrl: { env: 'KEYPLANE_SPEND_ALERT_WEBHOOK_URL', flag: '--spend-alert-webhook-url', describe: 'http(s) URL each triggered spend alert is POSTed to, signed per organization (keyplane-signature header)', secret: true },
+  spendAlertWebhookRetryMs: { env: 'KEYPLANE_SPEND_ALERT_WEBHOOK_RETRY_MS', flag: '--spend-alert-webhook-retry-ms', describe: 'wait before a failed spend-alert webhook delivery is retried, doubled each time (6 tries in all)' },
   modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
 } satisfies Record<keyof Config, SettingSpec>;
 
@@ -121,6 +127,19 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
   if (redisUrl !== undefined && !/^rediss?:\/\/\S+$/i.test(redisUrl)) {
     // never echo the value: it may carry a password
     throw new ConfigError(SETTINGS.redisUrl, 'must be a redis:// or rediss:// URL (leave unset to keep rate limits in memory)');
+  }
+
+  const spendAlertWebhookUrl = raw('spendAlertWebhookUrl');
+  if (spendAlertWebhookUrl !== undefined) {
+    let ok = false;
+    try {
+      const u = new URL(spendAlertWebhookUrl);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && !/\s/.test(spendAlertWebhookUrl);
+    } catch {
+      ok = false;
+    }
+    // never echo the value: it may carry a token
+    if (!ok) throw new ConfigError(SETTINGS.spendAlertWebhookUrl, 'must be an http:// or https:// URL');
   }
 
   let masterKey: Buffer | undefined;
@@ -196,6 +215,8 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     freeTrialTokens: int('freeTrialTokens', 1_000_000, 0, 1_000_000_000_000),
     freeTrialRequests: int('freeTrialRequests', 0, 0, 1_000_000_000_000),
     freeTrialDays: int('freeTrialDays', 0, 0, 100_000),
+    spendAlertWebhookUrl,
+    spendAlertWebhookRetryMs: int('spendAlertWebhookRetryMs', 1_000, 1, 3_600_000),
     modelsFile,
   };
 }

@@ -51,6 +51,7 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
     modelRoutes: config.modelsFile?.entries,
     onBackgroundError: hooks.onBackgroundError,
     masterKey: masterKey.key,
+    spendAlertWebhook: config.spendAlertWebhookUrl ? { url: config.spendAlertWebhookUrl, retryMs: config.spendAlertWebhookRetryMs } : undefined,
   });
   return {
     config,

@@ -121,6 +121,15 @@ export interface AuditEvents {
   'project.service_tier_settings_updated': { changes: { default?: string; enabledTiers?: 'all' | string[] } };
   'project.data_retention_updated': { retentionType: string };
   'organization.data_retention_updated': { retentionType: string };
+  // ---- spend limits and alerts (amounts in cents, as the API takes them; spend in nano-USD) ----
+  /** Set or replaced; `projectId` absent: the organization's limit. `previous`: the amount it replaced. */
+  'spend_limit.updated': { projectId?: string; thresholdAmount: number; currency: string; interval: string; previous: number | null };
+  'spend_limit.deleted': { projectId?: string; thresholdAmount: number };
+  'spend_alert.created': { projectId?: string; thresholdAmount: number; currency: string; interval: string; recipients: string[] };
+  'spend_alert.updated': { projectId?: string; thresholdAmount: number; currency: string; interval: string; recipients: string[] };
+  'spend_alert.deleted': { projectId?: string; thresholdAmount: number };
+  /** The period's spend crossed the alert's threshold (recorded once per alert and period, by keyplane itself). */
+  'spend_alert.triggered': { projectId?: string; thresholdAmount: number; period: string; spendNanoUsd: number; webhook: boolean };
 
   // ---- certificates ----
   'certificate.created': CertificateRef & { fingerprint: string };
@@ -214,6 +223,12 @@ const TYPES: { [T in AuditEventType]: true } = {
   'project.service_tier_settings_updated': true,
   'project.data_retention_updated': true,
   'organization.data_retention_updated': true,
+  'spend_limit.updated': true,
+  'spend_limit.deleted': true,
+  'spend_alert.created': true,
+  'spend_alert.updated': true,
+  'spend_alert.deleted': true,
+  'spend_alert.triggered': true,
   'certificate.created': true,
   'certificate.updated': true,
   'certificate.deleted': true,

@@ -28,6 +28,9 @@ import { buildModelRoutes, type ModelRoutes } from './model-routes.ts';
 import { FreeTrialService, type TrialAllowance } from './free-trial.ts';
 import { RoleService } from './roles.ts';
 import { GroupService } from './groups.ts';
+import { SpendLimitService } from './spend-limits.ts';
+import { SpendAlertService } from './spend-alerts.ts';
+import { SpendAlertWebhook, webhookSecret } from './spend-webhook.ts';
 
 export interface CoreOptions {
   keyCacheMax?: number;
@@ -50,6 +53,8 @@ export interface CoreOptions {
   onBackgroundError?: (err: Error, what: string) => void;
   /** Master key: seals stored idempotent answers (a random one when absent, for tests). */
   masterKey?: Buffer;
+  /** Where spend alerts are POSTed, signed (KEYPLANE_SPEND_ALERT_WEBHOOK_URL); none: audit events only. */
+  spendAlertWebhook?: { url: string; retryMs?: number; attempts?: number } | undefined;
 }
 
 export class Core {
@@ -85,6 +90,12 @@ export class Core {
   readonly usage: UsageService;
   /** Buffered usage recording for the gateway: add() on the request path, written every usageFlushMs. */
   readonly usageRecorder: UsageRecorder;
+  /** Hard monthly spend limits of organizations and projects (enforced by the gateway: src/gateway/spend.ts). */
+  readonly spendLimits: SpendLimitService;
+  /** Spend alerts, checked after each usage flush; their signed webhook when configured. */
+  readonly spendAlerts: SpendAlertService;
+  readonly spendAlertWebhook: SpendAlertWebhook | null;
+  private readonly masterKey: Buffer;
   /** The clock every service reads (injected for tests): faces ask it, never the wall clock. */
   readonly now: () => number;
   private invalidator: Invalidator = localInvalidator;
@@ -153,6 +164,28 @@ export class Core {
       ...(onBackgroundError ? { onError: (err: Error) => onBackgroundError(err, 'usage recording') } : {}),
     });
     this.idempotency = new IdempotencyService(store, masterKey, now);
+    this.masterKey = masterKey;
+    this.spendLimits = new SpendLimitService(store, now);
+    this.spendLimits.onChange((orgId) => this.changed({ orgId }));
+    const hook = opts.spendAlertWebhook;
+    this.spendAlertWebhook = hook
+      ? new SpendAlertWebhook({ url: hook.url, retryMs: hook.retryMs, attempts: hook.attempts, now, secretOf: (orgId) => this.webhookSecret(orgId), onError: (err) => onBackgroundError?.(err, 'spend alert webhook') })
+      : null;
+    this.spendAlerts = new SpendAlertService(store, now, this.spendAlertWebhook, (err) => onBackgroundError?.(err, 'spend alert check'));
+    this.spendAlerts.onChange((orgId) => this.changed({ orgId }));
+    this.onDropCaches((scope) => {
+      if (!scope) this.spendAlerts.forget();
+      else if ('orgId' in scope) this.spendAlerts.forget(scope.orgId);
+    });
+    // alerts are checked after each flush of this node, for the organizations it wrote usage of
+    this.usageRecorder.onFlushed((rows) => {
+      if (rows.length) void this.spendAlerts.checkAfterFlush(rows.map((r) => r.org_id));
+    });
+  }
+
+  /** An organization's spend-alert webhook signing secret (derived from the master key; never stored). */
+  webhookSecret(orgId: string): string {
+    return webhookSecret(this.masterKey, orgId);
   }
 
   /** Starts background work: the buffered-usage flushes and, on PostgreSQL, the invalidation listener. */
@@ -246,6 +279,9 @@ export class Core {
       this.providerCredentials.flushUses(true).then(() => this.providerCredentials.sent()),
       Promise.all([...this.sending]).then(() => {}),
     ]);
+    // the last flush's alert check, then what the webhook is sending (its waiting retries are dropped)
+    await this.spendAlerts.settledChecks();
+    await this.spendAlertWebhook?.stop();
     await this.invalidator.close();
     this.invalidator = localInvalidator;
     const failed = results.find((r) => r.status === 'rejected');

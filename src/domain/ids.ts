@@ -47,6 +47,7 @@ export const ID_PREFIX = {
   credential: 'cred_',
   usage: 'use_',
   audit: 'audit_log-',
+  spendAlert: 'alert_',
 } as const;
 
 let lastTime = -1;

@@ -68,6 +68,9 @@ export interface GatewayUsage {
   at: number;
 }
 
+/** What a flush listener learns of each event written. */
+export type FlushedUsage = Pick<UsageEventRow, 'org_id' | 'project_id' | 'cost_nano_usd' | 'created_at'>;
+
 export interface UsageRecorderOptions {
   /** How often the timer flushes (default 1000 ms). */
   flushMs?: number;
@@ -109,9 +112,12 @@ class Fifo<T> {
     this.items.push(x);
   }
 
-  /** Removes the oldest `n`. */
-  dropFront(n: number): void {
-    for (let i = 0; i < n && this.head < this.items.length; i++) this.items[this.head++] = undefined;
+  /** Removes the oldest `n`; `each` sees every one removed. */
+  dropFront(n: number, each?: (x: T) => void): void {
+    for (let i = 0; i < n && this.head < this.items.length; i++) {
+      if (each) each(this.items[this.head] as T);
+      this.items[this.head++] = undefined;
+    }
     if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
@@ -143,6 +149,10 @@ export class UsageRecorder {
   private stopped = false;
   private overflowing = false;
   private droppedTotal = 0;
+  /** Cost (nano-USD) buffered and not yet written, per organization and per project (the spend limits read it). */
+  private readonly unflushedOrg = new Map<string, number>();
+  private readonly unflushedProject = new Map<string, number>();
+  private readonly flushedListeners = new Set<(rows: ReadonlyArray<FlushedUsage>) => void>();
 
   constructor(
     private readonly store: Pick<Store, 'db'> & Partial<Pick<Store, 'sqlite'>>,
@@ -152,6 +162,32 @@ export class UsageRecorder {
     this.maxBuffered = Math.max(1, opts.maxBuffered ?? 100_000);
     this.onError = opts.onError ?? ((err) => console.error(`keyplane usage recorder: ${err.message}`));
     this.now = opts.now ?? Date.now;
+  }
+
+  /** Cost in nano-USD this recorder holds and has not written yet, of an organization or (with projectId) of one of its projects. */
+  unflushedNanoUsd(orgId: string, projectId?: string): number {
+    return (projectId === undefined ? this.unflushedOrg.get(orgId) : this.unflushedProject.get(projectId)) ?? 0;
+  }
+
+  /**
+   * Calls `fn` right after each flush committed, with the events it wrote (synchronously with the
+   * unflushed cost going down, so that recorded spend never disappears between the two); returns
+   * its unregistration.
+   */
+  onFlushed(fn: (rows: ReadonlyArray<FlushedUsage>) => void): () => void {
+    this.flushedListeners.add(fn);
+    return () => this.flushedListeners.delete(fn);
+  }
+
+  private countCost(row: EventRow, sign: 1 | -1): void {
+    if (!row.cost_nano_usd) return;
+    const bump = (m: Map<string, number>, k: string) => {
+      const v = (m.get(k) ?? 0) + sign * row.cost_nano_usd;
+      if (v > 0) m.set(k, v);
+      else m.delete(k);
+    };
+    bump(this.unflushedOrg, row.org_id);
+    if (row.project_id) bump(this.unflushedProject, row.project_id);
   }
 
   /** Events waiting to be written. */
@@ -184,6 +220,7 @@ export class UsageRecorder {
       if (problems.length) this.report(new Error(`usage event of ${row.org_id} corrected: ${problems.join('; ')}`));
       if (this.pending.length >= this.maxBuffered) this.overflow(this.pending.length - this.maxBuffered + 1);
       this.pending.push(row);
+      this.countCost(row, 1);
     } catch (err) {
       // nothing above should throw; if it does, the request still must not fail
       this.drop(1, err instanceof Error ? err : new Error(String(err)));
@@ -262,6 +299,19 @@ export class UsageRecorder {
       this.requeue(batch);
       throw err;
     }
+    for (const e of batch) this.countCost(e, -1);
+    let written: EventRow[] = batch;
+    if (unknownOrgs.length) {
+      const unknown = new Set(unknownOrgs);
+      written = batch.filter((e) => !unknown.has(e.org_id));
+    }
+    for (const fn of this.flushedListeners) {
+      try {
+        fn(written);
+      } catch (err) {
+        this.report(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
     this.overflowing = false;
     if (unknownEvents) this.drop(unknownEvents, new Error(`${unknownEvents} usage event(s) dropped: no organization ${unknownOrgs.join(', ')}`));
   }
@@ -274,7 +324,7 @@ export class UsageRecorder {
   }
 
   private overflow(n: number): void {
-    this.pending.dropFront(n);
+    this.pending.dropFront(n, (e) => this.countCost(e, -1));
     this.droppedTotal += n;
     if (!this.overflowing) {
       this.overflowing = true;

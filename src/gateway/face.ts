@@ -11,6 +11,8 @@ import { limitType, missingScope, modelNotFound } from './errors.ts';
 import { MemoryLimiter } from './limiter.ts';
 import { RedisLimiter } from './redis-limiter.ts';
 import { PolicyCache } from './policy.ts';
+import { SpendGuard } from './spend.ts';
+import { SharedSpendReservations } from './spend-redis.ts';
 import { ENDPOINTS, proxy, serverTiming, type GatewayDeps } from './proxy.ts';
 import { closeUpstreams, UpstreamError } from './upstream.ts';
 import { modelAllowed } from '../domain/project-settings.ts';
@@ -35,10 +37,14 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
   }
   const policies = new PolicyCache(ctx.core, Date.now);
   app.addHook('onClose', async () => policies.dispose());
+  // spend reservations are shared through the rate limiter's Redis when there is one
+  const spend = new SpendGuard(ctx.core, Date.now, limiter instanceof RedisLimiter ? new SharedSpendReservations(limiter) : null);
+  app.addHook('onClose', async () => spend.dispose());
   const deps: GatewayDeps = {
     core: ctx.core,
     limiter,
     policies,
+    spend,
     upstreamTimeoutMs: ctx.gateway.upstreamTimeoutMs,
     upstreamRetries: ctx.gateway.upstreamRetries,
     defaultOutputTokens: ctx.gateway.defaultOutputTokens,

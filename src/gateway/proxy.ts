@@ -14,6 +14,7 @@ import { badJson, limitReached, missingScope, modelNotFound, noModel } from './e
 import { rateLimitHeaders, type Limiter, type Reservation, type LimitState } from './limiter.ts';
 import type { PolicyCache } from './policy.ts';
 import { applyProjectSettings } from './project-settings.ts';
+import type { SpendGuard, SpendHold } from './spend.ts';
 import { callUpstream, targetFor, upstreamFailure, UpstreamError, type UpstreamCall } from './upstream.ts';
 import { SseSplitter, eventData } from './sse.ts';
 import { tokensOfBody, tokensOfStreamData, type Tokens } from './usage.ts';
@@ -50,6 +51,8 @@ export interface GatewayDeps {
   core: Core;
   limiter: Limiter;
   policies: PolicyCache;
+  /** Hard spend limits (src/gateway/spend.ts). */
+  spend: SpendGuard;
   upstreamTimeoutMs: number;
   /** Retries of a failed upstream call before anything reached the client (src/gateway/upstream.ts). */
   upstreamRetries: number;
@@ -74,7 +77,11 @@ export interface Admitted {
   rewritten: boolean;
   reservation: Reservation;
   estimate: number;
+  /** The output tokens `estimate` counts (the request's cap, or the default). */
+  outputCap: number;
   state: LimitState;
+  /** The cost reserved against spend limits (null: none applies). */
+  spend: SpendHold | null;
 }
 
 /** Reads the body, checks scope, project, model and limits: everything decided before any upstream call. */
@@ -131,7 +138,9 @@ async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Prom
     rewritten,
     reservation: r.reservation,
     estimate,
+    outputCap: output,
     state: r.state,
+    spend: null,
   };
 }
 
@@ -217,7 +226,14 @@ function headerText(v: string | string[] | undefined): string | undefined {
 /** admit(), and on a refusal by a limit the headers saying where the limits stand and when to retry (to the ms). */
 export async function admitOrRefuse(req: FastifyRequest, reply: FastifyReply, deps: GatewayDeps, ep: Endpoint): Promise<Admitted> {
   try {
-    return await admit(req, deps, ep);
+    const a = await admit(req, deps, ep);
+    // hard spend limits: the request's largest cost reserved, or a 429 insufficient_quota
+    a.spend = await deps.spend.reserve(a.orgId, a.projectId, a.route.prices, a.estimate - a.outputCap, a.outputCap).catch((err: unknown) => {
+      // never reached the upstream: its tokens go back (the request still counts)
+      void (deps.limiter.cancel ? deps.limiter.cancel(a.reservation, Date.now()) : deps.limiter.settle(a.reservation, 0, Date.now()));
+      throw err;
+    });
+    return a;
   } catch (err) {
     const state = (err as { state?: LimitState }).state;
     const info = (err as { rateLimit?: { resetAt: number } }).rateLimit;
@@ -272,6 +288,8 @@ export function settleAndRecord(req: FastifyRequest, deps: GatewayDeps, a: Admit
     stream: a.stream,
     at: now,
   });
+  // in the same turn as its cost went to the usage buffer
+  deps.spend.release(a.spend);
 }
 
 /** Serves one OpenAI-shaped request end to end. */

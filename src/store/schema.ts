@@ -359,6 +359,46 @@ export interface Database {
   usage_daily: UsageDailyTable;
   audit_logs: AuditLogsTable;
   idempotency_records: IdempotencyRecordsTable;
+  // 0007
+  spend_limits: SpendLimitsTable;
+  spend_alerts: SpendAlertsTable;
+  spend_alert_firings: SpendAlertFiringsTable;
+}
+
+/** A hard monthly spend limit of an organization (project_id '') or of a project (0007). */
+export interface SpendLimitsTable {
+  org_id: string;
+  project_id: string;
+  threshold_cents: number;
+  currency: string;
+  interval: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A spend alert of an organization (project_id '') or of a project (0007). */
+export interface SpendAlertsTable {
+  id: string;
+  org_id: string;
+  project_id: string;
+  threshold_cents: number;
+  currency: string;
+  interval: string;
+  channel_type: string;
+  /** JSON array of email addresses. */
+  recipients: string;
+  subject_prefix: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** An alert that fired in a period ('YYYY-MM', UTC): at most one row per alert and period (0007). */
+export interface SpendAlertFiringsTable {
+  alert_id: string;
+  period: string;
+  org_id: string;
+  spend_nano_usd: number;
+  fired_at: number;
 }
 
 export type Organization = Selectable<OrganizationsTable>;

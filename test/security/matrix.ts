@@ -244,6 +244,9 @@ export interface Tenant {
   integrationName: string;
   sessionId: string;
   rateLimitId: string;
+  /** Spend alerts of the organization and of the project (the tenant also has both spend limits). */
+  spendAlertId: string;
+  projectSpendAlertId: string;
   /** The most recent audit event id, a cursor of this tenant. */
   auditId: string;
   keys: Record<KeyKind, string> & {
@@ -340,6 +343,14 @@ export async function makeTenant(core: Core, store: Store, tag: string): Promise
   const sessionId = `${tag}-session-${u}`;
   await core.usage.record({ orgId, userId: owner.id, sessionId, model: 'gpt-4o', promptTokens: 7, completionTokens: 11 });
 
+  // spend limits (so that reading them is a 200) and spend alerts, of the organization and the project
+  const spendInput = { thresholdCents: 100_000, currency: 'USD', interval: 'month' };
+  await core.spendLimits.set(SYSTEM, orgId, null, spendInput);
+  await core.spendLimits.set(SYSTEM, orgId, project.id, spendInput);
+  const alertInput = { ...spendInput, channel: { type: 'email', recipients: [`spend-${u}@${tag}.example`], subjectPrefix: null } };
+  const spendAlert = await core.spendAlerts.create(SYSTEM, orgId, null, alertInput);
+  const projectSpendAlert = await core.spendAlerts.create(SYSTEM, orgId, project.id, alertInput);
+
   const last = await store.db.selectFrom('audit_logs').select('id').where('org_id', '=', orgId).orderBy('created_at', 'desc').orderBy('id', 'desc').executeTakeFirstOrThrow();
 
   const t: Omit<Tenant, 'markers'> = {
@@ -380,6 +391,8 @@ export async function makeTenant(core: Core, store: Store, tag: string): Promise
     integrationName,
     sessionId,
     rateLimitId: 'rl-gpt-4o',
+    spendAlertId: spendAlert.id,
+    projectSpendAlertId: projectSpendAlert.id,
     auditId: last.id,
     keys: {
       admin: adminKey.secret,
@@ -443,6 +456,8 @@ export function paramValue(route: Route, face: FaceName, name: string, t: Tenant
       return t.projectKeyId;
     case 'rate_limit_id':
       return t.rateLimitId;
+    case 'alert_id':
+      return inProject ? t.projectSpendAlertId : t.spendAlertId;
     case 'slug':
     case 'org':
       return t.slug;
@@ -502,6 +517,9 @@ const pem = () => (pemCache ??= makeCertificate('matrix-upload'));
 const INFERENCE = "an inference request: its body names no tenant's object, and the credential used is always the key's own organization's";
 const gatewayBody = () => ({ model: 'matrix-no-such-model', messages: [{ role: 'user', content: 'hi' }] });
 
+const spendLimitBody = { threshold_amount: 777, currency: 'USD', interval: 'month' };
+const spendAlertBody = { threshold_amount: 777, currency: 'USD', interval: 'month', notification_channel: { type: 'email', recipients: ['matrix@example.com'] } };
+
 export const ROUTE_INPUTS: Record<string, RouteInput> = {
   // gateway (data plane)
   'POST /v1/chat/completions': { body: gatewayBody, createsOnly: INFERENCE },
@@ -543,6 +561,12 @@ export const ROUTE_INPUTS: Record<string, RouteInput> = {
   'POST /v1/organization/projects/:project_id/service_tier_settings': { body: () => ({ default: 'standard' }) },
   'POST /v1/organization/projects/:project_id/data_retention': { body: () => ({ retention_type: 'organization_default' }) },
   'POST /v1/organization/data_retention': { body: () => ({ retention_type: 'zero_data_retention' }), createsOnly: "the caller's own organization's setting, from a plain value" },
+  'POST /v1/organization/spend_limit': { body: () => spendLimitBody, createsOnly: "the organization's own hard spend limit from an amount" },
+  'POST /v1/organization/projects/:project_id/spend_limit': { body: () => spendLimitBody },
+  'POST /v1/organization/spend_alerts': { body: () => spendAlertBody, createsOnly: 'a new spend alert from an amount and email recipients' },
+  'POST /v1/organization/spend_alerts/:alert_id': { body: () => spendAlertBody },
+  'POST /v1/organization/projects/:project_id/spend_alerts': { body: () => spendAlertBody },
+  'POST /v1/organization/projects/:project_id/spend_alerts/:alert_id': { body: () => spendAlertBody },
   'POST /v1/organization/roles': { body: () => ({ role_name: 'matrix role', permissions: [] }), createsOnly: 'a new role from a name and permissions' },
   'POST /v1/organization/roles/:role_id': { body: () => ({ role_name: 'matrix renamed' }) },
   'POST /v1/projects/:project_id/roles': { body: () => ({ role_name: 'matrix role', permissions: [] }) },
@@ -723,6 +747,11 @@ export const AFTER_CURSOR: Record<string, keyof Tenant | null> = {
   'GET /v1/organization/projects/:project_id/service_tier_settings': null,
   'GET /v1/organization/projects/:project_id/data_retention': null,
   'GET /v1/organization/data_retention': null,
+  // a spend limit is one object, not a list: no cursor
+  'GET /v1/organization/spend_limit': null,
+  'GET /v1/organization/projects/:project_id/spend_limit': null,
+  'GET /v1/organization/spend_alerts': 'spendAlertId',
+  'GET /v1/organization/projects/:project_id/spend_alerts': 'projectSpendAlertId',
   'GET /v1/organization/audit_logs': 'auditId',
   'GET /v1/organization/roles': 'roleId',
   'GET /v1/projects/:project_id/roles': 'projectRoleId',

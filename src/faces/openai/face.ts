@@ -22,10 +22,12 @@ import { modelPermissionsRoutes } from './model-permissions.ts';
 import { hostedToolPermissionsRoutes } from './hosted-tool-permissions.ts';
 import { serviceTierSettingsRoutes } from './service-tier-settings.ts';
 import { dataRetentionRoutes } from './data-retention.ts';
+import { spendLimitsRoutes } from './spend-limits.ts';
+import { spendAlertsRoutes } from './spend-alerts.ts';
 
 const routes: FastifyPluginAsync<FaceContext> = async (app, { core }) => {
   idempotencyHooks(app, core);
-  for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes]) {
+  for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes, spendLimitsRoutes, spendAlertsRoutes]) {
     await app.register(r, { core });
   }
   // project settings (model, hosted tool and service tier permissions; data retention)

@@ -163,6 +163,13 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
     return formatFreeTrial(await core.platform.setFreeTrial(req.actor, org.id, input));
   });
 
+  // the organization's spend-alert webhook signing secret (derived from the master key, never stored):
+  // receivers check `keyplane-signature` with it (src/domain/spend-webhook.ts)
+  app.get('/organizations/:slug/webhook_secret', { schema: { params: Type.Object({ slug: Slug }) } }, async (req) => {
+    const org = await core.orgs.getBySlug(ROOT, req.params.slug);
+    return { object: 'organization.webhook_secret' as const, organization_id: org.id, secret: core.webhookSecret(org.id) };
+  });
+
   app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: CreateKeyBody } }, async (req, reply) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
     const body = req.body;
