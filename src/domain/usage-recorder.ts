@@ -24,7 +24,8 @@
 import type { Insertable } from 'kysely';
 import type { Store } from '../store/db.ts';
 import type { UsageDailyTable } from '../store/schema.ts';
-import { insertUsageEvents, type UsageEventRow } from '../store/usage-writes.ts';
+import { insertUsageEvents, upsertUsageRollups, type UsageEventRow } from '../store/usage-writes.ts';
+import { compactMinuteRollups, rollupRows } from './usage-rollups.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { utcDay } from './usage.ts';
 
@@ -66,6 +67,14 @@ export interface GatewayUsage {
   stream: boolean;
   /** When the request happened, epoch milliseconds. */
   at: number;
+  /** The service tier the upstream reported (else the one requested); absent or null when neither said. */
+  serviceTier?: string | null;
+  /** A batch request (the gateway's never are). */
+  batch?: boolean;
+  /** Characters of a speech request's input. */
+  characters?: number;
+  /** costNanoUsd split by line item (input, cached input, output); absent: all of it counts as input. */
+  costParts?: { input: number; cachedInput: number; output: number };
 }
 
 export interface UsageRecorderOptions {
@@ -76,9 +85,16 @@ export interface UsageRecorderOptions {
   /** Receives every problem: clamped or dropped events, failed flushes, overflow. Never on the caller's stack as a throw. */
   onError?: (err: Error) => void;
   now?: () => number;
+  /**
+   * Days per-minute rollups are kept (KEYPLANE_USAGE_MINUTE_RETENTION_DAYS, default 7); older ones
+   * are deleted every compactEveryMs (default one hour) while the timer runs. 0: never.
+   */
+  minuteRetentionDays?: number;
+  compactEveryMs?: number;
 }
 
-type EventRow = UsageEventRow & { status: number };
+/** An event as buffered: its row, plus the cost split that only the rollups keep. */
+type EventRow = UsageEventRow & { status: number; cost_input: number; cost_cached_input: number; cost_output: number };
 
 /** The largest value of one counter of one event: far above any real request, and sums stay exact. */
 export const MAX_COUNT = 2 ** 45;
@@ -143,6 +159,10 @@ export class UsageRecorder {
   private stopped = false;
   private overflowing = false;
   private droppedTotal = 0;
+  private readonly minuteRetentionDays: number;
+  private readonly compactEveryMs: number;
+  private compactTimer: NodeJS.Timeout | null = null;
+  private compacting: Promise<number> | null = null;
 
   constructor(
     private readonly store: Pick<Store, 'db'> & Partial<Pick<Store, 'sqlite'>>,
@@ -152,6 +172,22 @@ export class UsageRecorder {
     this.maxBuffered = Math.max(1, opts.maxBuffered ?? 100_000);
     this.onError = opts.onError ?? ((err) => console.error(`keyplane usage recorder: ${err.message}`));
     this.now = opts.now ?? Date.now;
+    this.minuteRetentionDays = Math.max(0, opts.minuteRetentionDays ?? 7);
+    this.compactEveryMs = Math.max(1000, opts.compactEveryMs ?? 3_600_000);
+  }
+
+  /**
+   * Deletes the per-minute rollups older than the retention (hour and day rows stay); returns how
+   * many. Runs off the request path, on the compaction timer; one at a time.
+   */
+  compact(now = this.now()): Promise<number> {
+    if (!this.minuteRetentionDays) return Promise.resolve(0);
+    if (this.compacting) return this.compacting;
+    const run = compactMinuteRollups(this.store, now - this.minuteRetentionDays * 86_400_000).finally(() => {
+      this.compacting = null;
+    });
+    this.compacting = run;
+    return run;
   }
 
   /** Events waiting to be written. */
@@ -210,13 +246,22 @@ export class UsageRecorder {
       this.flush().catch((err) => this.report(err instanceof Error ? err : new Error(String(err))));
     }, this.flushMs);
     this.timer.unref();
+    if (this.minuteRetentionDays && !this.compactTimer) {
+      this.compactTimer = setInterval(() => {
+        this.compact().catch((err) => this.report(new Error(`usage rollup compaction failed: ${err instanceof Error ? err.message : String(err)}`)));
+      }, this.compactEveryMs);
+      this.compactTimer.unref();
+    }
   }
 
   /** Stops the timer and flushes what is left; rejects when that last flush fails. Adds after it are dropped. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.compactTimer) clearInterval(this.compactTimer);
+    this.compactTimer = null;
     this.stopped = true;
+    await this.compacting?.catch(() => 0);
     await this.flush();
   }
 
@@ -239,7 +284,10 @@ export class UsageRecorder {
         // events first; the rollups count only the rows actually inserted (see the header)
         const inserted = await insertUsageEvents(tx, rows, this.store.sqlite ?? null);
         await yieldToEventLoop();
-        const daily = rollups(inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id)));
+        const written = inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id));
+        await upsertUsageRollups(tx, rollupRows(written), this.store.sqlite ?? null);
+        await yieldToEventLoop();
+        const daily = rollups(written);
         for (const part of chunks(daily)) {
           await tx
             .insertInto('usage_daily')
@@ -310,6 +358,16 @@ export class UsageRecorder {
     }
     at = Math.round(at);
     const status = bounded(ev.status, 'status', 999, problems);
+    const cost = count(ev.costNanoUsd, 'costNanoUsd', problems);
+    const parts = ev.costParts;
+    let costInput = cost;
+    let costCached = 0;
+    let costOutput = 0;
+    if (parts && typeof parts === 'object') {
+      costInput = count(parts.input, 'costParts.input', problems);
+      costCached = count(parts.cachedInput, 'costParts.cachedInput', problems);
+      costOutput = count(parts.output, 'costParts.output', problems);
+    }
     return {
       id: newId(ID_PREFIX.usage, at),
       org_id: orgId,
@@ -331,10 +389,16 @@ export class UsageRecorder {
       images: count(ev.images, 'images', problems),
       audio_ms: count(typeof ev.audioSeconds === 'number' ? ev.audioSeconds * 1000 : ev.audioSeconds, 'audioSeconds (ms)', problems),
       audio_bytes: count(ev.audioBytes, 'audioBytes', problems),
-      cost_nano_usd: count(ev.costNanoUsd, 'costNanoUsd', problems),
+      cost_nano_usd: cost,
       status,
       latency_ms: bounded(ev.latencyMs, 'latencyMs', MAX_INT32, problems),
       stream: ev.stream ? 1 : 0,
+      service_tier: text(ev.serviceTier, 'serviceTier', problems),
+      batch: ev.batch ? 1 : 0,
+      characters: ev.characters === undefined ? 0 : count(ev.characters, 'characters', problems),
+      cost_input: costInput,
+      cost_cached_input: costCached,
+      cost_output: costOutput,
     };
   }
 }

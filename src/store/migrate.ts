@@ -5,6 +5,7 @@ import * as m0002 from './migrations/0002_audit_request_context.ts';
 import * as m0003 from './migrations/0003_gateway_usage.ts';
 import * as m0004 from './migrations/0004_platform_credentials.ts';
 import * as m0005 from './migrations/0005_free_trial_start.ts';
+import * as m0006 from './migrations/0006_usage_rollups.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_core_model': m0001,
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0003_gateway_usage': m0003,
   '0004_platform_credentials': m0004,
   '0005_free_trial_start': m0005,
+  '0006_usage_rollups': m0006,
 };
 
 class StaticProvider implements MigrationProvider {

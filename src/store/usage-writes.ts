@@ -12,7 +12,7 @@
 import { CompiledQuery, PostgresAdapter, type ColumnType } from 'kysely';
 import type SQLite from 'better-sqlite3';
 import type { Executor, Tx } from './db.ts';
-import type { UsageEventsTable } from './schema.ts';
+import type { UsageEventsTable, UsageRollupsTable } from './schema.ts';
 
 /** One event row, every column given. */
 export type UsageEventRow = { [K in keyof UsageEventsTable]: UsageEventsTable[K] extends ColumnType<infer S, unknown, unknown> ? S : UsageEventsTable[K] };
@@ -43,6 +43,9 @@ const COLUMNS: ReadonlyArray<readonly [keyof UsageEventRow & string, string]> = 
   ['status', 'integer'],
   ['latency_ms', 'integer'],
   ['stream', 'integer'],
+  ['service_tier', 'text'],
+  ['batch', 'integer'],
+  ['characters', 'bigint'],
 ];
 
 /** Rows per PostgreSQL statement: one JSON parameter of ~0.5 KB per row. */
@@ -86,4 +89,64 @@ export async function insertUsageEvents(tx: Tx | Executor, rows: readonly UsageE
     if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
   }
   return inserted;
+}
+
+
+/** One rollup row to add: its key and the counters to add to it. */
+export type UsageRollupRow = UsageRollupsTable;
+
+const ROLLUP_KEY: ReadonlyArray<readonly [keyof UsageRollupRow & string, string]> = [
+  ['org_id', 'text'],
+  ['width', 'integer'],
+  ['kind', 'text'],
+  ['bucket', 'bigint'],
+  ['project_id', 'text'],
+  ['user_id', 'text'],
+  ['api_key_id', 'text'],
+  ['model', 'text'],
+  ['batch', 'integer'],
+  ['service_tier', 'text'],
+];
+export const ROLLUP_COUNTERS = [
+  'requests',
+  'input_tokens',
+  'cached_input_tokens',
+  'output_tokens',
+  'images',
+  'characters',
+  'audio_ms',
+  'cost_input_nano_usd',
+  'cost_cached_input_nano_usd',
+  'cost_output_nano_usd',
+] as const satisfies ReadonlyArray<keyof UsageRollupRow>;
+
+const ROLLUP_NAMES = [...ROLLUP_KEY.map(([c]) => c), ...ROLLUP_COUNTERS];
+const ROLLUP_CONFLICT = `on conflict (${ROLLUP_KEY.map(([c]) => `"${c}"`).join(', ')}) do update set ${ROLLUP_COUNTERS.map((c) => `"${c}" = "usage_rollups"."${c}" + excluded."${c}"`).join(', ')}`;
+const SQLITE_ROLLUP = `insert into "usage_rollups" (${ROLLUP_NAMES.map((c) => `"${c}"`).join(', ')}) values (${ROLLUP_NAMES.map(() => '?').join(', ')}) ${ROLLUP_CONFLICT}`;
+const PG_ROLLUP =
+  `insert into "usage_rollups" (${ROLLUP_NAMES.map((c) => `"${c}"`).join(', ')}) select ${ROLLUP_NAMES.map((c) => `"${c}"`).join(', ')} from jsonb_to_recordset($1::jsonb) as x(${[...ROLLUP_KEY, ...ROLLUP_COUNTERS.map((c) => [c, 'bigint'] as const)].map(([c, t]) => `"${c}" ${t}`).join(', ')}) ${ROLLUP_CONFLICT}`;
+const preparedRollup = new WeakMap<SQLite.Database, SQLite.Statement>();
+
+/**
+ * Adds `rows` to the usage rollups inside `tx` (insert, or add the counters to the row of the same
+ * key). The rows must have distinct keys (PostgreSQL refuses to update one row twice in a statement);
+ * give them in key order so concurrent flushes lock rows in the same order.
+ */
+export async function upsertUsageRollups(tx: Tx | Executor, rows: readonly UsageRollupRow[], sqlite: SQLite.Database | null = null): Promise<void> {
+  if (tx.getExecutor().adapter instanceof PostgresAdapter) {
+    for (let i = 0; i < rows.length; i += PG_SLICE) {
+      await tx.executeQuery(CompiledQuery.raw(PG_ROLLUP, [JSON.stringify(rows.slice(i, i + PG_SLICE))]));
+      if (i + PG_SLICE < rows.length) await turn();
+    }
+    return;
+  }
+  let stmt = sqlite ? preparedRollup.get(sqlite) : undefined;
+  if (sqlite && !stmt) preparedRollup.set(sqlite, (stmt = sqlite.prepare(SQLITE_ROLLUP)));
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const params = ROLLUP_NAMES.map((c) => r[c]);
+    if (stmt) stmt.run(params);
+    else await tx.executeQuery(CompiledQuery.raw(SQLITE_ROLLUP, params));
+    if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
+  }
 }

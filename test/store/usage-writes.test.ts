@@ -34,6 +34,9 @@ function row(i: number, over: Partial<UsageEventRow> = {}): UsageEventRow {
     status: i % 10 ? 200 : 502,
     latency_ms: 2 ** 31 - 1,
     stream: i % 2,
+    service_tier: i % 2 ? 'default' : null,
+    batch: 0,
+    characters: i,
     ...over,
   };
 }
