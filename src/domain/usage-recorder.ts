@@ -73,6 +73,8 @@ export interface GatewayUsage {
   batch?: boolean;
   /** Characters of a speech request's input. */
   characters?: number;
+  /** The size an image request asked for (`1024x1024`); kept in the image rollups, not in the event. */
+  imageSize?: string | null;
   /** costNanoUsd split by line item (input, cached input, output); absent: all of it counts as input. */
   costParts?: { input: number; cachedInput: number; output: number };
 }
@@ -94,7 +96,7 @@ export interface UsageRecorderOptions {
 }
 
 /** An event as buffered: its row, plus the cost split that only the rollups keep. */
-type EventRow = UsageEventRow & { status: number; cost_input: number; cost_cached_input: number; cost_output: number };
+type EventRow = UsageEventRow & { status: number; cost_input: number; cost_cached_input: number; cost_output: number; image_size: string | null };
 
 /** The largest value of one counter of one event: far above any real request, and sums stay exact. */
 export const MAX_COUNT = 2 ** 45;
@@ -285,7 +287,9 @@ export class UsageRecorder {
         const inserted = await insertUsageEvents(tx, rows, this.store.sqlite ?? null);
         await yieldToEventLoop();
         const written = inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id));
-        await upsertUsageRollups(tx, rollupRows(written), this.store.sqlite ?? null);
+        // the Usage and Costs APIs count requests that were answered (2xx/3xx) or used something (a
+        // stream the client closed after its usage arrived): a refusal or failure without usage is not counted
+        await upsertUsageRollups(tx, rollupRows(written.filter(usedSomething)), this.store.sqlite ?? null);
         await yieldToEventLoop();
         const daily = rollups(written);
         for (const part of chunks(daily)) {
@@ -399,6 +403,7 @@ export class UsageRecorder {
       cost_input: costInput,
       cost_cached_input: costCached,
       cost_output: costOutput,
+      image_size: text(ev.imageSize, 'imageSize', problems),
     };
   }
 }
@@ -430,6 +435,11 @@ function rollups(rows: EventRow[]): Array<Insertable<UsageDailyTable>> {
     }
   }
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+}
+
+/** Whether an event counts in the Usage and Costs APIs. */
+function usedSomething(e: EventRow): boolean {
+  return (e.status >= 200 && e.status < 400) || e.prompt_tokens + e.completion_tokens + e.images + e.characters + e.audio_ms + e.cost_nano_usd > 0;
 }
 
 function chunks<T>(xs: T[]): T[][] {

@@ -5,7 +5,8 @@
 // A rollup row's key: (org, width, kind, bucket start, project, user, api key, model, batch, service
 // tier). `user` is the key owner's user id (OpenAI's `user_id` is an organization user), never the
 // request's `user` field; '' for service-account keys. Absent dimensions are '' (see 0006). Money is
-// integer nano-USD per line item, as priced when the request was made.
+// integer nano-USD per line item, as priced when the request was made. Images have no service tier:
+// their rows keep the requested image size in the `service_tier` column (the Usage API's `size`).
 import type { Store } from '../store/db.ts';
 import type { UsageRollupRow } from '../store/usage-writes.ts';
 
@@ -57,6 +58,8 @@ export interface RollupSource {
   cost_input: number;
   cost_cached_input: number;
   cost_output: number;
+  /** An image request's size: the images rollups keep it in the `service_tier` column (images have no tier). */
+  image_size?: string | null;
 }
 
 const SEP = '\u0001';
@@ -73,7 +76,7 @@ export function rollupRows(events: readonly RollupSource[]): UsageRollupRow[] {
     const user = e.key_owner_type === 'user' && e.key_owner_id ? e.key_owner_id : '';
     const project = e.project_id ?? '';
     const key = e.api_key_id ?? '';
-    const tier = e.service_tier ?? '';
+    const tier = (kind === 'images' ? e.image_size : e.service_tier) ?? '';
     const rest = SEP + kind + SEP + project + SEP + user + SEP + key + SEP + e.model + SEP + e.batch + SEP + tier;
     for (const width of [60, 3600, 86400]) {
       const bucket = sec - (sec % width);

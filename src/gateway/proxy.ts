@@ -288,6 +288,7 @@ export function settleAndRecord(req: FastifyRequest, deps: GatewayDeps, a: Admit
     costParts: cost,
     serviceTier: o.serviceTier ?? requestedTier,
     batch: false,
+    imageSize: endpoint.startsWith('images.') && typeof a.body.size === 'string' ? a.body.size : null,
     characters: ok && endpoint === ENDPOINTS.speech.name && typeof a.body.input === 'string' ? a.body.input.length : 0,
     status,
     latencyMs: Math.round(performance.now() - t0),

@@ -18,10 +18,12 @@ import { roleAssignmentsRoutes } from './role-assignments.ts';
 import { groupsRoutes } from './groups.ts';
 import { usersRoutes } from './users.ts';
 import { projectMembersRoutes } from './project-members.ts';
+import { usageRoutes } from './usage.ts';
+import { costsRoutes } from './costs.ts';
 
 const routes: FastifyPluginAsync<FaceContext> = async (app, { core }) => {
   idempotencyHooks(app, core);
-  for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes]) {
+  for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes, usageRoutes, costsRoutes]) {
     await app.register(r, { core });
   }
 };
