@@ -41,7 +41,8 @@ async function costsPage(core: Core, req: FastifyRequest) {
   const groupBy = new Set(list(q, 'group_by', GROUP_BY) ?? []);
   const projectIds = list(q, 'project_ids');
   const apiKeyIds = list(q, 'api_key_ids');
-  const lineItems = list(q, 'line_items');
+  // line item names hold a comma ("gpt-4o, input"): one per parameter, never comma-split
+  const lineItems = list(q, 'line_items', undefined, false);
   if (!w.buckets.length) return pageOf(w, () => []);
   const dims: UsageDimension[] = [...DIMENSIONS.filter((d) => groupBy.has(d)), 'model'];
   const rows = await usageReport(core.store, { orgId: req.org.id, width: w.width, from: w.from, to: w.to, projectIds, apiKeyIds }, USAGE_KINDS, dims);

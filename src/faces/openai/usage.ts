@@ -33,11 +33,14 @@ export function scalar(q: Query, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-/** An array parameter in any of its encodings (`x[]=a`, `x=a&x=b`, `x=a,b`); undefined when absent. */
-export function list(q: Query, name: string, allowed?: readonly string[]): string[] | undefined {
+/**
+ * An array parameter in any of its encodings (`x[]=a`, `x=a&x=b`, and unless `split` is false
+ * `x=a,b`); undefined when absent.
+ */
+export function list(q: Query, name: string, allowed?: readonly string[], split = true): string[] | undefined {
   const raw = [q[name], q[`${name}[]`]].flat().filter((v): v is string => typeof v === 'string');
   if (!raw.length) return undefined;
-  const out = [...new Set(raw.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== ''))];
+  const out = [...new Set(raw.flatMap((v) => (split ? v.split(',') : [v])).map((v) => v.trim()).filter((v) => v !== ''))];
   if (out.length > MAX_LIST) throw invalid(`'${name}' may hold at most ${MAX_LIST} values.`, name, 'invalid_value');
   for (const v of out) {
     if (v.length > 255) throw invalid(`'${name}' values are at most 255 characters.`, name, 'invalid_value');
