@@ -218,6 +218,9 @@ for (const dialect of await testDialects()) {
           status: 500,
           latency_ms: 350,
           stream: 1,
+          service_tier: null,
+          batch: 0,
+          characters: 0,
         },
       );
       assert.match(first.id, /^use_/);
