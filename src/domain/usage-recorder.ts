@@ -21,10 +21,8 @@
 // Units: tokens, images and audio bytes are integer counts; audio duration is taken in seconds and
 // stored as integer milliseconds (`audio_ms`); cost is integer billionths of a US dollar
 // (`cost_nano_usd`), so sums are exact. Fractions are rounded to the nearest integer.
-import type { Insertable } from 'kysely';
 import type { Store } from '../store/db.ts';
-import type { UsageDailyTable } from '../store/schema.ts';
-import { insertUsageEvents, upsertUsageRollups, type UsageEventRow } from '../store/usage-writes.ts';
+import { insertUsageEvents, upsertUsageDaily, upsertUsageRollups, type UsageDailyRow, type UsageEventRow } from '../store/usage-writes.ts';
 import { compactMinuteRollups, rollupRows } from './usage-rollups.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { utcDay } from './usage.ts';
@@ -289,26 +287,9 @@ export class UsageRecorder {
         const written = inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id));
         // the Usage and Costs APIs count requests that were answered (2xx/3xx) or used something (a
         // stream the client closed after its usage arrived): a refusal or failure without usage is not counted
-        await upsertUsageRollups(tx, rollupRows(written.filter(usedSomething)), this.store.sqlite ?? null);
+        await upsertUsageRollups(tx, rollupRows(written.filter(usedSomething), !this.store.sqlite), this.store.sqlite ?? null);
         await yieldToEventLoop();
-        const daily = rollups(written);
-        for (const part of chunks(daily)) {
-          await tx
-            .insertInto('usage_daily')
-            .values(part)
-            .onConflict((oc) =>
-              oc.columns(['org_id', 'day', 'project_id', 'user_id', 'session_id', 'model']).doUpdateSet((eb) => ({
-                requests: eb('usage_daily.requests', '+', eb.ref('excluded.requests')),
-                prompt_tokens: eb('usage_daily.prompt_tokens', '+', eb.ref('excluded.prompt_tokens')),
-                completion_tokens: eb('usage_daily.completion_tokens', '+', eb.ref('excluded.completion_tokens')),
-                cached_input_tokens: eb('usage_daily.cached_input_tokens', '+', eb.ref('excluded.cached_input_tokens')),
-                cost_nano_usd: eb('usage_daily.cost_nano_usd', '+', eb.ref('excluded.cost_nano_usd')),
-                errors: eb('usage_daily.errors', '+', eb.ref('excluded.errors')),
-              })),
-            )
-            .execute();
-          await yieldToEventLoop();
-        }
+        await upsertUsageDaily(tx, rollups(written), this.store.sqlite ?? null);
       });
     } catch (err) {
       this.requeue(batch);
@@ -409,18 +390,14 @@ export class UsageRecorder {
 }
 
 /** The day rollups of `rows`, one per distinct key, in key order (the same lock order on every node). */
-function rollups(rows: EventRow[]): Array<Insertable<UsageDailyTable>> {
-  const byKey = new Map<string, Insertable<UsageDailyTable> & { requests: number; prompt_tokens: number; completion_tokens: number; cached_input_tokens: number; cost_nano_usd: number; errors: number }>();
+function rollups(rows: EventRow[]): UsageDailyRow[] {
+  const byKey = new Map<string, UsageDailyRow>();
+  const days = new Map<number, string>();
   for (const e of rows) {
-    const k = {
-      org_id: e.org_id,
-      day: utcDay(e.created_at),
-      project_id: e.project_id ?? '',
-      user_id: e.user_id ?? '',
-      session_id: e.session_id ?? '',
-      model: e.model,
-    };
-    const key = JSON.stringify([k.org_id, k.day, k.project_id, k.user_id, k.session_id, k.model]);
+    const dayNo = Math.floor(e.created_at / 86_400_000);
+    let day = days.get(dayNo);
+    if (day === undefined) days.set(dayNo, (day = utcDay(e.created_at)));
+    const key = `${e.org_id}\u0001${day}\u0001${e.project_id ?? ''}\u0001${e.user_id ?? ''}\u0001${e.session_id ?? ''}\u0001${e.model}`;
     const error = e.status < 200 || e.status > 299 ? 1 : 0;
     const r = byKey.get(key);
     if (r) {
@@ -431,7 +408,20 @@ function rollups(rows: EventRow[]): Array<Insertable<UsageDailyTable>> {
       r.cost_nano_usd += e.cost_nano_usd;
       r.errors += error;
     } else {
-      byKey.set(key, { ...k, requests: 1, prompt_tokens: e.prompt_tokens, completion_tokens: e.completion_tokens, cached_input_tokens: e.cached_input_tokens, cost_nano_usd: e.cost_nano_usd, errors: error });
+      byKey.set(key, {
+        org_id: e.org_id,
+        day,
+        project_id: e.project_id ?? '',
+        user_id: e.user_id ?? '',
+        session_id: e.session_id ?? '',
+        model: e.model,
+        requests: 1,
+        prompt_tokens: e.prompt_tokens,
+        completion_tokens: e.completion_tokens,
+        cached_input_tokens: e.cached_input_tokens,
+        cost_nano_usd: e.cost_nano_usd,
+        errors: error,
+      });
     }
   }
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);

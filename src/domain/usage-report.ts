@@ -2,7 +2,7 @@
 // bucket and per requested group over one page of buckets, from the rows of the bucket's width
 // (minute rows for 1m, hour rows for 1h, day rows for 1d), so a query reads at most one row per
 // bucket and distinct key, never the events.
-import { sql, type SelectQueryBuilder } from 'kysely';
+import { PostgresAdapter, sql, type SelectQueryBuilder } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { Store } from '../store/db.ts';
 import type { UsageKind } from './usage-rollups.ts';
@@ -39,7 +39,7 @@ export interface UsageSums {
   cost_cached_input_nano_usd: number;
   cost_output_nano_usd: number;
 }
-const SUMS: ReadonlyArray<keyof UsageSums> = [
+export const SUMS: ReadonlyArray<keyof UsageSums> = [
   'requests',
   'input_tokens',
   'cached_input_tokens',
@@ -76,20 +76,22 @@ function filtered(store: Pick<Store, 'db'>, f: UsageFilter, kinds: readonly Usag
 
 /**
  * The sums of `kinds` per bucket and per distinct value of `groupBy` within [from, to), ordered by
- * bucket then group. Empty filter lists match nothing.
+ * bucket then group. Empty filter lists match nothing. Only the `sums` named are computed (the others are 0).
  */
-export async function usageReport(store: Pick<Store, 'db'>, f: UsageFilter, kinds: readonly UsageKind[], groupBy: readonly UsageDimension[]): Promise<UsageReportRow[]> {
+export async function usageReport(store: Pick<Store, 'db'>, f: UsageFilter, kinds: readonly UsageKind[], groupBy: readonly UsageDimension[], sums: ReadonlyArray<keyof UsageSums> = SUMS): Promise<UsageReportRow[]> {
   for (const list of [f.projectIds, f.userIds, f.apiKeyIds, f.models, f.tiers]) if (list && list.length === 0) return [];
   const cols = ['bucket', ...groupBy] as const;
-  const q = filtered(store, f, kinds)
+  const pg = store.db.getExecutor().adapter instanceof PostgresAdapter;
+  let q = filtered(store, f, kinds)
     .select(cols as unknown as Array<'bucket'>)
-    .select(SUMS.map((c) => sql<number>`cast(sum(${sql.ref(c)}) as bigint)`.as(c)))
-    .groupBy(cols as unknown as Array<'bucket'>)
-    .orderBy(cols as unknown as Array<'bucket'>);
+    // PostgreSQL sums bigints as numeric: cast back (exact below 2^63); SQLite sums integers as integers
+    .select(sums.map((c) => (pg ? sql<number>`cast(sum(${sql.ref(c)}) as bigint)` : sql<number>`sum(${sql.ref(c)})`).as(c)))
+    .groupBy(cols as unknown as Array<'bucket'>);
+  for (const c of cols) q = q.orderBy(c as 'bucket');
   const rows = (await q.execute()) as unknown as UsageReportRow[];
   for (const r of rows) {
     r.bucket = Number(r.bucket);
-    for (const c of SUMS) r[c] = Number(r[c]);
+    for (const c of SUMS) r[c] = Number(r[c] ?? 0);
     if (r.batch !== undefined) r.batch = Number(r.batch);
   }
   return rows;

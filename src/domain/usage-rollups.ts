@@ -64,63 +64,106 @@ export interface RollupSource {
 
 const SEP = '\u0001';
 
+type Acc = UsageRollupRow & { dims: string };
+
+function addTo(r: UsageRollupRow, x: { requests: number; input_tokens: number; cached_input_tokens: number; output_tokens: number; images: number; characters: number; audio_ms: number; cost_input_nano_usd: number; cost_cached_input_nano_usd: number; cost_output_nano_usd: number }): void {
+  r.requests += x.requests;
+  r.input_tokens += x.input_tokens;
+  r.cached_input_tokens += x.cached_input_tokens;
+  r.output_tokens += x.output_tokens;
+  r.images += x.images;
+  r.characters += x.characters;
+  r.audio_ms += x.audio_ms;
+  r.cost_input_nano_usd += x.cost_input_nano_usd;
+  r.cost_cached_input_nano_usd += x.cost_cached_input_nano_usd;
+  r.cost_output_nano_usd += x.cost_output_nano_usd;
+}
+
+/** Sums `rows` (of one width) into rows of the wider `width`, keeping their dimensions. */
+function widen(rows: Iterable<Acc>, width: number): Map<string, Acc> {
+  const out = new Map<string, Acc>();
+  for (const r of rows) {
+    const bucket = r.bucket - (r.bucket % width);
+    const k = r.dims + SEP + bucket;
+    const w = out.get(k);
+    if (w) addTo(w, r);
+    else out.set(k, { ...r, width, bucket });
+  }
+  return out;
+}
+
 /**
- * The rollup rows of `events`: one per distinct key and width (minute, hour, day), counters summed,
- * sorted by key (the same lock order on every node).
+ * The rollup rows of `events`: one per distinct key and width (minute, hour, day), counters summed;
+ * the minute rows are summed from the events, the hour rows from the minute rows, the day rows from
+ * the hour rows. `ordered`: sorted by key, so that concurrent flushes of several nodes lock rows in
+ * the same order (PostgreSQL); SQLite has one writer and needs no order.
  */
-export function rollupRows(events: readonly RollupSource[]): UsageRollupRow[] {
-  const byKey = new Map<string, UsageRollupRow>();
+export function rollupRows(events: readonly RollupSource[], ordered = true): UsageRollupRow[] {
+  const minutes = new Map<string, Acc>();
   for (const e of events) {
     const sec = Math.floor(e.created_at / 1000);
+    const bucket = sec - (sec % 60);
     const kind = usageKindOf(e.endpoint);
     const user = e.key_owner_type === 'user' && e.key_owner_id ? e.key_owner_id : '';
     const project = e.project_id ?? '';
     const key = e.api_key_id ?? '';
     const tier = (kind === 'images' ? e.image_size : e.service_tier) ?? '';
-    const rest = SEP + kind + SEP + project + SEP + user + SEP + key + SEP + e.model + SEP + e.batch + SEP + tier;
-    for (const width of [60, 3600, 86400]) {
-      const bucket = sec - (sec % width);
-      const k = e.org_id + SEP + width + SEP + String(bucket).padStart(12, '0') + rest;
-      const r = byKey.get(k);
-      if (r) {
-        r.requests += 1;
-        r.input_tokens += e.prompt_tokens;
-        r.cached_input_tokens += e.cached_input_tokens;
-        r.output_tokens += e.completion_tokens;
-        r.images += e.images;
-        r.characters += e.characters;
-        r.audio_ms += e.audio_ms;
-        r.cost_input_nano_usd += e.cost_input;
-        r.cost_cached_input_nano_usd += e.cost_cached_input;
-        r.cost_output_nano_usd += e.cost_output;
-      } else {
-        byKey.set(k, {
-          org_id: e.org_id,
-          width,
-          kind,
-          bucket,
-          project_id: project,
-          user_id: user,
-          api_key_id: key,
-          model: e.model,
-          batch: e.batch,
-          service_tier: tier,
-          requests: 1,
-          input_tokens: e.prompt_tokens,
-          cached_input_tokens: e.cached_input_tokens,
-          output_tokens: e.completion_tokens,
-          images: e.images,
-          characters: e.characters,
-          audio_ms: e.audio_ms,
-          cost_input_nano_usd: e.cost_input,
-          cost_cached_input_nano_usd: e.cost_cached_input,
-          cost_output_nano_usd: e.cost_output,
-        });
-      }
+    const dims = e.org_id + SEP + kind + SEP + project + SEP + user + SEP + key + SEP + e.model + SEP + e.batch + SEP + tier;
+    const k = dims + SEP + bucket;
+    const r = minutes.get(k);
+    if (r) {
+      r.requests += 1;
+      r.input_tokens += e.prompt_tokens;
+      r.cached_input_tokens += e.cached_input_tokens;
+      r.output_tokens += e.completion_tokens;
+      r.images += e.images;
+      r.characters += e.characters;
+      r.audio_ms += e.audio_ms;
+      r.cost_input_nano_usd += e.cost_input;
+      r.cost_cached_input_nano_usd += e.cost_cached_input;
+      r.cost_output_nano_usd += e.cost_output;
+    } else {
+      minutes.set(k, {
+        dims,
+        org_id: e.org_id,
+        width: 60,
+        kind,
+        bucket,
+        project_id: project,
+        user_id: user,
+        api_key_id: key,
+        model: e.model,
+        batch: e.batch,
+        service_tier: tier,
+        requests: 1,
+        input_tokens: e.prompt_tokens,
+        cached_input_tokens: e.cached_input_tokens,
+        output_tokens: e.completion_tokens,
+        images: e.images,
+        characters: e.characters,
+        audio_ms: e.audio_ms,
+        cost_input_nano_usd: e.cost_input,
+        cost_cached_input_nano_usd: e.cost_cached_input,
+        cost_output_nano_usd: e.cost_output,
+      });
     }
   }
-  const keys = [...byKey.keys()].sort();
-  return keys.map((k) => byKey.get(k)!);
+  const hours = widen(minutes.values(), 3600);
+  const days = widen(hours.values(), 86400);
+  const all: Acc[] = [...minutes.values(), ...hours.values(), ...days.values()];
+  if (ordered) {
+    const keyOf = (r: Acc) => `${r.width}${SEP}${String(r.bucket).padStart(12, '0')}${SEP}${r.dims}`;
+    const keyed = all.map((r) => [keyOf(r), r] as const);
+    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return keyed.map(([, r]) => strip(r));
+  }
+  return all;
+}
+
+/** The row without its `dims` helper (PostgreSQL's jsonb_to_recordset would ignore it; the size would not). */
+function strip(r: Acc): UsageRollupRow {
+  const { dims: _dims, ...row } = r;
+  return row;
 }
 
 /**

@@ -12,7 +12,7 @@
 import { CompiledQuery, PostgresAdapter, type ColumnType } from 'kysely';
 import type SQLite from 'better-sqlite3';
 import type { Executor, Tx } from './db.ts';
-import type { UsageEventsTable, UsageRollupsTable } from './schema.ts';
+import type { UsageDailyTable, UsageEventsTable, UsageRollupsTable } from './schema.ts';
 
 /** One event row, every column given. */
 export type UsageEventRow = { [K in keyof UsageEventsTable]: UsageEventsTable[K] extends ColumnType<infer S, unknown, unknown> ? S : UsageEventsTable[K] };
@@ -101,9 +101,9 @@ const ROLLUP_KEY: ReadonlyArray<readonly [keyof UsageRollupRow & string, string]
   ['kind', 'text'],
   ['bucket', 'bigint'],
   ['project_id', 'text'],
+  ['model', 'text'],
   ['user_id', 'text'],
   ['api_key_id', 'text'],
-  ['model', 'text'],
   ['batch', 'integer'],
   ['service_tier', 'text'],
 ];
@@ -147,6 +147,37 @@ export async function upsertUsageRollups(tx: Tx | Executor, rows: readonly Usage
     const params = ROLLUP_NAMES.map((c) => r[c]);
     if (stmt) stmt.run(params);
     else await tx.executeQuery(CompiledQuery.raw(SQLITE_ROLLUP, params));
+    if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
+  }
+}
+
+/** One `usage_daily` row to add (every counter given). */
+export type UsageDailyRow = { [K in keyof UsageDailyTable]: UsageDailyTable[K] extends ColumnType<infer S, unknown, unknown> ? S : UsageDailyTable[K] };
+
+const DAILY_KEY = ['org_id', 'day', 'project_id', 'user_id', 'session_id', 'model'] as const;
+const DAILY_COUNTERS = ['requests', 'prompt_tokens', 'completion_tokens', 'cached_input_tokens', 'cost_nano_usd', 'errors'] as const;
+const DAILY_NAMES = [...DAILY_KEY, ...DAILY_COUNTERS];
+const DAILY_CONFLICT = `on conflict (${DAILY_KEY.map((c) => `"${c}"`).join(', ')}) do update set ${DAILY_COUNTERS.map((c) => `"${c}" = "usage_daily"."${c}" + excluded."${c}"`).join(', ')}`;
+const SQLITE_DAILY = `insert into "usage_daily" (${DAILY_NAMES.map((c) => `"${c}"`).join(', ')}) values (${DAILY_NAMES.map(() => '?').join(', ')}) ${DAILY_CONFLICT}`;
+const PG_DAILY = `insert into "usage_daily" (${DAILY_NAMES.map((c) => `"${c}"`).join(', ')}) select ${DAILY_NAMES.map((c) => `"${c}"`).join(', ')} from jsonb_to_recordset($1::jsonb) as x(${[...DAILY_KEY.map((c) => [c, 'text'] as const), ...DAILY_COUNTERS.map((c) => [c, 'bigint'] as const)].map(([c, t]) => `"${c}" ${t}`).join(', ')}) ${DAILY_CONFLICT}`;
+const preparedDaily = new WeakMap<SQLite.Database, SQLite.Statement>();
+
+/** Adds `rows` (distinct keys, in key order) to `usage_daily` inside `tx`, as upsertUsageRollups does for the rollups. */
+export async function upsertUsageDaily(tx: Tx | Executor, rows: readonly UsageDailyRow[], sqlite: SQLite.Database | null = null): Promise<void> {
+  if (tx.getExecutor().adapter instanceof PostgresAdapter) {
+    for (let i = 0; i < rows.length; i += PG_SLICE) {
+      await tx.executeQuery(CompiledQuery.raw(PG_DAILY, [JSON.stringify(rows.slice(i, i + PG_SLICE))]));
+      if (i + PG_SLICE < rows.length) await turn();
+    }
+    return;
+  }
+  let stmt = sqlite ? preparedDaily.get(sqlite) : undefined;
+  if (sqlite && !stmt) preparedDaily.set(sqlite, (stmt = sqlite.prepare(SQLITE_DAILY)));
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const params = DAILY_NAMES.map((c) => r[c]);
+    if (stmt) stmt.run(params);
+    else await tx.executeQuery(CompiledQuery.raw(SQLITE_DAILY, params));
     if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
   }
 }

@@ -45,7 +45,14 @@ async function costsPage(core: Core, req: FastifyRequest) {
   const lineItems = list(q, 'line_items', undefined, false);
   if (!w.buckets.length) return pageOf(w, () => []);
   const dims: UsageDimension[] = [...DIMENSIONS.filter((d) => groupBy.has(d)), 'model'];
-  const rows = await usageReport(core.store, { orgId: req.org.id, width: w.width, from: w.from, to: w.to, projectIds, apiKeyIds }, USAGE_KINDS, dims);
+  const rows = await usageReport(core.store, { orgId: req.org.id, width: w.width, from: w.from, to: w.to, projectIds, apiKeyIds }, USAGE_KINDS, dims, [
+    'input_tokens',
+    'cached_input_tokens',
+    'output_tokens',
+    'cost_input_nano_usd',
+    'cost_cached_input_nano_usd',
+    'cost_output_nano_usd',
+  ]);
   const wanted = lineItems ? new Set(lineItems) : null;
   const byLine = groupBy.has('line_item');
   const buckets = new Map<number, Line[]>();

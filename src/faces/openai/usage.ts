@@ -147,6 +147,8 @@ interface UsageEndpoint {
   /** Array filters accepted besides project_ids (and their allowed values, if fixed). */
   filters: Record<string, readonly string[] | null>;
   batch?: true;
+  /** The sums its counters read. */
+  sums: ReadonlyArray<keyof UsageSums>;
   counters(s: UsageSums | null): Record<string, number>;
 }
 
@@ -165,6 +167,7 @@ const ENDPOINTS: Record<string, UsageEndpoint> = {
     fields: [...PEOPLE, 'batch', 'service_tier'],
     filters: COMMON_FILTERS,
     batch: true,
+    sums: ['requests', 'input_tokens', 'cached_input_tokens', 'output_tokens'],
     counters: (x) => {
       const s = zero(x);
       return {
@@ -176,14 +179,15 @@ const ENDPOINTS: Record<string, UsageEndpoint> = {
       };
     },
   },
-  embeddings: { kind: 'embeddings', object: 'organization.usage.embeddings.result', groupBy: PEOPLE, fields: PEOPLE, filters: COMMON_FILTERS, counters: tokenCounters },
-  moderations: { kind: 'moderations', object: 'organization.usage.moderations.result', groupBy: PEOPLE, fields: PEOPLE, filters: COMMON_FILTERS, counters: tokenCounters },
+  embeddings: { kind: 'embeddings', object: 'organization.usage.embeddings.result', groupBy: PEOPLE, fields: PEOPLE, filters: COMMON_FILTERS, sums: ['requests', 'input_tokens'], counters: tokenCounters },
+  moderations: { kind: 'moderations', object: 'organization.usage.moderations.result', groupBy: PEOPLE, fields: PEOPLE, filters: COMMON_FILTERS, sums: ['requests', 'input_tokens'], counters: tokenCounters },
   images: {
     kind: 'images',
     object: 'organization.usage.images.result',
     groupBy: [...PEOPLE, 'size', 'source'],
     fields: [...PEOPLE, 'size', 'source'],
     filters: { ...COMMON_FILTERS, sources: IMAGE_SOURCES, sizes: IMAGE_SIZES },
+    sums: ['requests', 'images'],
     counters: (s) => ({ images: zero(s).images, num_model_requests: zero(s).requests }),
   },
   audio_speeches: {
@@ -192,6 +196,7 @@ const ENDPOINTS: Record<string, UsageEndpoint> = {
     groupBy: PEOPLE,
     fields: PEOPLE,
     filters: COMMON_FILTERS,
+    sums: ['requests', 'characters'],
     counters: (s) => ({ characters: zero(s).characters, num_model_requests: zero(s).requests }),
   },
   audio_transcriptions: {
@@ -200,16 +205,18 @@ const ENDPOINTS: Record<string, UsageEndpoint> = {
     groupBy: PEOPLE,
     fields: PEOPLE,
     filters: COMMON_FILTERS,
+    sums: ['requests', 'audio_ms'],
     counters: (s) => ({ seconds: Math.round(zero(s).audio_ms / 1000), num_model_requests: zero(s).requests }),
   },
-  vector_stores: { kind: null, object: 'organization.usage.vector_stores.result', groupBy: ['project_id'], fields: ['project_id'], filters: {}, counters: () => ({ usage_bytes: 0 }) },
-  code_interpreter_sessions: { kind: null, object: 'organization.usage.code_interpreter_sessions.result', groupBy: ['project_id'], fields: ['project_id'], filters: {}, counters: () => ({ num_sessions: 0 }) },
+  vector_stores: { kind: null, object: 'organization.usage.vector_stores.result', groupBy: ['project_id'], fields: ['project_id'], filters: {}, sums: [], counters: () => ({ usage_bytes: 0 }) },
+  code_interpreter_sessions: { kind: null, object: 'organization.usage.code_interpreter_sessions.result', groupBy: ['project_id'], fields: ['project_id'], filters: {}, sums: [], counters: () => ({ num_sessions: 0 }) },
   file_search_calls: {
     kind: null,
     object: 'organization.usage.file_searches.result',
     groupBy: ['project_id', 'user_id', 'api_key_id', 'vector_store_id'],
     fields: ['project_id', 'user_id', 'api_key_id', 'vector_store_id'],
     filters: { user_ids: null, api_key_ids: null, vector_store_ids: null },
+    sums: [],
     counters: () => ({ num_requests: 0 }),
   },
   web_search_calls: {
@@ -218,6 +225,7 @@ const ENDPOINTS: Record<string, UsageEndpoint> = {
     groupBy: [...PEOPLE, 'context_level', 'api_source'],
     fields: [...PEOPLE, 'context_level'],
     filters: { ...COMMON_FILTERS, context_levels: ['low', 'medium', 'high'] },
+    sums: [],
     counters: () => ({ num_model_requests: 0, num_requests: 0 }),
   },
   decisions: {
@@ -227,6 +235,7 @@ const ENDPOINTS: Record<string, UsageEndpoint> = {
     fields: [...PEOPLE, 'batch', 'service_tier'],
     filters: COMMON_FILTERS,
     batch: true,
+    sums: [],
     counters: () => ({ input_tokens: 0, output_tokens: 0, num_model_requests: 0 }),
   },
 };
@@ -261,6 +270,7 @@ async function usagePage(core: Core, req: FastifyRequest, ep: UsageEndpoint) {
     { orgId: req.org.id, width: w.width, from: w.from, to: w.to, projectIds, userIds: filters.user_ids, apiKeyIds: filters.api_key_ids, models: filters.models, batch, tiers: filters.sizes },
     [ep.kind],
     columns,
+    ep.sums,
   );
   const buckets = byBucket(rows);
   const grouped = new Set(groupBy);

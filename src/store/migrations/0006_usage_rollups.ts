@@ -40,7 +40,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('service_tier', 'text', (c) => c.notNull());
   for (const c of COUNTERS) t = t.addColumn(c, 'bigint', (b) => b.notNull().defaultTo(0));
   await t
-    .addPrimaryKeyConstraint('usage_rollups_pk', ['org_id', 'width', 'kind', 'bucket', 'project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier'])
+    .addPrimaryKeyConstraint('usage_rollups_pk', ['org_id', 'width', 'kind', 'bucket', 'project_id', 'model', 'user_id', 'api_key_id', 'batch', 'service_tier'])
     .execute();
   // one project's usage over a time range (the Usage API's project_ids filter)
   await db.schema.createIndex('usage_rollups_project').on('usage_rollups').columns(['org_id', 'width', 'kind', 'project_id', 'bucket']).execute();
