@@ -103,6 +103,27 @@ for (const dialect of await testDialects()) {
       });
     }
 
+    test('many keys in one flush (multi-row statements and their remainder): every row as summed in memory', async () => {
+      const orgId = 'org-m';
+      const now = Date.now();
+      await store.db.insertInto('organizations').values({ id: orgId, slug: orgId, name: orgId, use_default_llm_key: 0, free_trial_enabled: 0, free_trial_metadata: null, created_at: now, updated_at: now }).execute();
+      const rec = new UsageRecorder(store, { onError: () => {} });
+      const evs: GatewayUsage[] = [];
+      for (let i = 0; i < 1037; i++) evs.push(ev(orgId, { projectId: `proj_${i % 13}`, model: `m${i % 5}`, at: H + (i % 97) * 60_000 + i, inputTokens: i, cachedInputTokens: 0 }));
+      for (const e of evs) rec.add(e);
+      await rec.flush();
+      for (const e of evs.slice(0, 100)) rec.add(e); // a second flush adds to existing rows
+      await rec.flush();
+      const stored = await rowsOf(orgId);
+      const byWidth = (w: number) => stored.filter((r) => r.width === w);
+      for (const w of [60, 3600, 86400]) {
+        assert.equal(byWidth(w).reduce((a, r) => a + r.requests, 0), 1137, `width ${w}`);
+        assert.equal(byWidth(w).reduce((a, r) => a + r.input_tokens, 0), evs.reduce((a, e) => a + e.inputTokens, 0) + evs.slice(0, 100).reduce((a, e) => a + e.inputTokens, 0), `width ${w}`);
+      }
+      // as many minute rows as distinct (minute, project, model)
+      assert.equal(byWidth(60).length, new Set(evs.map((e) => `${Math.floor(e.at / 60_000)}|${e.projectId}|${e.model}`)).size);
+    });
+
     test('compaction deletes minute rows older than the retention; hour and day rows stay', async () => {
       const orgId = 'org-c';
       const now = H + 30 * 86_400_000;
