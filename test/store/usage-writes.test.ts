@@ -15,7 +15,7 @@ function row(i: number, over: Partial<UsageEventRow> = {}): UsageEventRow {
     project_id: i % 3 ? 'proj_1' : null,
     api_key_id: `key_${i % 5}`,
     user_id: i % 2 ? 'alice@example.com' : null,
-    session_id: i % 4 ? null : "sess-'quoted' \"too\"",
+    session_id: i % 4 ? null : "sess-'quoted' \"too\" {a,b} back\\slash NULL",
     model: 'gpt-4o',
     prompt_tokens: 2 ** 40 + i,
     completion_tokens: i,
