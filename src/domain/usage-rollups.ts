@@ -64,9 +64,35 @@ export interface RollupSource {
 
 const SEP = '\u0001';
 
-type Acc = UsageRollupRow & { dims: string };
+type Acc = UsageRollupRow & { dims: number };
 
-function addTo(r: UsageRollupRow, x: { requests: number; input_tokens: number; cached_input_tokens: number; output_tokens: number; images: number; characters: number; audio_ms: number; cost_input_nano_usd: number; cost_cached_input_nano_usd: number; cost_output_nano_usd: number }): void {
+function accOf(r: Acc, width: number, bucket: number): Acc {
+  return {
+    dims: r.dims,
+    org_id: r.org_id,
+    width,
+    kind: r.kind,
+    bucket,
+    project_id: r.project_id,
+    user_id: r.user_id,
+    api_key_id: r.api_key_id,
+    model: r.model,
+    batch: r.batch,
+    service_tier: r.service_tier,
+    requests: r.requests,
+    input_tokens: r.input_tokens,
+    cached_input_tokens: r.cached_input_tokens,
+    output_tokens: r.output_tokens,
+    images: r.images,
+    characters: r.characters,
+    audio_ms: r.audio_ms,
+    cost_input_nano_usd: r.cost_input_nano_usd,
+    cost_cached_input_nano_usd: r.cost_cached_input_nano_usd,
+    cost_output_nano_usd: r.cost_output_nano_usd,
+  };
+}
+
+function addTo(r: UsageRollupRow, x: UsageRollupRow): void {
   r.requests += x.requests;
   r.input_tokens += x.input_tokens;
   r.cached_input_tokens += x.cached_input_tokens;
@@ -79,15 +105,21 @@ function addTo(r: UsageRollupRow, x: { requests: number; input_tokens: number; c
   r.cost_output_nano_usd += x.cost_output_nano_usd;
 }
 
+/**
+ * A numeric key of (dimensions, bucket): the dimensions' interned id times 2^26, plus the bucket in
+ * units of `width` (minutes since 1970 stay below 2^26 until 2097); exact below 2^53.
+ */
+const keyOf = (dims: number, bucket: number, width: number): number => dims * 67_108_864 + bucket / width;
+
 /** Sums `rows` (of one width) into rows of the wider `width`, keeping their dimensions. */
-function widen(rows: Iterable<Acc>, width: number): Map<string, Acc> {
-  const out = new Map<string, Acc>();
+function widen(rows: Iterable<Acc>, width: number): Map<number, Acc> {
+  const out = new Map<number, Acc>();
   for (const r of rows) {
     const bucket = r.bucket - (r.bucket % width);
-    const k = r.dims + SEP + bucket;
+    const k = keyOf(r.dims, bucket, width);
     const w = out.get(k);
     if (w) addTo(w, r);
-    else out.set(k, { ...r, width, bucket });
+    else out.set(k, accOf(r, width, bucket));
   }
   return out;
 }
@@ -99,7 +131,9 @@ function widen(rows: Iterable<Acc>, width: number): Map<string, Acc> {
  * the same order (PostgreSQL); SQLite has one writer and needs no order.
  */
 export function rollupRows(events: readonly RollupSource[], ordered = true): UsageRollupRow[] {
-  const minutes = new Map<string, Acc>();
+  const interned = new Map<string, number>();
+  const dimsText: string[] = [];
+  const minutes = new Map<number, Acc>();
   for (const e of events) {
     const sec = Math.floor(e.created_at / 1000);
     const bucket = sec - (sec % 60);
@@ -108,8 +142,14 @@ export function rollupRows(events: readonly RollupSource[], ordered = true): Usa
     const project = e.project_id ?? '';
     const key = e.api_key_id ?? '';
     const tier = (kind === 'images' ? e.image_size : e.service_tier) ?? '';
-    const dims = e.org_id + SEP + kind + SEP + project + SEP + user + SEP + key + SEP + e.model + SEP + e.batch + SEP + tier;
-    const k = dims + SEP + bucket;
+    const text = e.org_id + SEP + kind + SEP + project + SEP + user + SEP + key + SEP + e.model + SEP + e.batch + SEP + tier;
+    let dims = interned.get(text);
+    if (dims === undefined) {
+      dims = dimsText.length;
+      interned.set(text, dims);
+      dimsText.push(text);
+    }
+    const k = keyOf(dims, bucket, 60);
     const r = minutes.get(k);
     if (r) {
       r.requests += 1;
@@ -152,10 +192,12 @@ export function rollupRows(events: readonly RollupSource[], ordered = true): Usa
   const days = widen(hours.values(), 86400);
   const all: Acc[] = [...minutes.values(), ...hours.values(), ...days.values()];
   if (ordered) {
-    const keyOf = (r: Acc) => `${r.width}${SEP}${String(r.bucket).padStart(12, '0')}${SEP}${r.dims}`;
-    const keyed = all.map((r) => [keyOf(r), r] as const);
-    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return keyed.map(([, r]) => strip(r));
+    // one total order every node uses: width, bucket, then the dimensions as text
+    const order = dimsText.map((_, i) => i).sort((a, b) => (dimsText[a]! < dimsText[b]! ? -1 : dimsText[a]! > dimsText[b]! ? 1 : 0));
+    const rank = new Array<number>(order.length);
+    order.forEach((d, i) => (rank[d] = i));
+    all.sort((a, b) => a.width - b.width || a.bucket - b.bucket || rank[a.dims]! - rank[b.dims]!);
+    return all.map(strip);
   }
   return all;
 }

@@ -29,7 +29,7 @@ test('gateway endpoints map to usage kinds', () => {
   assert.deepEqual(kinds, ['completions', 'completions', 'completions', 'completions', 'embeddings', 'moderations', 'images', 'images', 'audio_speeches', 'audio_transcriptions', 'audio_transcriptions']);
 });
 
-test('rollupRows: one row per key and width, sorted, sums exact', () => {
+test('rollupRows: one row per key and width, in key order (width, bucket, dimensions), sums exact', () => {
   const base = { org_id: 'o', project_id: null, api_key_id: 'k', key_owner_type: 'service_account', key_owner_id: 'sa', model: 'm', endpoint: 'embeddings', batch: 0, service_tier: null, prompt_tokens: 3, cached_input_tokens: 0, completion_tokens: 0, images: 0, characters: 0, audio_ms: 0, cost_input: 1, cost_cached_input: 0, cost_output: 0 };
   const rows = rollupRows([{ ...base, created_at: H }, { ...base, created_at: H + 59_999 }, { ...base, created_at: H + 60_000 }]);
   assert.deepEqual(rows.map((r) => [r.width, r.bucket, r.requests, r.input_tokens, r.project_id, r.user_id, r.service_tier, r.kind]), [
@@ -37,7 +37,7 @@ test('rollupRows: one row per key and width, sorted, sums exact', () => {
     [60, sec(H), 2, 6, '', '', '', 'embeddings'],
     [60, sec(H) + 60, 1, 3, '', '', '', 'embeddings'],
     [86400, sec(H) - (sec(H) % 86400), 3, 9, '', '', '', 'embeddings'],
-  ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+  ].sort((a, b) => (a[0] as number) - (b[0] as number)));
 });
 
 for (const dialect of await testDialects()) {
