@@ -162,6 +162,7 @@ export class UsageRecorder {
   private readonly minuteRetentionDays: number;
   private readonly compactEveryMs: number;
   private compactTimer: NodeJS.Timeout | null = null;
+  private firstCompact: NodeJS.Timeout | null = null;
   private compacting: Promise<number> | null = null;
 
   constructor(
@@ -247,9 +248,13 @@ export class UsageRecorder {
     }, this.flushMs);
     this.timer.unref();
     if (this.minuteRetentionDays && !this.compactTimer) {
-      this.compactTimer = setInterval(() => {
+      const run = () => {
         this.compact().catch((err) => this.report(new Error(`usage rollup compaction failed: ${err instanceof Error ? err.message : String(err)}`)));
-      }, this.compactEveryMs);
+      };
+      // once a minute after start (a node restarted more often than compactEveryMs still compacts), then every compactEveryMs
+      this.firstCompact = setTimeout(run, Math.min(60_000, this.compactEveryMs));
+      this.firstCompact.unref();
+      this.compactTimer = setInterval(run, this.compactEveryMs);
       this.compactTimer.unref();
     }
   }
@@ -260,6 +265,8 @@ export class UsageRecorder {
     this.timer = null;
     if (this.compactTimer) clearInterval(this.compactTimer);
     this.compactTimer = null;
+    if (this.firstCompact) clearTimeout(this.firstCompact);
+    this.firstCompact = null;
     this.stopped = true;
     await this.compacting?.catch(() => 0);
     await this.flush();
