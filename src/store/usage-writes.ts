@@ -126,7 +126,6 @@ const SQLITE_ROLLUP = `insert into "usage_rollups" (${ROLLUP_NAMES.map((c) => `"
 const ROLLUP_TYPES = [...ROLLUP_KEY, ...ROLLUP_COUNTERS.map((c) => [c, 'bigint'] as const)].map(([, t]) => t);
 const PG_ROLLUP = `insert into "usage_rollups" (${ROLLUP_NAMES.map((c) => `"${c}"`).join(', ')}) select * from unnest(${ROLLUP_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ${ROLLUP_CONFLICT}`;
 const preparedRollup = new WeakMap<SQLite.Database, SQLite.Statement>();
-const SQLITE_ROLLUP_MULTI_LAZY = () => multiRowSql('usage_rollups', ROLLUP_NAMES, ROLLUP_CONFLICT);
 
 /**
  * Adds `rows` to the usage rollups inside `tx` (insert, or add the counters to the row of the same
@@ -142,55 +141,15 @@ export async function upsertUsageRollups(tx: Tx | Executor, rows: readonly Usage
     }
     return;
   }
-  if (sqlite) return sqliteMultiRow(sqlite, preparedRollup, SQLITE_ROLLUP_MULTI_LAZY(), SQLITE_ROLLUP, ROLLUP_NAMES, rows);
-  for (const r of rows) await tx.executeQuery(CompiledQuery.raw(SQLITE_ROLLUP, ROLLUP_NAMES.map((c) => r[c])));
-}
-
-/** Rows per multi-row SQLite statement: fewer statement runs (each costs more than its B-tree work). */
-export const SQLITE_MULTI = 25;
-
-/**
- * Runs `rows` through one prepared statement of SQLITE_MULTI rows (and the single-row one for the
- * rest), SQLITE_SLICE-ish rows between turns of the event loop.
- */
-async function sqliteMultiRow<R>(
-  sqlite: SQLite.Database,
-  cache: WeakMap<SQLite.Database, SQLite.Statement>,
-  multiSql: string,
-  singleSql: string,
-  names: ReadonlyArray<keyof R & string>,
-  rows: readonly R[],
-): Promise<void> {
-  let multi = cache.get(sqlite);
-  if (!multi) cache.set(sqlite, (multi = sqlite.prepare(multiSql)));
-  let single: SQLite.Statement | undefined;
-  let i = 0;
-  let sinceTurn = 0;
-  const params: unknown[] = [];
-  for (; i + SQLITE_MULTI <= rows.length; i += SQLITE_MULTI) {
-    params.length = 0;
-    for (let j = i; j < i + SQLITE_MULTI; j++) {
-      const r = rows[j]!;
-      for (const c of names) params.push(r[c]);
-    }
-    multi.run(params);
-    sinceTurn += SQLITE_MULTI;
-    if (sinceTurn >= SQLITE_SLICE * 4) {
-      sinceTurn = 0;
-      await turn();
-    }
-  }
-  for (; i < rows.length; i++) {
-    single ??= sqlite.prepare(singleSql);
+  let stmt = sqlite ? preparedRollup.get(sqlite) : undefined;
+  if (sqlite && !stmt) preparedRollup.set(sqlite, (stmt = sqlite.prepare(SQLITE_ROLLUP)));
+  for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    single.run(names.map((c) => r[c]));
+    const params = ROLLUP_NAMES.map((c) => r[c]);
+    if (stmt) stmt.run(params);
+    else await tx.executeQuery(CompiledQuery.raw(SQLITE_ROLLUP, params));
+    if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
   }
-}
-
-/** `insert … values (…), (…) … on conflict …` for SQLITE_MULTI rows. */
-function multiRowSql(table: string, names: readonly string[], conflict: string): string {
-  const one = `(${names.map(() => '?').join(', ')})`;
-  return `insert into "${table}" (${names.map((c) => `"${c}"`).join(', ')}) values ${Array.from({ length: SQLITE_MULTI }, () => one).join(', ')} ${conflict}`;
 }
 
 /** One `usage_daily` row to add (every counter given). */
