@@ -103,7 +103,7 @@ for (const dialect of await testDialects()) {
       });
     }
 
-    test('many keys in one flush (multi-row statements and their remainder): every row as summed in memory', async () => {
+    test('many keys in one flush, then more: every row as summed in memory', async () => {
       const orgId = 'org-m';
       const now = Date.now();
       await store.db.insertInto('organizations').values({ id: orgId, slug: orgId, name: orgId, use_default_llm_key: 0, free_trial_enabled: 0, free_trial_metadata: null, created_at: now, updated_at: now }).execute();
