@@ -29,6 +29,7 @@ export interface Config {
   keyCacheMax: number;
   keyCacheTtlMs: number;
   usageFlushMs: number;
+  usageMinuteRetentionDays: number;
   shutdownTimeoutMs: number;
   /** Longest wait for an upstream provider (its answer's start, then each chunk): a 504 after it. */
   upstreamTimeoutMs: number;
@@ -73,6 +74,7 @@ export const SETTINGS = {
   keyCacheMax: { env: 'KEYPLANE_KEY_CACHE_MAX', flag: '--key-cache-max', describe: 'entries in the key verification cache' },
   keyCacheTtlMs: { env: 'KEYPLANE_KEY_CACHE_TTL_MS', flag: '--key-cache-ttl-ms', describe: 'longest time a verified key is trusted without a database read' },
   usageFlushMs: { env: 'KEYPLANE_USAGE_FLUSH_MS', flag: '--usage-flush-ms', describe: 'how often buffered last_used_at, call counts and gateway usage events are written' },
+  usageMinuteRetentionDays: { env: 'KEYPLANE_USAGE_MINUTE_RETENTION_DAYS', flag: '--usage-minute-retention-days', describe: 'days per-minute usage rollups (the Usage API\'s 1m buckets) are kept; hour and day rollups stay (0: keep forever)' },
   shutdownTimeoutMs: { env: 'KEYPLANE_SHUTDOWN_TIMEOUT_MS', flag: '--shutdown-timeout-ms', describe: 'how long SIGTERM waits for in-flight requests' },
   upstreamTimeoutMs: { env: 'KEYPLANE_UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout-ms', describe: 'gateway: longest wait for an upstream answer to start, and between its chunks (504 after)' },
   defaultOutputTokens: { env: 'KEYPLANE_DEFAULT_OUTPUT_TOKENS', flag: '--default-output-tokens', describe: 'gateway: output tokens reserved against token limits when a request names no max_tokens' },
@@ -207,6 +209,7 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     keyCacheMax: int('keyCacheMax', 100_000, 1, 10_000_000),
     keyCacheTtlMs: int('keyCacheTtlMs', 60_000, 0, 86_400_000),
     usageFlushMs: int('usageFlushMs', 1_000, 10, 3_600_000),
+    usageMinuteRetentionDays: int('usageMinuteRetentionDays', 7, 0, 36_500),
     shutdownTimeoutMs: int('shutdownTimeoutMs', 10_000, 0, 600_000),
     upstreamTimeoutMs: int('upstreamTimeoutMs', 600_000, 100, 3_600_000),
     defaultOutputTokens: int('defaultOutputTokens', 512, 1, 1_000_000),

@@ -45,6 +45,7 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
     keyCacheMax: config.keyCacheMax,
     keyCacheTtlMs: config.keyCacheTtlMs,
     usageFlushMs: config.usageFlushMs,
+    usageMinuteRetentionDays: config.usageMinuteRetentionDays,
     freeTrial: { tokens: config.freeTrialTokens || null, requests: config.freeTrialRequests || null, days: config.freeTrialDays || null },
     databaseUrl: config.databaseUrl,
     modelCatalog: config.modelsFile?.catalog,

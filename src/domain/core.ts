@@ -37,6 +37,8 @@ export interface CoreOptions {
   keyCacheTtlMs?: number;
   /** How often buffered key usage and buffered gateway usage events are written (default 1000 ms). */
   usageFlushMs?: number;
+  /** Days per-minute usage rollups are kept (0: forever); default 7. */
+  usageMinuteRetentionDays?: number;
   /** The operator's default free-trial allowance (KEYPLANE_FREE_TRIAL_TOKENS / _REQUESTS / _DAYS). */
   freeTrial?: TrialAllowance;
   /** Provider-credential resolutions cached in process (entries; default 10 000). */
@@ -160,6 +162,7 @@ export class Core {
     const onBackgroundError = opts.onBackgroundError;
     this.usageRecorder = new UsageRecorder(store, {
       flushMs: opts.usageFlushMs ?? 1000,
+      minuteRetentionDays: opts.usageMinuteRetentionDays ?? 7,
       now,
       ...(onBackgroundError ? { onError: (err: Error) => onBackgroundError(err, 'usage recording') } : {}),
     });

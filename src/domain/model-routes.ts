@@ -132,6 +132,12 @@ export function checkRouteFields(model: string, entry: Record<string, unknown>):
   }
 }
 
+/** Cost of a request in nano-USD per line item (input = uncached input, cached input, output), each rounded. */
+export function costPartsNanoUsd(prices: Prices, t: { inputTokens: number; cachedInputTokens: number; outputTokens: number }): { input: number; cachedInput: number; output: number } {
+  const uncached = Math.max(0, t.inputTokens - t.cachedInputTokens);
+  return { input: Math.round(uncached * prices.input * 1000), cachedInput: Math.round(t.cachedInputTokens * prices.cachedInput * 1000), output: Math.round(t.outputTokens * prices.output * 1000) };
+}
+
 /** Cost of a request in nano-USD (1e-9 USD): exact integers that sum without drift. */
 export function costNanoUsd(prices: Prices, t: { inputTokens: number; cachedInputTokens: number; outputTokens: number }): number {
   const uncached = Math.max(0, t.inputTokens - t.cachedInputTokens);

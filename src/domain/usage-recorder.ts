@@ -21,10 +21,9 @@
 // Units: tokens, images and audio bytes are integer counts; audio duration is taken in seconds and
 // stored as integer milliseconds (`audio_ms`); cost is integer billionths of a US dollar
 // (`cost_nano_usd`), so sums are exact. Fractions are rounded to the nearest integer.
-import type { Insertable } from 'kysely';
 import type { Store } from '../store/db.ts';
-import type { UsageDailyTable } from '../store/schema.ts';
-import { insertUsageEvents, type UsageEventRow } from '../store/usage-writes.ts';
+import { insertUsageEvents, upsertUsageDaily, upsertUsageRollups, type UsageDailyRow, type UsageEventRow } from '../store/usage-writes.ts';
+import { compactMinuteRollups, rollupRows } from './usage-rollups.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 import { utcDay } from './usage.ts';
 
@@ -66,6 +65,16 @@ export interface GatewayUsage {
   stream: boolean;
   /** When the request happened, epoch milliseconds. */
   at: number;
+  /** The service tier the upstream reported (else the one requested); absent or null when neither said. */
+  serviceTier?: string | null;
+  /** A batch request (the gateway's never are). */
+  batch?: boolean;
+  /** Characters of a speech request's input. */
+  characters?: number;
+  /** The size an image request asked for (`1024x1024`); kept in the image rollups, not in the event. */
+  imageSize?: string | null;
+  /** costNanoUsd split by line item (input, cached input, output); absent: all of it counts as input. */
+  costParts?: { input: number; cachedInput: number; output: number };
 }
 
 /** What a flush listener learns of each event written. */
@@ -79,9 +88,16 @@ export interface UsageRecorderOptions {
   /** Receives every problem: clamped or dropped events, failed flushes, overflow. Never on the caller's stack as a throw. */
   onError?: (err: Error) => void;
   now?: () => number;
+  /**
+   * Days per-minute rollups are kept (KEYPLANE_USAGE_MINUTE_RETENTION_DAYS, default 7); older ones
+   * are deleted every compactEveryMs (default one hour) while the timer runs. 0: never.
+   */
+  minuteRetentionDays?: number;
+  compactEveryMs?: number;
 }
 
-type EventRow = UsageEventRow & { status: number };
+/** An event as buffered: its row, plus the cost split that only the rollups keep. */
+type EventRow = UsageEventRow & { status: number; cost_input: number; cost_cached_input: number; cost_output: number; image_size: string | null };
 
 /** The largest value of one counter of one event: far above any real request, and sums stay exact. */
 export const MAX_COUNT = 2 ** 45;
@@ -153,6 +169,11 @@ export class UsageRecorder {
   private readonly unflushedOrg = new Map<string, number>();
   private readonly unflushedProject = new Map<string, number>();
   private readonly flushedListeners = new Set<(rows: ReadonlyArray<FlushedUsage>) => void>();
+  private readonly minuteRetentionDays: number;
+  private readonly compactEveryMs: number;
+  private compactTimer: NodeJS.Timeout | null = null;
+  private firstCompact: NodeJS.Timeout | null = null;
+  private compacting: Promise<number> | null = null;
 
   constructor(
     private readonly store: Pick<Store, 'db'> & Partial<Pick<Store, 'sqlite'>>,
@@ -162,6 +183,22 @@ export class UsageRecorder {
     this.maxBuffered = Math.max(1, opts.maxBuffered ?? 100_000);
     this.onError = opts.onError ?? ((err) => console.error(`keyplane usage recorder: ${err.message}`));
     this.now = opts.now ?? Date.now;
+    this.minuteRetentionDays = Math.max(0, opts.minuteRetentionDays ?? 7);
+    this.compactEveryMs = Math.max(1000, opts.compactEveryMs ?? 3_600_000);
+  }
+
+  /**
+   * Deletes the per-minute rollups older than the retention (hour and day rows stay); returns how
+   * many. Runs off the request path, on the compaction timer; one at a time.
+   */
+  compact(now = this.now()): Promise<number> {
+    if (!this.minuteRetentionDays) return Promise.resolve(0);
+    if (this.compacting) return this.compacting;
+    const run = compactMinuteRollups(this.store, now - this.minuteRetentionDays * 86_400_000).finally(() => {
+      this.compacting = null;
+    });
+    this.compacting = run;
+    return run;
   }
 
   /** Cost in nano-USD this recorder holds and has not written yet, of an organization or (with projectId) of one of its projects. */
@@ -247,13 +284,28 @@ export class UsageRecorder {
       this.flush().catch((err) => this.report(err instanceof Error ? err : new Error(String(err))));
     }, this.flushMs);
     this.timer.unref();
+    if (this.minuteRetentionDays && !this.compactTimer) {
+      const run = () => {
+        this.compact().catch((err) => this.report(new Error(`usage rollup compaction failed: ${err instanceof Error ? err.message : String(err)}`)));
+      };
+      // once a minute after start (a node restarted more often than compactEveryMs still compacts), then every compactEveryMs
+      this.firstCompact = setTimeout(run, Math.min(60_000, this.compactEveryMs));
+      this.firstCompact.unref();
+      this.compactTimer = setInterval(run, this.compactEveryMs);
+      this.compactTimer.unref();
+    }
   }
 
   /** Stops the timer and flushes what is left; rejects when that last flush fails. Adds after it are dropped. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.compactTimer) clearInterval(this.compactTimer);
+    this.compactTimer = null;
+    if (this.firstCompact) clearTimeout(this.firstCompact);
+    this.firstCompact = null;
     this.stopped = true;
+    await this.compacting?.catch(() => 0);
     await this.flush();
   }
 
@@ -276,24 +328,12 @@ export class UsageRecorder {
         // events first; the rollups count only the rows actually inserted (see the header)
         const inserted = await insertUsageEvents(tx, rows, this.store.sqlite ?? null);
         await yieldToEventLoop();
-        const daily = rollups(inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id)));
-        for (const part of chunks(daily)) {
-          await tx
-            .insertInto('usage_daily')
-            .values(part)
-            .onConflict((oc) =>
-              oc.columns(['org_id', 'day', 'project_id', 'user_id', 'session_id', 'model']).doUpdateSet((eb) => ({
-                requests: eb('usage_daily.requests', '+', eb.ref('excluded.requests')),
-                prompt_tokens: eb('usage_daily.prompt_tokens', '+', eb.ref('excluded.prompt_tokens')),
-                completion_tokens: eb('usage_daily.completion_tokens', '+', eb.ref('excluded.completion_tokens')),
-                cached_input_tokens: eb('usage_daily.cached_input_tokens', '+', eb.ref('excluded.cached_input_tokens')),
-                cost_nano_usd: eb('usage_daily.cost_nano_usd', '+', eb.ref('excluded.cost_nano_usd')),
-                errors: eb('usage_daily.errors', '+', eb.ref('excluded.errors')),
-              })),
-            )
-            .execute();
-          await yieldToEventLoop();
-        }
+        const written = inserted.size === rows.length ? rows : rows.filter((e) => inserted.has(e.id));
+        // the Usage and Costs APIs count requests that were answered (2xx/3xx) or used something (a
+        // stream the client closed after its usage arrived): a refusal or failure without usage is not counted
+        await upsertUsageRollups(tx, rollupRows(written.filter(usedSomething), !this.store.sqlite), this.store.sqlite ?? null);
+        await yieldToEventLoop();
+        await upsertUsageDaily(tx, rollups(written), this.store.sqlite ?? null);
       });
     } catch (err) {
       this.requeue(batch);
@@ -360,6 +400,16 @@ export class UsageRecorder {
     }
     at = Math.round(at);
     const status = bounded(ev.status, 'status', 999, problems);
+    const cost = count(ev.costNanoUsd, 'costNanoUsd', problems);
+    const parts = ev.costParts;
+    let costInput = cost;
+    let costCached = 0;
+    let costOutput = 0;
+    if (parts && typeof parts === 'object') {
+      costInput = count(parts.input, 'costParts.input', problems);
+      costCached = count(parts.cachedInput, 'costParts.cachedInput', problems);
+      costOutput = count(parts.output, 'costParts.output', problems);
+    }
     return {
       id: newId(ID_PREFIX.usage, at),
       org_id: orgId,
@@ -381,27 +431,30 @@ export class UsageRecorder {
       images: count(ev.images, 'images', problems),
       audio_ms: count(typeof ev.audioSeconds === 'number' ? ev.audioSeconds * 1000 : ev.audioSeconds, 'audioSeconds (ms)', problems),
       audio_bytes: count(ev.audioBytes, 'audioBytes', problems),
-      cost_nano_usd: count(ev.costNanoUsd, 'costNanoUsd', problems),
+      cost_nano_usd: cost,
       status,
       latency_ms: bounded(ev.latencyMs, 'latencyMs', MAX_INT32, problems),
       stream: ev.stream ? 1 : 0,
+      service_tier: text(ev.serviceTier, 'serviceTier', problems),
+      batch: ev.batch ? 1 : 0,
+      characters: ev.characters === undefined ? 0 : count(ev.characters, 'characters', problems),
+      cost_input: costInput,
+      cost_cached_input: costCached,
+      cost_output: costOutput,
+      image_size: text(ev.imageSize, 'imageSize', problems),
     };
   }
 }
 
 /** The day rollups of `rows`, one per distinct key, in key order (the same lock order on every node). */
-function rollups(rows: EventRow[]): Array<Insertable<UsageDailyTable>> {
-  const byKey = new Map<string, Insertable<UsageDailyTable> & { requests: number; prompt_tokens: number; completion_tokens: number; cached_input_tokens: number; cost_nano_usd: number; errors: number }>();
+function rollups(rows: EventRow[]): UsageDailyRow[] {
+  const byKey = new Map<string, UsageDailyRow>();
+  const days = new Map<number, string>();
   for (const e of rows) {
-    const k = {
-      org_id: e.org_id,
-      day: utcDay(e.created_at),
-      project_id: e.project_id ?? '',
-      user_id: e.user_id ?? '',
-      session_id: e.session_id ?? '',
-      model: e.model,
-    };
-    const key = JSON.stringify([k.org_id, k.day, k.project_id, k.user_id, k.session_id, k.model]);
+    const dayNo = Math.floor(e.created_at / 86_400_000);
+    let day = days.get(dayNo);
+    if (day === undefined) days.set(dayNo, (day = utcDay(e.created_at)));
+    const key = `${e.org_id}\u0001${day}\u0001${e.project_id ?? ''}\u0001${e.user_id ?? ''}\u0001${e.session_id ?? ''}\u0001${e.model}`;
     const error = e.status < 200 || e.status > 299 ? 1 : 0;
     const r = byKey.get(key);
     if (r) {
@@ -412,10 +465,28 @@ function rollups(rows: EventRow[]): Array<Insertable<UsageDailyTable>> {
       r.cost_nano_usd += e.cost_nano_usd;
       r.errors += error;
     } else {
-      byKey.set(key, { ...k, requests: 1, prompt_tokens: e.prompt_tokens, completion_tokens: e.completion_tokens, cached_input_tokens: e.cached_input_tokens, cost_nano_usd: e.cost_nano_usd, errors: error });
+      byKey.set(key, {
+        org_id: e.org_id,
+        day,
+        project_id: e.project_id ?? '',
+        user_id: e.user_id ?? '',
+        session_id: e.session_id ?? '',
+        model: e.model,
+        requests: 1,
+        prompt_tokens: e.prompt_tokens,
+        completion_tokens: e.completion_tokens,
+        cached_input_tokens: e.cached_input_tokens,
+        cost_nano_usd: e.cost_nano_usd,
+        errors: error,
+      });
     }
   }
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+}
+
+/** Whether an event counts in the Usage and Costs APIs. */
+function usedSomething(e: EventRow): boolean {
+  return (e.status >= 200 && e.status < 400) || e.prompt_tokens + e.completion_tokens + e.images + e.characters + e.audio_ms + e.cost_nano_usd > 0;
 }
 
 function chunks<T>(xs: T[]): T[][] {

@@ -9,7 +9,7 @@ import { isProjectKey, keyAllows } from '../domain/actor.ts';
 import { DomainError, forbidden } from '../domain/errors.ts';
 import { classifyError } from '../faces/common.ts';
 import { chatViaAnthropic } from './anthropic-upstream.ts';
-import { costNanoUsd, type ModelRoute } from '../domain/model-routes.ts';
+import { costPartsNanoUsd, type ModelRoute } from '../domain/model-routes.ts';
 import { badJson, limitReached, missingScope, modelNotFound, noModel } from './errors.ts';
 import { rateLimitHeaders, type Limiter, type Reservation, type LimitState } from './limiter.ts';
 import type { PolicyCache } from './policy.ts';
@@ -251,6 +251,26 @@ export interface Outcome {
   status: number;
   images: number;
   audioBytes: number;
+  /** The service tier the upstream answer reported, if it did. */
+  serviceTier?: string | null;
+  /** Seconds of audio a transcription reported. */
+  audioSeconds?: number;
+}
+
+/** The service tier an answer (or its last stream event) reports. */
+function serviceTierOf(j: unknown): string | null {
+  const o = j && typeof j === 'object' ? (j as Json) : {};
+  if (typeof o.service_tier === 'string') return o.service_tier;
+  const r = o.response && typeof o.response === 'object' ? (o.response as Json) : {};
+  return typeof r.service_tier === 'string' ? r.service_tier : null;
+}
+
+/** Seconds of audio a transcription answer reports (`usage.seconds` or `duration`). */
+function audioSecondsOf(j: unknown): number {
+  const o = j && typeof j === 'object' ? (j as Json) : {};
+  const u = o.usage && typeof o.usage === 'object' ? (o.usage as Json) : {};
+  const s = typeof u.seconds === 'number' ? u.seconds : o.duration;
+  return typeof s === 'number' && Number.isFinite(s) && s >= 0 ? s : 0;
 }
 
 /**
@@ -263,6 +283,9 @@ export function settleAndRecord(req: FastifyRequest, deps: GatewayDeps, a: Admit
   void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
   const t = tokens ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
   if (credential?.source === 'free_trial' && status > 0 && status < 400) deps.core.freeTrial.note(a.orgId, t.inputTokens + t.outputTokens);
+  const cost = tokens ? costPartsNanoUsd(a.route.prices, t) : { input: 0, cachedInput: 0, output: 0 };
+  const requestedTier = typeof a.body.service_tier === 'string' ? a.body.service_tier : null;
+  const ok = status > 0 && status < 400;
   deps.core.usageRecorder.add({
     orgId: a.orgId,
     projectId: a.projectId,
@@ -280,9 +303,14 @@ export function settleAndRecord(req: FastifyRequest, deps: GatewayDeps, a: Admit
     cachedInputTokens: t.cachedInputTokens,
     outputTokens: t.outputTokens,
     images: o.images,
-    audioSeconds: 0,
+    audioSeconds: o.audioSeconds ?? 0,
     audioBytes: o.audioBytes,
-    costNanoUsd: tokens ? costNanoUsd(a.route.prices, t) : 0,
+    costNanoUsd: cost.input + cost.cachedInput + cost.output,
+    costParts: cost,
+    serviceTier: o.serviceTier ?? requestedTier,
+    batch: false,
+    imageSize: endpoint.startsWith('images.') && typeof a.body.size === 'string' ? a.body.size : null,
+    characters: ok && endpoint === ENDPOINTS.speech.name && typeof a.body.input === 'string' ? a.body.input.length : 0,
     status,
     latencyMs: Math.round(performance.now() - t0),
     stream: a.stream,
@@ -303,6 +331,8 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
   let upstreamMs = 0;
   let imagesMade = 0;
   let answerBytes = 0;
+  let serviceTier: string | null = null;
+  let audioSeconds = 0;
   const finish = () =>
     settleAndRecord(req, deps, a, ep.name, t0, {
       credential,
@@ -310,6 +340,8 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
       status,
       images: ep.meter === 'images' && status > 0 && status < 400 ? imagesMade : 0,
       audioBytes: ep.meter === 'audio' ? a.raw.length : ep === ENDPOINTS.speech && status > 0 && status < 400 ? answerBytes : 0,
+      serviceTier,
+      audioSeconds,
     });
 
   let call: UpstreamCall;
@@ -336,13 +368,20 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
     const contentType = headerText(call.headers['content-type']) ?? 'application/json';
     if (a.stream && call.statusCode === 200 && contentType.startsWith('text/event-stream')) {
       status = 200;
-      await relayStream(req, reply, call, injected, { ...limitHeaders, 'server-timing': serverTiming(tUp - t0, upstreamMs) }, (t) => (tokens = t));
+      await relayStream(req, reply, call, injected, { ...limitHeaders, 'server-timing': serverTiming(tUp - t0, upstreamMs) }, (t, tier) => {
+        tokens = t;
+        serviceTier = tier ?? serviceTier;
+      });
       return reply;
     }
     const { buf, parsed } = await readAnswer(call, contentType);
     upstreamMs = performance.now() - tUp;
     status = call.statusCode;
-    if (status < 400) tokens = tokensOfBody(parsed);
+    if (status < 400) {
+      tokens = tokensOfBody(parsed);
+      serviceTier = serviceTierOf(parsed);
+      if (ep.meter === 'audio') audioSeconds = audioSecondsOf(parsed);
+    }
     answerBytes = buf.length;
     if (status < 400 && ep.meter === 'images') imagesMade = Array.isArray((parsed as Json | undefined)?.data) ? ((parsed as Json).data as unknown[]).length : 0;
     reply.code(status).headers({ ...limitHeaders, 'server-timing': serverTiming(performance.now() - t0 - upstreamMs, upstreamMs) });
@@ -376,7 +415,7 @@ async function relayStream(
   call: UpstreamCall,
   injected: boolean,
   headers: Record<string, string>,
-  onTokens: (t: Tokens) => void,
+  onTokens: (t: Tokens, serviceTier: string | null) => void,
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -394,7 +433,7 @@ async function relayStream(
         try {
           const j = JSON.parse(data) as Json;
           const t = tokensOfStreamData(j);
-          if (t) onTokens(t);
+          if (t) onTokens(t, serviceTierOf(j));
           // the include_usage chunk keyplane added: `choices: []` and the usage
           if (injected && t && Array.isArray(j.choices) && j.choices.length === 0) raw = '';
         } catch {

@@ -5,6 +5,7 @@ import * as m0002 from './migrations/0002_audit_request_context.ts';
 import * as m0003 from './migrations/0003_gateway_usage.ts';
 import * as m0004 from './migrations/0004_platform_credentials.ts';
 import * as m0005 from './migrations/0005_free_trial_start.ts';
+import * as m0006 from './migrations/0006_usage_rollups.ts';
 import * as m0007 from './migrations/0007_spend.ts';
 import * as m0008 from './migrations/0008_project_settings.ts';
 
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0003_gateway_usage': m0003,
   '0004_platform_credentials': m0004,
   '0005_free_trial_start': m0005,
+  '0006_usage_rollups': m0006,
   '0007_spend': m0007,
   '0008_project_settings': m0008,
 };

@@ -281,6 +281,41 @@ export interface UsageEventsTable {
   latency_ms: number | null;
   /** 0/1: whether the answer streamed. */
   stream: number | null;
+  // 0006
+  /** The service tier the upstream reported (else the one requested); null when neither said. */
+  service_tier: string | null;
+  /** 0/1: a batch request (the gateway's are not). */
+  batch: ColumnType<number, number | undefined, number>;
+  /** Characters of a speech request's input. */
+  characters: ColumnType<number, number | undefined, number>;
+}
+
+/** 0006: per-minute/hour/day aggregates of the gateway's usage (src/domain/usage-rollups.ts). */
+export interface UsageRollupsTable {
+  org_id: string;
+  /** The bucket's width in seconds: 60, 3600 or 86400. */
+  width: number;
+  /** completions, embeddings, moderations, images, audio_speeches, audio_transcriptions. */
+  kind: string;
+  /** The bucket's start, Unix seconds, aligned to UTC. */
+  bucket: number;
+  project_id: string; // '' when none
+  /** The key owner's user id; '' for service-account keys and keys without an owner. */
+  user_id: string;
+  api_key_id: string; // '' when none
+  model: string;
+  batch: number; // 0/1
+  service_tier: string; // '' when unknown
+  requests: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  images: number;
+  characters: number;
+  audio_ms: number;
+  cost_input_nano_usd: number;
+  cost_cached_input_nano_usd: number;
+  cost_output_nano_usd: number;
 }
 
 export interface UsageDailyTable {
@@ -357,6 +392,7 @@ export interface Database {
   platform_settings: PlatformSettingsTable;
   usage_events: UsageEventsTable;
   usage_daily: UsageDailyTable;
+  usage_rollups: UsageRollupsTable;
   audit_logs: AuditLogsTable;
   idempotency_records: IdempotencyRecordsTable;
   // 0007

@@ -31,6 +31,8 @@ export const completion = (model: string) => ({
   model,
   choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the mock.' }, finish_reason: 'stop', logprobs: null }],
   usage: MOCK_USAGE,
+  // a `tiered` model reports the service tier it ran on, as OpenAI does
+  ...(model.includes('tiered') ? { service_tier: 'flex' } : {}),
 });
 
 /** The SSE text the mock streams for a chat completion (and what a client should receive, usage chunk aside). */

@@ -519,6 +519,12 @@ const gatewayBody = () => ({ model: 'matrix-no-such-model', messages: [{ role: '
 
 const spendLimitBody = { threshold_amount: 777, currency: 'USD', interval: 'month' };
 const spendAlertBody = { threshold_amount: 777, currency: 'USD', interval: 'month', notification_channel: { type: 'email', recipients: ['matrix@example.com'] } };
+/** The Usage and Costs API routes (GET, no path parameters, paged with `page`, not `after`). */
+const USAGE_ROUTES = [
+  ...['completions', 'embeddings', 'moderations', 'images', 'audio_speeches', 'audio_transcriptions', 'vector_stores', 'code_interpreter_sessions', 'file_search_calls', 'web_search_calls', 'decisions'].map((k) => `GET /v1/organization/usage/${k}`),
+  'GET /v1/organization/costs',
+];
+const USAGE_QUERY = `start_time=${Math.floor(Date.now() / 1000) - 86_400}`;
 
 export const ROUTE_INPUTS: Record<string, RouteInput> = {
   // gateway (data plane)
@@ -728,6 +734,8 @@ export const ROUTE_INPUTS: Record<string, RouteInput> = {
   },
   'POST /api/ai-account/orgs/:org/use-default-llm-key/': { body: () => ({ enable: true }) },
   'POST /api/ai-account/orgs/:org/use-free-trial/': { body: () => ({ enable: true }) },
+  // OpenAI face, Usage and Costs: start_time is required
+  ...Object.fromEntries(USAGE_ROUTES.map((r) => [r, { query: () => USAGE_QUERY }])),
 };
 
 /**
@@ -767,6 +775,7 @@ export const AFTER_CURSOR: Record<string, keyof Tenant | null> = {
   'GET /v1/organization/projects/:project_id/users': 'readerId',
   'GET /v1/organization/projects/:project_id/service_accounts': 'saId',
   'GET /v1/organization/projects/:project_id/api_keys': 'projectKeyId',
+  ...Object.fromEntries(USAGE_ROUTES.map((r) => [r, null])),
 };
 
 /** Extra filters of OpenAI list routes naming objects of the other tenant: answered without its data. */
@@ -778,6 +787,15 @@ export const FOREIGN_FILTERS: Record<string, Array<{ label: string; query: (x: T
     { label: 'actor_emails[]', query: (x) => `actor_emails[]=${encodeURIComponent(x.ownerEmail)}` },
   ],
   'GET /v1/organization/users': [{ label: 'emails[]', query: (x) => `emails[]=${encodeURIComponent(x.readerEmail)}&emails[]=${encodeURIComponent(x.ownerEmail)}` }],
+  ...Object.fromEntries(
+    USAGE_ROUTES.map((r) => [
+      r,
+      [
+        { label: 'project_ids[]', query: (x: Tenant) => `${USAGE_QUERY}&project_ids[]=${x.projectId}&group_by[]=project_id` },
+        { label: 'api_key_ids[]', query: (x: Tenant) => `${USAGE_QUERY}&api_key_ids[]=${x.projectKeyId}` },
+      ],
+    ]),
+  ),
 };
 
 /** True when a route takes a request body (its input says so). */

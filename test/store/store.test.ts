@@ -8,7 +8,7 @@ import { createTestDb, testDialects, type TestDb } from '../helpers/db.ts';
 const TABLES = [
   'organizations', 'users', 'org_memberships', 'invites', 'projects', 'project_members', 'groups', 'group_members',
   'project_groups', 'roles', 'role_assignments', 'service_accounts', 'api_keys', 'rate_limits', 'certificates',
-  'project_certificates', 'data_keys', 'credentials', 'platform_settings', 'usage_events', 'usage_daily', 'audit_logs',
+  'project_certificates', 'data_keys', 'credentials', 'platform_settings', 'usage_events', 'usage_daily', 'usage_rollups', 'audit_logs',
   'idempotency_records', 'platform_data_key', 'platform_credentials',
   'spend_limits', 'spend_alerts', 'spend_alert_firings', // 0007
   'project_settings', 'organization_data_retention', // 0008
@@ -29,7 +29,7 @@ for (const dialect of await testDialects()) {
 
     test('migrations create the whole model once; a second run applies nothing', async () => {
       const applied = await store.migrate();
-      assert.deepEqual(applied, ['0001_core_model', '0002_audit_request_context', '0003_gateway_usage', '0004_platform_credentials', '0005_free_trial_start', '0007_spend', '0008_project_settings']);
+      assert.deepEqual(applied, ['0001_core_model', '0002_audit_request_context', '0003_gateway_usage', '0004_platform_credentials', '0005_free_trial_start', '0006_usage_rollups', '0007_spend', '0008_project_settings']);
       assert.deepEqual(await store.migrate(), []);
       const tables = (await store.db.introspection.getTables()).map((t) => t.name);
       for (const t of TABLES) assert.ok(tables.includes(t), `table ${t}`);

@@ -15,7 +15,7 @@ function row(i: number, over: Partial<UsageEventRow> = {}): UsageEventRow {
     project_id: i % 3 ? 'proj_1' : null,
     api_key_id: `key_${i % 5}`,
     user_id: i % 2 ? 'alice@example.com' : null,
-    session_id: i % 4 ? null : "sess-'quoted' \"too\"",
+    session_id: i % 4 ? null : "sess-'quoted' \"too\" {a,b} back\\slash NULL",
     model: 'gpt-4o',
     prompt_tokens: 2 ** 40 + i,
     completion_tokens: i,
@@ -34,6 +34,9 @@ function row(i: number, over: Partial<UsageEventRow> = {}): UsageEventRow {
     status: i % 10 ? 200 : 502,
     latency_ms: 2 ** 31 - 1,
     stream: i % 2,
+    service_tier: i % 2 ? 'default' : null,
+    batch: 0,
+    characters: i,
     ...over,
   };
 }

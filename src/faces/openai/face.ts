@@ -24,12 +24,16 @@ import { serviceTierSettingsRoutes } from './service-tier-settings.ts';
 import { dataRetentionRoutes } from './data-retention.ts';
 import { spendLimitsRoutes } from './spend-limits.ts';
 import { spendAlertsRoutes } from './spend-alerts.ts';
+import { usageRoutes } from './usage.ts';
+import { costsRoutes } from './costs.ts';
 
 const routes: FastifyPluginAsync<FaceContext> = async (app, { core }) => {
   idempotencyHooks(app, core);
-  for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes, spendLimitsRoutes, spendAlertsRoutes]) {
+  for (const r of [adminApiKeysRoutes, projectsRoutes, certificatesRoutes, rateLimitsRoutes, auditLogsRoutes, rolesRoutes, roleAssignmentsRoutes, groupsRoutes, usersRoutes, projectMembersRoutes]) {
     await app.register(r, { core });
   }
+  // usage and costs; spend limits and alerts
+  for (const r of [usageRoutes, costsRoutes, spendLimitsRoutes, spendAlertsRoutes]) await app.register(r, { core });
   // project settings (model, hosted tool and service tier permissions; data retention)
   for (const r of [modelPermissionsRoutes, hostedToolPermissionsRoutes, serviceTierSettingsRoutes, dataRetentionRoutes]) await app.register(r, { core });
 };
