@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction, type TransactionBuilder } from 'kysely';
+import { conflict } from '../domain/errors.ts';
 import type { Database } from './schema.ts';
 import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
@@ -64,7 +65,7 @@ export function openStore(opts: StoreOptions): Store {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new StoreKysely({ dialect: new PostgresDialect({ pool }) });
     return makeStore(db, 'postgres', null, pool, null);
   }
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -76,7 +77,7 @@ export function openStore(opts: StoreOptions): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new StoreKysely({ dialect: new SqliteDialect({ database: sqlite }) });
   return makeStore(db, 'sqlite', file, null, sqlite);
 }
 
@@ -117,8 +118,55 @@ function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool 
   };
 }
 
-/** True when `err` is a unique or primary-key violation on either dialect. */
+/**
+ * True when `err` is a unique or primary-key violation on either dialect, or the conflict that a
+ * store transaction turned one into (see StoreKysely).
+ */
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  if (code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return true;
+  const cause = (err as { cause?: unknown })?.cause;
+  return cause !== undefined && cause !== err && (err as { name?: unknown }).name === 'DomainError' && isUniqueViolation(cause);
+}
+
+/**
+ * The store's Kysely: every `transaction().execute(fn)` that fails on a unique or primary-key
+ * violation (two identical requests racing: the loser's insert meets the winner's committed row) is
+ * run once more, in a new transaction — never inside the failed one, which PostgreSQL has aborted.
+ * The second run sees the winner's row, so the loser gets the answer a non-concurrent duplicate gets
+ * ("already a member", "already uploaded"…). Should that run meet a violation again, it ends as the
+ * domain's conflict error (its `cause` the database error), never as a raw database error.
+ * Nested transactions (a `tx` passed down) are not affected: only the outermost execute retries.
+ */
+class StoreKysely extends Kysely<Database> {
+  override transaction(): TransactionBuilder<Database> {
+    return retryingOnUniqueViolation(super.transaction());
+  }
+}
+
+function retryingOnUniqueViolation(builder: TransactionBuilder<Database>): TransactionBuilder<Database> {
+  return new Proxy(builder, {
+    get(target, prop) {
+      if (prop === 'execute') {
+        return async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+          try {
+            return await target.execute(fn);
+          } catch (first) {
+            if (!isUniqueViolation(first)) throw first;
+          }
+          try {
+            return await target.execute(fn);
+          } catch (second) {
+            if (!isUniqueViolation(second) || (second as { name?: unknown }).name === 'DomainError') throw second;
+            throw Object.assign(conflict('A concurrent request made the same change; try again.'), { cause: second });
+          }
+        };
+      }
+      if (prop === 'setIsolationLevel' || prop === 'setAccessMode') {
+        return (arg: never) => retryingOnUniqueViolation(target[prop](arg));
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
