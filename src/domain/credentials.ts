@@ -276,8 +276,8 @@ export class CredentialService {
   }
 
   /** Names of the organization's credentials of `kind` (no decrypt). */
-  async names(orgId: string, kind: CredentialKind): Promise<string[]> {
-    const rows = await this.store.db.selectFrom('credentials').select('name').where('org_id', '=', orgId).where('kind', '=', kind).orderBy('created_at').orderBy('id').execute();
+  async names(orgId: string, kind: CredentialKind, db: Executor = this.store.db): Promise<string[]> {
+    const rows = await db.selectFrom('credentials').select('name').where('org_id', '=', orgId).where('kind', '=', kind).orderBy('created_at').orderBy('id').execute();
     return rows.map((r) => r.name);
   }
 
