@@ -4,7 +4,6 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction, type TransactionBuilder } from 'kysely';
-import { conflict } from '../domain/errors.ts';
 import type { Database } from './schema.ts';
 import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
@@ -118,15 +117,10 @@ function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool 
   };
 }
 
-/**
- * True when `err` is a unique or primary-key violation on either dialect, or the conflict that a
- * store transaction turned one into (see StoreKysely).
- */
+/** True when `err` is a unique or primary-key violation on either dialect. */
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  if (code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return true;
-  const cause = (err as { cause?: unknown })?.cause;
-  return cause !== undefined && cause !== err && (err as { name?: unknown }).name === 'DomainError' && isUniqueViolation(cause);
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 /**
@@ -134,9 +128,10 @@ export function isUniqueViolation(err: unknown): boolean {
  * violation (two identical requests racing: the loser's insert meets the winner's committed row) is
  * run once more, in a new transaction — never inside the failed one, which PostgreSQL has aborted.
  * The second run sees the winner's row, so the loser gets the answer a non-concurrent duplicate gets
- * ("already a member", "already uploaded"…). Should that run meet a violation again, it ends as the
- * domain's conflict error (its `cause` the database error), never as a raw database error.
- * Nested transactions (a `tx` passed down) are not affected: only the outermost execute retries.
+ * ("already a member", "already uploaded"…). Should that run meet a violation again, its error is
+ * thrown as it is; every face classifies a unique violation as a conflict (src/faces/common.ts).
+ * Only the outermost execute retries (a `tx` passed down is not a new transaction), so `fn` must
+ * keep its effects inside the transaction (or reset them when it starts).
  */
 class StoreKysely extends Kysely<Database> {
   override transaction(): TransactionBuilder<Database> {
@@ -154,12 +149,7 @@ function retryingOnUniqueViolation(builder: TransactionBuilder<Database>): Trans
           } catch (first) {
             if (!isUniqueViolation(first)) throw first;
           }
-          try {
-            return await target.execute(fn);
-          } catch (second) {
-            if (!isUniqueViolation(second) || (second as { name?: unknown }).name === 'DomainError') throw second;
-            throw Object.assign(conflict('A concurrent request made the same change; try again.'), { cause: second });
-          }
+          return target.execute(fn);
         };
       }
       if (prop === 'setIsolationLevel' || prop === 'setAccessMode') {

@@ -12,6 +12,8 @@ import { testDialects } from '../helpers/db.ts';
 import { assertMatchesSpec } from '../helpers/spec.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
 import { makeCertificate } from '../fixtures/certs.ts';
+import { isUniqueViolation } from '../../src/store/db.ts';
+import { classifyError } from '../../src/faces/common.ts';
 import { assertDetail, assertFieldErrors, ibl } from '../faces/iblai/helpers.ts';
 
 const SPEC = 'openai-admin.subset.json';
@@ -154,6 +156,33 @@ for (const dialect of await testDialects()) {
       assert.equal(await audits('platform_settings.updated'), N - 1);
       assert.equal(await audits('credential.created', google[0]!.id), 1);
       assert.deepEqual((await s.rt.core.credentials.openLlm(orgId, 'google'))?.value, { type: 'service_account', private_key: 'pk' });
+    });
+
+    test('a store transaction that meets a unique violation runs once more in a new transaction; a second violation is a conflict to every face', async () => {
+      const org = await db().selectFrom('organizations').selectAll().where('id', '=', orgId).executeTakeFirstOrThrow();
+      let runs = 0;
+      // the first run inserts a duplicate (PostgreSQL aborts that transaction), the second does not
+      const out = await db().transaction().execute(async (tx) => {
+        runs++;
+        if (runs === 1) await tx.insertInto('organizations').values({ ...org, id: 'org_dup_race' }).execute();
+        return (await tx.selectFrom('organizations').select('id').where('slug', '=', org.slug).execute()).length;
+      });
+      assert.deepEqual([runs, out], [2, 1]);
+      runs = 0;
+      const err = await db()
+        .transaction()
+        .execute(async (tx) => {
+          runs++;
+          await tx.insertInto('organizations').values({ ...org, id: `org_dup_${runs}` }).execute();
+        })
+        .then(() => null, (e: unknown) => e);
+      assert.equal(runs, 2, 'one retry, no more');
+      assert.ok(isUniqueViolation(err));
+      assert.deepEqual(
+        { status: classifyError(err).status, kind: classifyError(err).kind },
+        { status: 409, kind: 'conflict' },
+      );
+      assert.equal((await db().selectFrom('organizations').select('id').where('slug', '=', org.slug).execute()).length, 1, 'nothing of either run stayed');
     });
 
     test("a new organization's 40 concurrent vault writes all succeed under one data key", async () => {
