@@ -5,7 +5,6 @@
 // plaintext (masked or not) is audited. Sealed formats, AAD and rotation: src/crypto/README.md.
 import type { Selectable } from 'kysely';
 import type { Executor, Store, Tx } from '../store/db.ts';
-import { isUniqueViolation } from '../store/db.ts';
 import type { CredentialsTable } from '../store/schema.ts';
 import { generateKey, keyFingerprint, open, seal, SEALED_VERSION, sealedVersion, unwrapDataKey, VERSIONED_MARKER, wrapDataKey } from '../crypto/envelope.ts';
 import { requireOrgAdmin, type Actor } from './actor.ts';
@@ -133,14 +132,15 @@ export class CredentialService {
     const row = await tx.selectFrom('platform_data_key').selectAll().where('id', '=', 'platform').executeTakeFirst();
     if (row) return open(this.wrappingKey(row.master_key_id), row.wrapped_key, PLATFORM_DATA_KEY_CONTEXT);
     if (!create) return null;
+    // Race-free on both dialects: a concurrent creator's row wins (PostgreSQL waits for its commit),
+    // and the key is read back — never a retry inside a transaction a failed insert has aborted.
     const key = generateKey();
-    try {
-      await tx.insertInto('platform_data_key').values({ id: 'platform', wrapped_key: seal(this.masterKey, key, PLATFORM_DATA_KEY_CONTEXT), master_key_id: keyFingerprint(this.masterKey), created_at: this.now(), rotated_at: null }).execute();
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      return this.platformDataKey(tx, false);
-    }
-    return key;
+    await tx
+      .insertInto('platform_data_key')
+      .values({ id: 'platform', wrapped_key: seal(this.masterKey, key, PLATFORM_DATA_KEY_CONTEXT), master_key_id: keyFingerprint(this.masterKey), created_at: this.now(), rotated_at: null })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return this.platformDataKey(tx, false);
   }
 
   /**
@@ -172,13 +172,16 @@ export class CredentialService {
     if (row) {
       key = unwrapDataKey(this.wrappingKey(row.master_key_id), row.wrapped_key, orgId);
     } else {
-      key = generateKey();
-      try {
-        await tx.insertInto('data_keys').values({ org_id: orgId, wrapped_key: wrapDataKey(this.masterKey, key, orgId), master_key_id: keyFingerprint(this.masterKey), created_at: this.now(), rotated_at: null }).execute();
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        return this.dataKey(tx, orgId); // created concurrently: use that one
-      }
+      // Race-free on both dialects: INSERT … ON CONFLICT DO NOTHING (on PostgreSQL it waits for a
+      // concurrent creator's commit, then does nothing), then read back whichever key is stored.
+      // Never a catch-and-retry: a failed insert aborts the caller's PostgreSQL transaction.
+      await tx
+        .insertInto('data_keys')
+        .values({ org_id: orgId, wrapped_key: wrapDataKey(this.masterKey, generateKey(), orgId), master_key_id: keyFingerprint(this.masterKey), created_at: this.now(), rotated_at: null })
+        .onConflict((oc) => oc.column('org_id').doNothing())
+        .execute();
+      const stored = await tx.selectFrom('data_keys').selectAll().where('org_id', '=', orgId).executeTakeFirstOrThrow();
+      key = unwrapDataKey(this.wrappingKey(stored.master_key_id), stored.wrapped_key, orgId);
     }
     return key;
   }
@@ -273,8 +276,8 @@ export class CredentialService {
   }
 
   /** Names of the organization's credentials of `kind` (no decrypt). */
-  async names(orgId: string, kind: CredentialKind): Promise<string[]> {
-    const rows = await this.store.db.selectFrom('credentials').select('name').where('org_id', '=', orgId).where('kind', '=', kind).orderBy('created_at').orderBy('id').execute();
+  async names(orgId: string, kind: CredentialKind, db: Executor = this.store.db): Promise<string[]> {
+    const rows = await db.selectFrom('credentials').select('name').where('org_id', '=', orgId).where('kind', '=', kind).orderBy('created_at').orderBy('id').execute();
     return rows.map((r) => r.name);
   }
 

@@ -280,10 +280,14 @@ export class PlatformService {
     // everything is valid: the credentials, then the settings, are written in one transaction
     const written: string[] = [];
     const row = await this.store.db.transaction().execute(async (tx) => {
+      // read again inside the transaction, which runs again when a concurrent identical request
+      // won a race (src/store/db.ts): what it stored is then updated, not created a second time
+      written.length = 0;
+      const stored = new Set(await this.credentials.names(orgId, 'llm', tx));
       for (const p of providers) {
         const value = llms[p]!.credential;
         if (value === undefined) continue;
-        if (names.has(p)) await this.credentials.update(actor, orgId, 'llm', p, { value }, tx);
+        if (stored.has(p)) await this.credentials.update(actor, orgId, 'llm', p, { value }, tx);
         else await this.credentials.create(actor, orgId, 'llm', { name: p, value, platform: input.platform }, tx);
         written.push(p);
       }

@@ -2,6 +2,7 @@
 // renders in its own envelope.
 import type { FastifyError, FastifyRequest } from 'fastify';
 import { isDomainError, type DomainErrorKind } from '../domain/errors.ts';
+import { isUniqueViolation } from '../store/db.ts';
 
 /** The token after `<scheme> ` in the Authorization header (scheme matched case-insensitively). */
 export function authToken(req: FastifyRequest, schemes: string[] = ['Bearer']): string | null {
@@ -38,6 +39,8 @@ const STATUS: Record<DomainErrorKind, number> = {
  */
 export function classifyError(err: unknown): ClassifiedError {
   if (isDomainError(err)) return { status: STATUS[err.kind], kind: err.kind, message: err.message, param: err.param, code: err.code };
+  // a race the store's one retry did not settle (src/store/db.ts): a conflict, never a 5xx
+  if (isUniqueViolation(err)) return { status: 409, kind: 'conflict', message: 'A concurrent request made the same change; try again.', param: null, code: 'conflict' };
   const fe = err as FastifyError & { validationContext?: string };
   if (fe?.validation) {
     const v = fe.validation[0];

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction, type TransactionBuilder } from 'kysely';
 import type { Database } from './schema.ts';
 import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
@@ -64,7 +64,7 @@ export function openStore(opts: StoreOptions): Store {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new StoreKysely({ dialect: new PostgresDialect({ pool }) });
     return makeStore(db, 'postgres', null, pool, null);
   }
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -76,7 +76,7 @@ export function openStore(opts: StoreOptions): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new StoreKysely({ dialect: new SqliteDialect({ database: sqlite }) });
   return makeStore(db, 'sqlite', file, null, sqlite);
 }
 
@@ -121,4 +121,42 @@ function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool 
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * The store's Kysely: every `transaction().execute(fn)` that fails on a unique or primary-key
+ * violation (two identical requests racing: the loser's insert meets the winner's committed row) is
+ * run once more, in a new transaction — never inside the failed one, which PostgreSQL has aborted.
+ * The second run sees the winner's row, so the loser gets the answer a non-concurrent duplicate gets
+ * ("already a member", "already uploaded"…). Should that run meet a violation again, its error is
+ * thrown as it is; every face classifies a unique violation as a conflict (src/faces/common.ts).
+ * Only the outermost execute retries (a `tx` passed down is not a new transaction), so `fn` must
+ * keep its effects inside the transaction (or reset them when it starts).
+ */
+class StoreKysely extends Kysely<Database> {
+  override transaction(): TransactionBuilder<Database> {
+    return retryingOnUniqueViolation(super.transaction());
+  }
+}
+
+function retryingOnUniqueViolation(builder: TransactionBuilder<Database>): TransactionBuilder<Database> {
+  return new Proxy(builder, {
+    get(target, prop) {
+      if (prop === 'execute') {
+        return async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+          try {
+            return await target.execute(fn);
+          } catch (first) {
+            if (!isUniqueViolation(first)) throw first;
+          }
+          return target.execute(fn);
+        };
+      }
+      if (prop === 'setIsolationLevel' || prop === 'setAccessMode') {
+        return (arg: never) => retryingOnUniqueViolation(target[prop](arg));
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
