@@ -280,7 +280,11 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
 
     app.removeAllContentTypeParsers();
     if (body.accept === 'json') addJsonParser(app);
-    if (body.accept === 'ignore') app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, {}));
+    if (body.accept === 'ignore') {
+      // discarded, but a JSON body nested past MAX_JSON_DEPTH is refused as on every other face
+      app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, b, done) => (jsonTooDeep(b as Buffer) ? done(new JsonTooDeepError(), undefined) : done(null, {})));
+      app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, {}));
+    }
     body.parsers?.(app);
 
     app.setErrorHandler((err, req, reply) => {
