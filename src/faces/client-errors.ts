@@ -70,7 +70,9 @@ export function answerClientError(table: FaceTable, err: ClientError, socket: So
   const line = Buffer.isBuffer(err.rawPacket) ? REQUEST_LINE.exec(err.rawPacket.subarray(0, 2048).toString('latin1')) : null;
   const url = line?.[2] ?? '/';
   const out = renderToText(table, line?.[1] ?? 'GET', url, status, message);
-  if (socket.writable) {
+  // as Node does: nothing is written over an answer already started on this connection
+  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (socket.writable && !started) {
     const body = Buffer.from(out.body, 'utf8');
     socket.write(
       `HTTP/1.1 ${out.status} ${STATUS_CODES[out.status] ?? 'Error'}\r\nContent-Type: ${out.type}; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
