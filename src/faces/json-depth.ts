@@ -9,10 +9,14 @@ export const MAX_JSON_DEPTH = 100;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
+
+/** Byte classes outside strings: 1 a quote, 2 an opening bracket, 3 a closing one, 0 anything else. */
+const OUTSIDE = new Uint8Array(256);
+OUTSIDE[QUOTE] = 1;
+OUTSIDE[0x5b] = OUTSIDE[0x7b] = 2; // [ {
+OUTSIDE[0x5d] = OUTSIDE[0x7d] = 3; // ] }
+/** Strings up to this many bytes are skipped byte by byte; longer ones with Buffer#indexOf. */
+const SHORT_STRING = 32;
 
 /**
  * Whether the JSON text in `buf` nests arrays and objects deeper than `max`. Malformed text is not
@@ -23,21 +27,36 @@ export function jsonTooDeep(buf: Uint8Array, max: number = MAX_JSON_DEPTH): bool
   const n = b.length;
   let depth = 0;
   for (let i = 0; i < n; i++) {
-    const c = b[i];
-    if (c === QUOTE) {
-      // to the closing quote: the next quote not escaped by an odd run of backslashes
+    const k = OUTSIDE[b[i]!]!;
+    if (k === 0) continue;
+    if (k === 2) {
+      if (++depth > max) return true;
+    } else if (k === 3) {
+      depth--;
+    } else {
+      // a string: its first bytes by hand (most strings are short keys and values)…
+      let j = i + 1;
+      const stop = Math.min(n, i + 1 + SHORT_STRING);
+      for (; j < stop; j++) {
+        const c = b[j];
+        if (c === QUOTE) break;
+        if (c === BACKSLASH) j++; // the escaped byte is skipped
+      }
+      if (j < stop) {
+        i = j; // its closing quote
+        continue;
+      }
+      if (j >= n) return false; // unterminated: JSON.parse refuses it
+      // …the rest to the next quote not escaped by an odd run of backslashes
+      i = j - 1;
       for (;;) {
         const q = b.indexOf(QUOTE, i + 1);
-        if (q < 0) return false; // unterminated: JSON.parse refuses it
-        let k = q - 1;
-        while (b[k] === BACKSLASH) k--;
+        if (q < 0) return false;
+        let m = q - 1;
+        while (b[m] === BACKSLASH) m--;
         i = q;
-        if ((q - 1 - k) % 2 === 0) break;
+        if ((q - 1 - m) % 2 === 0) break;
       }
-    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      if (++depth > max) return true;
-    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
-      depth--;
     }
   }
   return false;

@@ -66,6 +66,16 @@ describe('the nesting scan', () => {
     assert.equal(jsonTooDeep(Buffer.from(`{"a":"\\\\"${'['.repeat(MAX_JSON_DEPTH + 1)}`)), true, 'a string ending in an escaped backslash ends there');
     assert.equal(jsonTooDeep(Buffer.from(JSON.stringify({ 'é[': 'ü{ 漢字 [' }))), false, 'multi-byte UTF-8');
     assert.equal(jsonTooDeep(Buffer.from('"unterminated [[[[')), false, 'malformed text is left to JSON.parse');
+    // strings of every length around the short/long switch, with escapes falling on every position
+    for (let len = 0; len < 80; len++) {
+      for (const pad of ['', '\\', '\\\\', '\\"', '"']) {
+        const str = JSON.stringify(`${'x'.repeat(len)}${pad}[{`);
+        const text = `${'['.repeat(MAX_JSON_DEPTH - 1)}${str},${str}${']'.repeat(MAX_JSON_DEPTH - 1)}`;
+        assert.equal(jsonTooDeep(Buffer.from(text)), false, text.slice(MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH + 90));
+        assert.equal(jsonTooDeep(Buffer.from(`[${text}]`)), false);
+        assert.equal(jsonTooDeep(Buffer.from(`[[${text}]]`)), true);
+      }
+    }
     // sibling containers do not add up
     assert.equal(jsonTooDeep(Buffer.from(JSON.stringify(Array.from({ length: 1000 }, () => [[[1]]])))), false);
   });
