@@ -8,6 +8,7 @@ import type { Core } from './domain/core.ts';
 import { healthRoutes } from './faces/health.ts';
 import { ADMIN_BODY_LIMIT, FaceTable, listRoutesAs, registerFaces, type Face, type FaceContext, type GatewayStatus } from './faces/kit.ts';
 import { sendOpenAIError } from './faces/shared/openai-wire.ts';
+import { answerClientError } from './faces/client-errors.ts';
 import { openaiAdminFace } from './faces/openai/face.ts';
 import { h2ogpteFace } from './faces/h2ogpte/face.ts';
 import { whylabsFace } from './faces/whylabs/face.ts';
@@ -86,6 +87,9 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     // Malformed URLs (bad percent-encoding, over-long path parameters) are refused before routing:
     // answer them in the envelope of the face that owns the URL.
     frameworkErrors: (err, req, reply) => table.render(reply, err, req),
+    // Requests the HTTP parser refuses (headers over 16 KiB: 431; a malformed request: 400) are
+    // answered in the envelope of the face their request line names, not Node's or Fastify's.
+    clientErrorHandler: (err, socket) => answerClientError(table, err, socket),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('actor', null as never);

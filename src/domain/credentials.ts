@@ -30,10 +30,22 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:\- ]{0,254}$/;
 
 /** Masks every string in a JSON value, keeping its last four characters when it is long enough. */
 export function maskSecrets(v: unknown): unknown {
-  if (typeof v === 'string') return v.length > 8 ? `****${v.slice(-4)}` : '****';
-  if (Array.isArray(v)) return v.map(maskSecrets);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskSecrets(x)]));
-  return v;
+  // iterative (an explicit stack of containers still to fill): a value of any depth masks without recursion
+  const mask = (x: unknown): unknown => (typeof x === 'string' ? (x.length > 8 ? `****${x.slice(-4)}` : '****') : x);
+  const copy = (x: unknown): unknown => (Array.isArray(x) ? new Array(x.length) : x && typeof x === 'object' ? {} : mask(x));
+  const root = copy(v);
+  const todo: Array<[unknown, Record<string, unknown> | unknown[]]> = [];
+  if (root && typeof root === 'object') todo.push([v, root as Record<string, unknown>]);
+  while (todo.length) {
+    const [from, to] = todo.pop()!;
+    for (const [k, x] of Object.entries(from as object)) {
+      const c = copy(x);
+      if (Array.isArray(to)) to[Number(k)] = c;
+      else Object.defineProperty(to, k, { value: c, enumerable: true, writable: true, configurable: true });
+      if (c && typeof c === 'object') todo.push([x, c as Record<string, unknown>]);
+    }
+  }
+  return root;
 }
 
 function checkName(name: unknown): string {

@@ -53,6 +53,7 @@ export function classifyError(err: unknown): ClassifiedError {
   if (typeof sc === 'number' && sc >= 400 && sc < 500) {
     if (sc === 415) return { status: 415, kind: 'unsupported_media_type', message: 'Unsupported Content-Type; send application/json.', param: null, code: 'unsupported_media_type' };
     if (sc === 413) return { status: 413, kind: 'payload_too_large', message: 'The request body is too large.', param: null, code: 'payload_too_large' };
+    if (fe.code === 'KP_JSON_TOO_DEEP') return { status: 400, kind: 'invalid', message: fe.message, param: null, code: 'json_too_deep' };
     if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (err instanceof SyntaxError)) {
       return { status: 400, kind: 'invalid', message: 'The request body is not valid JSON.', param: null, code: 'invalid_json' };
     }

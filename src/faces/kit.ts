@@ -15,6 +15,7 @@ import type { Core } from '../domain/core.ts';
 import { keyActor, type Actor } from '../domain/actor.ts';
 import { forbidden, invalid, isDomainError, notFound, unauthenticated } from '../domain/errors.ts';
 import { requestContext } from './request-context.ts';
+import { jsonTooDeep, JsonTooDeepError } from './json-depth.ts';
 
 /** The organization a request acts in, resolved by the face before its handler runs. */
 export interface RequestOrg {
@@ -221,6 +222,7 @@ function addJsonParser(app: FastifyInstance): void {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const malformed = () => Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' });
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    if (jsonTooDeep(body as Buffer)) return done(new JsonTooDeepError(), undefined);
     let text: string;
     try {
       text = utf8.decode(body as Buffer).trim(); // bytes that are not UTF-8 are malformed JSON, not U+FFFD
@@ -236,11 +238,20 @@ function addJsonParser(app: FastifyInstance): void {
   });
 }
 
-/** True when any string (or key) inside `v` contains a NUL character. */
-export function hasNul(v: unknown, depth = 0): boolean {
-  if (typeof v === 'string') return v.includes('\u0000');
-  if (!v || typeof v !== 'object' || depth > 32) return false;
-  for (const [k, x] of Object.entries(v)) if (k.includes('\u0000') || hasNul(x, depth + 1)) return true;
+/** True when any string (or key) inside `v` contains a NUL character (an iterative walk: no depth limit needed). */
+export function hasNul(v: unknown): boolean {
+  const todo: unknown[] = [v];
+  while (todo.length) {
+    const x = todo.pop();
+    if (typeof x === 'string') {
+      if (x.includes('\u0000')) return true;
+    } else if (x && typeof x === 'object') {
+      for (const [k, y] of Object.entries(x)) {
+        if (k.includes('\u0000')) return true;
+        todo.push(y);
+      }
+    }
+  }
   return false;
 }
 
@@ -269,7 +280,11 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
 
     app.removeAllContentTypeParsers();
     if (body.accept === 'json') addJsonParser(app);
-    if (body.accept === 'ignore') app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, {}));
+    if (body.accept === 'ignore') {
+      // discarded, but a JSON body nested past MAX_JSON_DEPTH is refused as on every other face
+      app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, b, done) => (jsonTooDeep(b as Buffer) ? done(new JsonTooDeepError(), undefined) : done(null, {})));
+      app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, {}));
+    }
     body.parsers?.(app);
 
     app.setErrorHandler((err, req, reply) => {

@@ -7,6 +7,7 @@ import { forbidden } from '../domain/errors.ts';
 import { authToken } from '../faces/common.ts';
 import { defineFace, type FaceContext } from '../faces/kit.ts';
 import { openaiError } from '../faces/shared/openai-wire.ts';
+import { jsonTooDeep, JsonTooDeepError } from '../faces/json-depth.ts';
 import { limitType, missingScope, modelNotFound } from './errors.ts';
 import { MemoryLimiter } from './limiter.ts';
 import { RedisLimiter } from './redis-limiter.ts';
@@ -131,7 +132,8 @@ export const gatewayFace = defineFace({
     refuseNul: false,
     // bodies reach the handlers as the bytes the client sent: unknown fields pass through untouched
     parsers: (app) => {
-      app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+      // nesting beyond MAX_JSON_DEPTH refused here, before any handler parses or walks the body
+      app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => (jsonTooDeep(body as Buffer) ? done(new JsonTooDeepError(), undefined) : done(null, body)));
       // audio uploads: the form is passed through as it came
       app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     },

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Busboy, type BusboyHeaders } from '@fastify/busboy';
 import { ADMIN_BODY_LIMIT as BODY_LIMIT } from '../kit.ts';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../json-depth.ts';
 import { DrfParseError, DrfValidationError, type FieldErrors } from './envelope.ts';
 
 /** Marks a body that came from a form: its values are text. */
@@ -139,6 +140,7 @@ export class Fields {
     }
     let v = this.raw(field);
     if (this.form && typeof v === 'string') {
+      if (jsonTooDeep(Buffer.from(v, 'utf8'))) return void this.add(field, `Value is nested too deeply: at most ${MAX_JSON_DEPTH} levels of arrays and objects.`);
       try {
         v = JSON.parse(v);
       } catch {
