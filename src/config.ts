@@ -50,6 +50,8 @@ export interface Config {
   spendAlertWebhookUrl: string | undefined;
   /** Wait before a failed spend-alert webhook is tried again, doubled on each retry. */
   spendAlertWebhookRetryMs: number;
+  /** Origins (besides the server's own) whose cookie-authenticated WhyLabs writes are accepted. */
+  allowedOrigins: string[];
   modelsFile: { path: string; catalog: ModelCatalog; /** The parsed file, for the routes (providers, aliases, prices) beside the limits. */ entries: unknown } | undefined;
 }
 
@@ -85,6 +87,7 @@ export const SETTINGS = {
   freeTrialDays: { env: 'KEYPLANE_FREE_TRIAL_DAYS', flag: '--free-trial-days', describe: 'gateway: days a free trial lasts from its start, unless its metadata says {"days": n} (0: no time limit)' },
   spendAlertWebhookUrl: { env: 'KEYPLANE_SPEND_ALERT_WEBHOOK_URL', flag: '--spend-alert-webhook-url', describe: 'http(s) URL each triggered spend alert is POSTed to, signed per organization (keyplane-signature header)', secret: true },
   spendAlertWebhookRetryMs: { env: 'KEYPLANE_SPEND_ALERT_WEBHOOK_RETRY_MS', flag: '--spend-alert-webhook-retry-ms', describe: 'wait before a failed spend-alert webhook delivery is retried, doubled each time (6 tries in all)' },
+  allowedOrigins: { env: 'KEYPLANE_ALLOWED_ORIGINS', flag: '--allowed-origins', describe: 'comma-separated origins (https://console.example.com) besides the server\'s own whose cookie-authenticated writes the WhyLabs face (/v0) accepts' },
   modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
 } satisfies Record<keyof Config, SettingSpec>;
 
@@ -142,6 +145,15 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     }
     // never echo the value: it may carry a token
     if (!ok) throw new ConfigError(SETTINGS.spendAlertWebhookUrl, 'must be an http:// or https:// URL');
+  }
+
+  const allowedOrigins: string[] = [];
+  for (const item of (raw('allowedOrigins') ?? '').split(',')) {
+    const o = item.trim();
+    if (!o) continue;
+    const parsed = parseOrigin(o);
+    if (!parsed) throw new ConfigError(SETTINGS.allowedOrigins, 'must be comma-separated origins: scheme://host[:port], http or https, without path', o);
+    if (!allowedOrigins.includes(parsed)) allowedOrigins.push(parsed);
   }
 
   let masterKey: Buffer | undefined;
@@ -220,6 +232,22 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     freeTrialDays: int('freeTrialDays', 0, 0, 100_000),
     spendAlertWebhookUrl,
     spendAlertWebhookRetryMs: int('spendAlertWebhookRetryMs', 1_000, 1, 3_600_000),
+    allowedOrigins,
     modelsFile,
   };
+}
+
+/** `scheme://host[:port]` (http or https, nothing else) in its serialized form (lower case, default port dropped); null if it is not one. */
+export function parseOrigin(text: string): string | null {
+  if (/\s/.test(text)) return null;
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+  if (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) return null;
+  if (text.replace(/\/$/, '').includes('/', u.protocol.length + 2)) return null;
+  return u.origin;
 }

@@ -19,7 +19,7 @@ import { gatewayFace } from './gateway/face.ts';
 /** Every face keyplane serves. A new face is a folder under src/faces/ and one entry here. */
 export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
 
-export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl'>>;
+export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins'>>;
 
 /** The face of the data plane; every other face is an admin face. */
 export const GATEWAY_FACE = gatewayFace.name;
@@ -67,6 +67,7 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
   const ctx: FaceContext = {
     core,
     rootKey: config.rootKey,
+    allowedOrigins: config.allowedOrigins ?? [],
     gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl, status: gatewayStatus },
   };
   const role = config.role ?? 'all';

@@ -49,6 +49,8 @@ export interface FaceContext {
   core: Core;
   /** The operator root key (KEYPLANE_ROOT_KEY), when configured. */
   rootKey: string | undefined;
+  /** KEYPLANE_ALLOWED_ORIGINS: origins besides the server's own whose cookie-authenticated writes are accepted. */
+  allowedOrigins?: readonly string[];
   /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS, REDIS_URL…). */
   gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number; redisUrl?: string | undefined; status?: GatewayStatus };
 }

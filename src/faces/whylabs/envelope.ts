@@ -2,6 +2,8 @@
 // X-API-Key credential (header or cookie, optionally suffixed with `:<orgId>`). See reference §2.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { classifyError } from '../common.ts';
+import { parseOrigin } from '../../config.ts';
+import { forbidden } from '../../domain/errors.ts';
 
 export interface WhyLabsError {
   message: string;
@@ -37,6 +39,41 @@ export function whylabsError(err: unknown, req: FastifyRequest): { status: numbe
 export function sendWhyLabsError(reply: FastifyReply, err: unknown, req: FastifyRequest): FastifyReply {
   const { status, body } = whylabsError(err, req);
   return reply.code(status).type('application/json').send(body);
+}
+
+/** Whether the request's credential came from the `X-API-Key` cookie (no usable header). */
+function cookieAuthenticated(req: FastifyRequest): boolean {
+  const h = req.headers['x-api-key'];
+  if (typeof h === 'string' && h.trim()) return false;
+  return typeof req.headers.cookie === 'string' && cookieValue(req.headers.cookie, 'X-API-Key') !== null;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Cross-site request forgery guard: a state-changing request authenticated by the cookie must come
+ * from the server's own origin (scheme, host and port of its Host) or one of `allowed`, as its
+ * `Origin` header says (or, without one, its `Referer`'s origin); neither header: refused.
+ * Header-authenticated requests and safe methods pass. Throws a 403.
+ */
+export function checkCookieOrigin(req: FastifyRequest, allowed: readonly string[]): void {
+  if (SAFE_METHODS.has(req.method) || !cookieAuthenticated(req)) return;
+  let origin: string | null = null;
+  const o = req.headers.origin;
+  const r = req.headers.referer;
+  if (typeof o === 'string' && o.trim()) origin = parseOrigin(o.trim());
+  else if (typeof r === 'string' && r.trim()) {
+    try {
+      const u = new URL(r.trim());
+      origin = u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : null;
+    } catch {
+      origin = null;
+    }
+  }
+  const host = req.headers.host;
+  const own = typeof host === 'string' && host ? parseOrigin(`${req.protocol}://${host}`) : null;
+  if (origin !== null && (origin === own || allowed.includes(origin))) return;
+  throw forbidden('Cross-origin request refused: a write authenticated by the X-API-Key cookie must come from this server\'s origin or one in KEYPLANE_ALLOWED_ORIGINS (or send the key in the X-API-Key header).');
 }
 
 /** The key presented in `X-API-Key` (header first, then cookie), without its optional `:<orgId>` suffix. */

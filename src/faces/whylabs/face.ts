@@ -5,7 +5,7 @@ import { isKeyOf } from '../../domain/actor.ts';
 import { forbidden, isDomainError } from '../../domain/errors.ts';
 import { SLUG } from '../../domain/organizations.ts';
 import { defineFace, ADMIN_BODY_LIMIT, type FaceContext } from '../kit.ts';
-import { presentedKey, sendWhyLabsError } from './envelope.ts';
+import { checkCookieOrigin, presentedKey, sendWhyLabsError } from './envelope.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 
 const routes: FastifyPluginAsync<FaceContext> = async (app, { core }) => {
@@ -23,7 +23,9 @@ export const whylabsFace = defineFace({
     invalid: 'Invalid, expired or revoked API key.',
   },
   // The path's organization must be the key's: its id (`org-…`) or, for convenience, its slug.
-  async org(req, actor, { core }) {
+  // First, a cookie-authenticated write must come from an allowed origin (CSRF guard, 403).
+  async org(req, actor, { core, allowedOrigins }) {
+    checkCookieOrigin(req, allowedOrigins ?? []);
     const pathOrg = (req.params as Record<string, unknown> | undefined)?.org_id;
     if (typeof pathOrg !== 'string' || actor.type !== 'key') return null;
     if (pathOrg === actor.key.orgId) return { id: pathOrg, slug: null };
