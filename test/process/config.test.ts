@@ -30,6 +30,7 @@ const bad: BadSetting[] = [
   { title: 'DATABASE_URL=mysql://x', setting: 'DATABASE_URL', env: { DATABASE_URL: 'mysql://x', PORT: '0' } },
   { title: 'DATABASE_URL with a password', setting: 'DATABASE_URL', env: { DATABASE_URL: 'mysql://u:hunter2@h/x', PORT: '0' }, secret: 'hunter2' },
   { title: 'REDIS_URL with a password, not a redis URL', setting: 'REDIS_URL', env: { REDIS_URL: 'http://u:hunter2@h:6379', PORT: '0' }, secret: 'hunter2' },
+  { title: 'KEYPLANE_ALLOWED_ORIGINS with a path', setting: 'KEYPLANE_ALLOWED_ORIGINS', env: { KEYPLANE_ALLOWED_ORIGINS: 'https://console.example.com/app', PORT: '0' } },
   { title: 'KEYPLANE_MASTER_KEY=short', setting: 'KEYPLANE_MASTER_KEY', env: { KEYPLANE_MASTER_KEY: 'short', PORT: '0' }, secret: 'short' },
   { title: 'KEYPLANE_ROOT_KEY=short', setting: 'KEYPLANE_ROOT_KEY', env: { KEYPLANE_ROOT_KEY: 'short', PORT: '0' }, secret: 'short' },
 ];
@@ -110,6 +111,22 @@ describe('loadConfig', () => {
       assert.throws(
         () => loadConfig({}, { REDIS_URL: bad }),
         (e: unknown) => e instanceof ConfigError && e.message.includes('REDIS_URL') && e.message.includes('--redis-url') && !e.message.includes('hunter2'),
+        bad,
+      );
+    }
+  });
+
+  test('KEYPLANE_ALLOWED_ORIGINS: none by default, comma-separated http(s) origins, normalized; the flag wins', () => {
+    assert.deepEqual(loadConfig({}, {}).allowedOrigins, []);
+    assert.deepEqual(
+      loadConfig({}, { KEYPLANE_ALLOWED_ORIGINS: 'https://Console.Example.com, http://localhost:3000 ,https://a.example:443/,' }).allowedOrigins,
+      ['https://console.example.com', 'http://localhost:3000', 'https://a.example'],
+    );
+    assert.deepEqual(loadConfig({ allowedOrigins: 'https://b.example' }, { KEYPLANE_ALLOWED_ORIGINS: 'https://a.example' }).allowedOrigins, ['https://b.example']);
+    for (const bad of ['console.example.com', 'ftp://x.example', 'https://x.example/app', 'https://x.example?q=1', 'https://u:p@x.example', 'null', '*']) {
+      assert.throws(
+        () => loadConfig({}, { KEYPLANE_ALLOWED_ORIGINS: `https://ok.example,${bad}` }),
+        (e: unknown) => e instanceof ConfigError && e.message.includes('KEYPLANE_ALLOWED_ORIGINS') && e.message.includes('--allowed-origins'),
         bad,
       );
     }
