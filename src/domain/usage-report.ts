@@ -5,6 +5,7 @@
 import { PostgresAdapter, sql, type SelectQueryBuilder } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { Store } from '../store/db.ts';
+import { ROLLUP_COUNTERS } from '../store/usage-writes.ts';
 import type { UsageKind } from './usage-rollups.ts';
 
 /** Dimensions a usage query can group by, as rollup columns. */
@@ -39,18 +40,8 @@ export interface UsageSums {
   cost_cached_input_nano_usd: number;
   cost_output_nano_usd: number;
 }
-export const SUMS: ReadonlyArray<keyof UsageSums> = [
-  'requests',
-  'input_tokens',
-  'cached_input_tokens',
-  'output_tokens',
-  'images',
-  'characters',
-  'audio_ms',
-  'cost_input_nano_usd',
-  'cost_cached_input_nano_usd',
-  'cost_output_nano_usd',
-];
+/** Every counter of a rollup row, summed by a report: the columns the flush adds to. */
+export const SUMS: ReadonlyArray<keyof UsageSums> = ROLLUP_COUNTERS;
 
 /** One row of a report: a bucket, the grouped dimensions (absent ones undefined), the sums. */
 export type UsageReportRow = { bucket: number } & Partial<Record<UsageDimension, string | number>> & UsageSums;
