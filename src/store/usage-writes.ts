@@ -59,7 +59,29 @@ const PG_INSERT = `insert into "usage_events" (${NAMES.map((c) => `"${c}"`).join
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-const prepared = new WeakMap<SQLite.Database, SQLite.Statement>();
+const prepared = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
+
+/**
+ * SQLite: runs `text` once per row, with the row's `names` as its parameters — the statement prepared
+ * once on the raw connection under `tx`, or without it through Kysely's executor — with a turn of the
+ * event loop every SQLITE_SLICE rows. `changed` is called with each row the statement changed.
+ */
+async function eachSqliteRow<R>(tx: Tx | Executor, sqlite: SQLite.Database | null, text: string, names: readonly string[], rows: readonly R[], changed?: (row: R) => void): Promise<void> {
+  let stmt: SQLite.Statement | undefined;
+  if (sqlite) {
+    let byText = prepared.get(sqlite);
+    if (!byText) prepared.set(sqlite, (byText = new Map()));
+    stmt = byText.get(text);
+    if (!stmt) byText.set(text, (stmt = sqlite.prepare(text)));
+  }
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    const params = names.map((c) => (r as Record<string, unknown>)[c]);
+    const changes = stmt ? stmt.run(params).changes : Number((await tx.executeQuery(CompiledQuery.raw(text, params))).numAffectedRows ?? 0n);
+    if (changes > 0) changed?.(r);
+    if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
+  }
+}
 
 /**
  * Inserts `rows` (skipping ids already there) inside `tx`; returns the ids inserted. `sqlite`: the
@@ -77,15 +99,7 @@ export async function insertUsageEvents(tx: Tx | Executor, rows: readonly UsageE
     }
     return inserted;
   }
-  let stmt = sqlite ? prepared.get(sqlite) : undefined;
-  if (sqlite && !stmt) prepared.set(sqlite, (stmt = sqlite.prepare(SQLITE_INSERT)));
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    const params = NAMES.map((c) => r[c]);
-    const changes = stmt ? stmt.run(params).changes : Number((await tx.executeQuery(CompiledQuery.raw(SQLITE_INSERT, params))).numAffectedRows ?? 0n);
-    if (changes > 0) inserted.add(r.id);
-    if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
-  }
+  await eachSqliteRow(tx, sqlite, SQLITE_INSERT, NAMES, rows, (r) => inserted.add(r.id));
   return inserted;
 }
 
@@ -125,7 +139,6 @@ const SQLITE_ROLLUP = `insert into "usage_rollups" (${ROLLUP_NAMES.map((c) => `"
 // jsonb_to_recordset for these narrow rows); the key's text columns are never null ('' sentinels)
 const ROLLUP_TYPES = [...ROLLUP_KEY, ...ROLLUP_COUNTERS.map((c) => [c, 'bigint'] as const)].map(([, t]) => t);
 const PG_ROLLUP = `insert into "usage_rollups" (${ROLLUP_NAMES.map((c) => `"${c}"`).join(', ')}) select * from unnest(${ROLLUP_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ${ROLLUP_CONFLICT}`;
-const preparedRollup = new WeakMap<SQLite.Database, SQLite.Statement>();
 
 /**
  * Adds `rows` to the usage rollups inside `tx` (insert, or add the counters to the row of the same
@@ -141,15 +154,7 @@ export async function upsertUsageRollups(tx: Tx | Executor, rows: readonly Usage
     }
     return;
   }
-  let stmt = sqlite ? preparedRollup.get(sqlite) : undefined;
-  if (sqlite && !stmt) preparedRollup.set(sqlite, (stmt = sqlite.prepare(SQLITE_ROLLUP)));
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    const params = ROLLUP_NAMES.map((c) => r[c]);
-    if (stmt) stmt.run(params);
-    else await tx.executeQuery(CompiledQuery.raw(SQLITE_ROLLUP, params));
-    if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
-  }
+  await eachSqliteRow(tx, sqlite, SQLITE_ROLLUP, ROLLUP_NAMES, rows);
 }
 
 /** One `usage_daily` row to add (every counter given). */
@@ -161,7 +166,6 @@ const DAILY_NAMES = [...DAILY_KEY, ...DAILY_COUNTERS];
 const DAILY_CONFLICT = `on conflict (${DAILY_KEY.map((c) => `"${c}"`).join(', ')}) do update set ${DAILY_COUNTERS.map((c) => `"${c}" = "usage_daily"."${c}" + excluded."${c}"`).join(', ')}`;
 const SQLITE_DAILY = `insert into "usage_daily" (${DAILY_NAMES.map((c) => `"${c}"`).join(', ')}) values (${DAILY_NAMES.map(() => '?').join(', ')}) ${DAILY_CONFLICT}`;
 const PG_DAILY = `insert into "usage_daily" (${DAILY_NAMES.map((c) => `"${c}"`).join(', ')}) select ${DAILY_NAMES.map((c) => `"${c}"`).join(', ')} from jsonb_to_recordset($1::jsonb) as x(${[...DAILY_KEY.map((c) => [c, 'text'] as const), ...DAILY_COUNTERS.map((c) => [c, 'bigint'] as const)].map(([c, t]) => `"${c}" ${t}`).join(', ')}) ${DAILY_CONFLICT}`;
-const preparedDaily = new WeakMap<SQLite.Database, SQLite.Statement>();
 
 /** Adds `rows` (distinct keys, in key order) to `usage_daily` inside `tx`, as upsertUsageRollups does for the rollups. */
 export async function upsertUsageDaily(tx: Tx | Executor, rows: readonly UsageDailyRow[], sqlite: SQLite.Database | null = null): Promise<void> {
@@ -172,13 +176,5 @@ export async function upsertUsageDaily(tx: Tx | Executor, rows: readonly UsageDa
     }
     return;
   }
-  let stmt = sqlite ? preparedDaily.get(sqlite) : undefined;
-  if (sqlite && !stmt) preparedDaily.set(sqlite, (stmt = sqlite.prepare(SQLITE_DAILY)));
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    const params = DAILY_NAMES.map((c) => r[c]);
-    if (stmt) stmt.run(params);
-    else await tx.executeQuery(CompiledQuery.raw(SQLITE_DAILY, params));
-    if ((i + 1) % SQLITE_SLICE === 0 && i + 1 < rows.length) await turn();
-  }
+  await eachSqliteRow(tx, sqlite, SQLITE_DAILY, DAILY_NAMES, rows);
 }
