@@ -76,6 +76,19 @@ function check(input: SpendAlertInput): void {
   }
 }
 
+/** The columns an alert's settings are stored in (create and update write the same ones). */
+function settingsOf(input: SpendAlertInput, now: number) {
+  return {
+    threshold_cents: input.thresholdCents,
+    currency: input.currency,
+    interval: input.interval,
+    channel_type: input.channel.type,
+    recipients: JSON.stringify(input.channel.recipients),
+    subject_prefix: input.channel.subjectPrefix,
+    updated_at: now,
+  };
+}
+
 export class SpendAlertService {
   private readonly cache = new Map<string, { at: number; alerts: Promise<SpendAlert[]> }>();
   /** (alert, period, threshold) already settled on this node: fired, or found fired by another. */
@@ -152,19 +165,7 @@ export class SpendAlertService {
     check(input);
     const now = this.now();
     const id = newId(ID_PREFIX.spendAlert, now);
-    const row: SpendAlertsTable = {
-      id,
-      org_id: orgId,
-      project_id: projectId ?? '',
-      threshold_cents: input.thresholdCents,
-      currency: input.currency,
-      interval: input.interval,
-      channel_type: input.channel.type,
-      recipients: JSON.stringify(input.channel.recipients),
-      subject_prefix: input.channel.subjectPrefix,
-      created_at: now,
-      updated_at: now,
-    };
+    const row: SpendAlertsTable = { id, org_id: orgId, project_id: projectId ?? '', ...settingsOf(input, now), created_at: now };
     await this.store.db.transaction().execute(async (tx) => {
       await this.scope(tx, actor, orgId, projectId, true);
       const n = await tx.selectFrom('spend_alerts').select((eb) => eb.fn.countAll<number>().as('n')).where('org_id', '=', orgId).where('project_id', '=', projectId ?? '').executeTakeFirst();
@@ -183,15 +184,7 @@ export class SpendAlertService {
     const updated = await this.store.db.transaction().execute(async (tx) => {
       await this.scope(tx, actor, orgId, projectId, true);
       const before = await this.one(tx, orgId, projectId, id);
-      const set = {
-        threshold_cents: input.thresholdCents,
-        currency: input.currency,
-        interval: input.interval,
-        channel_type: input.channel.type,
-        recipients: JSON.stringify(input.channel.recipients),
-        subject_prefix: input.channel.subjectPrefix,
-        updated_at: now,
-      };
+      const set = settingsOf(input, now);
       await tx.updateTable('spend_alerts').set(set).where('id', '=', id).execute();
       if (Number(before.threshold_cents) !== input.thresholdCents) await tx.deleteFrom('spend_alert_firings').where('alert_id', '=', id).execute();
       await recordAudit(tx, actor, { orgId, type: 'spend_alert.updated', targetType: 'spend_alert', targetId: id, projectId, payload: { ...(projectId !== null ? { projectId } : {}), thresholdAmount: input.thresholdCents, currency: input.currency, interval: input.interval, recipients: input.channel.recipients } }, now);
