@@ -9,6 +9,7 @@ import { requireOrgAdmin, type Actor } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
+import { lockOrganization } from './locks.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
 
@@ -95,6 +96,7 @@ export class CertificateService {
     const name = cleanName(input.name);
     const now = this.now();
     return this.store.db.transaction().execute(async (tx) => {
+      await lockOrganization(tx, orgId); // the cap is a count: concurrent uploads take turns (locks.ts)
       const count = await tx.selectFrom('certificates').select((eb) => eb.fn.countAll<number>().as('n')).where('org_id', '=', orgId).executeTakeFirstOrThrow();
       if (Number(count.n) >= MAX_CERTIFICATES_PER_ORG) {
         throw invalid(`An organization can hold at most ${MAX_CERTIFICATES_PER_ORG} certificates; delete one first.`, 'certificate', 'certificate_limit_reached');

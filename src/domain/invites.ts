@@ -42,6 +42,8 @@ export class InviteService {
       for (const p of projects) await loadActiveProject(tx, orgId, p.id);
       const member = await tx.selectFrom('users').innerJoin('org_memberships', 'org_memberships.user_id', 'users.id').select('users.id').where('org_memberships.org_id', '=', orgId).where('users.email', '=', email).executeTakeFirst();
       if (member) throw invalid(`${email} is already a member of this organization.`, 'email', 'user_exists');
+      // an invite past its expiry no longer holds the email's one pending slot (0009's unique index)
+      await tx.updateTable('invites').set({ status: 'expired' }).where('org_id', '=', orgId).where('email', '=', email).where('status', '=', 'pending').where('expires_at', '<=', now).execute();
       const pending = await tx.selectFrom('invites').select('id').where('org_id', '=', orgId).where('email', '=', email).where('status', '=', 'pending').where('expires_at', '>', now).executeTakeFirst();
       if (pending) throw invalid(`${email} already has a pending invite (${pending.id}).`, 'email', 'invite_exists');
       const inv: Invite = { id: newId(ID_PREFIX.invite, now), org_id: orgId, email, role: input.role as OrgRole, status: 'pending', projects: JSON.stringify(projects), created_at: now, expires_at: now + INVITE_TTL_MS, accepted_at: null };

@@ -11,6 +11,7 @@ import { requireOrgAdmin, SYSTEM, type Actor } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
+import { lockOrganization } from './locks.ts';
 import type { Page } from './paging.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
 import { monthOf, NANO_PER_CENT, recordedMonthSpend } from './spend-limits.ts';
@@ -167,6 +168,8 @@ export class SpendAlertService {
     const id = newId(ID_PREFIX.spendAlert, now);
     const row: SpendAlertsTable = { id, org_id: orgId, project_id: projectId ?? '', ...settingsOf(input, now), created_at: now };
     await this.store.db.transaction().execute(async (tx) => {
+      requireOrgAdmin(actor, orgId);
+      await lockOrganization(tx, orgId); // the cap is a count: concurrent creates take turns (locks.ts)
       await this.scope(tx, actor, orgId, projectId, true);
       const n = await tx.selectFrom('spend_alerts').select((eb) => eb.fn.countAll<number>().as('n')).where('org_id', '=', orgId).where('project_id', '=', projectId ?? '').executeTakeFirst();
       if (Number(n?.n ?? 0) >= MAX_ALERTS_PER_SCOPE) throw invalid(`At most ${MAX_ALERTS_PER_SCOPE} spend alerts per ${projectId === null ? 'organization' : 'project'}.`, null, 'too_many_spend_alerts');

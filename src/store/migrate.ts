@@ -1,5 +1,5 @@
 // One ordered list of migrations for both dialects, applied at start and by `keyplane migrate`.
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import * as m0001 from './migrations/0001_core_model.ts';
 import * as m0002 from './migrations/0002_audit_request_context.ts';
 import * as m0003 from './migrations/0003_gateway_usage.ts';
@@ -8,6 +8,7 @@ import * as m0005 from './migrations/0005_free_trial_start.ts';
 import * as m0006 from './migrations/0006_usage_rollups.ts';
 import * as m0007 from './migrations/0007_spend.ts';
 import * as m0008 from './migrations/0008_project_settings.ts';
+import * as m0009 from './migrations/0009_unique_rules.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_core_model': m0001,
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0006_usage_rollups': m0006,
   '0007_spend': m0007,
   '0008_project_settings': m0008,
+  '0009_unique_rules': m0009,
 };
 
 class StaticProvider implements MigrationProvider {
@@ -28,8 +30,16 @@ class StaticProvider implements MigrationProvider {
 
 /** Applies every pending migration; returns the names applied by this call. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticProvider() });
-  const { error, results } = await migrator.migrateToLatest();
+  return settle(await new Migrator({ db, provider: new StaticProvider() }).migrateToLatest());
+}
+
+/** Applies the pending migrations up to and including `name` (tests: a database as an older release left it). */
+export async function migrateUpTo(db: Kysely<any>, name: string): Promise<string[]> {
+  if (!(name in migrations)) throw new Error(`no migration named ${name}`);
+  return settle(await new Migrator({ db, provider: new StaticProvider() }).migrateTo(name));
+}
+
+function settle({ error, results }: MigrationResultSet): string[] {
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     const why = (error as Error).message ?? String(error);
