@@ -239,13 +239,13 @@ for (const dialect of await testDialects()) {
     });
 
     test('predefined roles cannot be changed or deleted', async () => {
-      const now = Date.now();
-      await s.rt.store.db.insertInto('roles').values({ id: 'role_predefined_owner', org_id: orgId, project_id: null, name: 'owner', description: null, permissions: '["*"]', predefined: 1, created_at: now, updated_at: now }).execute();
-      const got = await roles().retrieve('role_predefined_owner');
+      // the organization's own predefined 'owner' (role names are unique per organization: 0009)
+      const { id } = await s.rt.store.db.selectFrom('roles').select('id').where('org_id', '=', orgId).where('project_id', 'is', null).where('name', '=', 'owner').where('predefined', '=', 1).executeTakeFirstOrThrow();
+      const got = await roles().retrieve(id);
       assert.equal(got.predefined_role, true);
-      await assert.rejects(roles().update('role_predefined_owner', { role_name: 'mine' }), (e: any) => isBadRequest(e) && e.code === 'predefined_role');
-      await assert.rejects(roles().delete('role_predefined_owner'), isBadRequest);
-      assert.equal((await roles().retrieve('role_predefined_owner')).name, 'owner');
+      await assert.rejects(roles().update(id, { role_name: 'mine' }), (e: any) => isBadRequest(e) && e.code === 'predefined_role');
+      await assert.rejects(roles().delete(id), isBadRequest);
+      assert.equal((await roles().retrieve(id)).name, 'owner');
     });
 
     test('organization user roles: assign, list, retrieve and unassign', async () => {
