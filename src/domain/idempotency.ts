@@ -86,14 +86,16 @@ export class IdempotencyService {
     const deadline = Date.now() + waitMs; // real time, whatever clock stamps the records
     for (;;) {
       const now = this.now();
-      const inserted = await db
-        .insertInto('idempotency_records')
-        .values({ ...pk, request_hash: requestHash, status_code: PENDING, response_body: '', created_at: now })
-        .onConflict((oc) => oc.columns(['org_id', 'key_id', 'idempotency_key']).doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { kind: 'claimed', claimedAt: now };
       const r = await this.row(orgId, keyId, idemKey);
-      if (!r) continue; // released or expired between the two statements: claim again
+      if (!r) {
+        const inserted = await db
+          .insertInto('idempotency_records')
+          .values({ ...pk, request_hash: requestHash, status_code: PENDING, response_body: '', created_at: now })
+          .onConflict((oc) => oc.columns(['org_id', 'key_id', 'idempotency_key']).doNothing())
+          .executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { kind: 'claimed', claimedAt: now };
+        continue; // a concurrent request claimed it first: read its row
+      }
       if (r.created_at <= now - IDEMPOTENCY_TTL_MS) {
         // an expired record: its key is free again (only this very row is removed; a racing claimer's new one stays)
         await db.deleteFrom('idempotency_records').where('org_id', '=', orgId).where('key_id', '=', keyId).where('idempotency_key', '=', idemKey).where('created_at', '=', r.created_at).execute();
