@@ -52,6 +52,10 @@ export interface Config {
   spendAlertWebhookRetryMs: number;
   /** Origins (besides the server's own) whose cookie-authenticated WhyLabs writes are accepted. */
   allowedOrigins: string[];
+  /** Failed authentications a client address may make at once before it gets 429s (0: no throttle). */
+  authFailureBurst: number;
+  /** Time for a throttled address's allowance to refill completely (burst per window). */
+  authFailureWindowMs: number;
   modelsFile: { path: string; catalog: ModelCatalog; /** The parsed file, for the routes (providers, aliases, prices) beside the limits. */ entries: unknown } | undefined;
 }
 
@@ -88,6 +92,8 @@ export const SETTINGS = {
   spendAlertWebhookUrl: { env: 'KEYPLANE_SPEND_ALERT_WEBHOOK_URL', flag: '--spend-alert-webhook-url', describe: 'http(s) URL each triggered spend alert is POSTed to, signed per organization (keyplane-signature header)', secret: true },
   spendAlertWebhookRetryMs: { env: 'KEYPLANE_SPEND_ALERT_WEBHOOK_RETRY_MS', flag: '--spend-alert-webhook-retry-ms', describe: 'wait before a failed spend-alert webhook delivery is retried, doubled each time (6 tries in all)' },
   allowedOrigins: { env: 'KEYPLANE_ALLOWED_ORIGINS', flag: '--allowed-origins', describe: 'comma-separated origins (https://console.example.com) besides the server\'s own whose cookie-authenticated writes the WhyLabs face (/v0) accepts' },
+  authFailureBurst: { env: 'KEYPLANE_AUTH_FAILURE_BURST', flag: '--auth-failure-burst', describe: 'failed authentications (401s) a client address may make at once on any face; past it, its failures get 429 with Retry-After (valid keys always pass; 0: no throttle)' },
+  authFailureWindowMs: { env: 'KEYPLANE_AUTH_FAILURE_WINDOW_MS', flag: '--auth-failure-window-ms', describe: 'time in which a throttled address\'s allowance of failed authentications refills completely (burst per window)' },
   modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
 } satisfies Record<keyof Config, SettingSpec>;
 
@@ -233,6 +239,8 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     spendAlertWebhookUrl,
     spendAlertWebhookRetryMs: int('spendAlertWebhookRetryMs', 1_000, 1, 3_600_000),
     allowedOrigins,
+    authFailureBurst: int('authFailureBurst', 20, 0, 1_000_000),
+    authFailureWindowMs: int('authFailureWindowMs', 60_000, 1, 86_400_000),
     modelsFile,
   };
 }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config.ts';
-import { loadMasterKey, MASTER_KEY_FILE, type MasterKey } from './crypto/master-key.ts';
+import { loadMasterKey, settleStagedMasterKey, STAGED_MASTER_KEY_FILE, type MasterKey, type StagedKeyOutcome } from './crypto/master-key.ts';
 import { openStore, type Store } from './store/db.ts';
 import { Core } from './domain/core.ts';
 import { bootstrap } from './domain/bootstrap.ts';
@@ -20,6 +20,11 @@ export interface Runtime {
   store: Store;
   core: Core;
   masterKey: MasterKey;
+  /**
+   * A master-key rotation found interrupted at start (the data dir's `master-key.next`), settled from
+   * what the database uses: 'finished' (the new key replaced `master-key`) or 'undone' (it was dropped).
+   */
+  rotationSettled?: 'finished' | 'undone';
   close(): Promise<void>;
 }
 
@@ -33,7 +38,11 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
     throw new StartupError(`cannot open the ${store.dialect === 'postgres' ? 'PostgreSQL database' : `SQLite database ${store.file}`}: ${describe(err)}`);
   }
   let masterKey: MasterKey;
+  let settled: StagedKeyOutcome = 'none';
   try {
+    // a rotation killed between staging the new key and replacing master-key: finish or undo it,
+    // whichever the database says (its data keys record the master key that wraps them)
+    if (!config.masterKey) settled = settleStagedMasterKey(config.dataDir, await vaultKeyIds(store));
     masterKey = loadMasterKey(config.masterKey, config.dataDir);
     await checkVault(store, masterKey, config.dataDir);
   } catch (err) {
@@ -59,6 +68,7 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
     store,
     core,
     masterKey,
+    ...(settled === 'finished' || settled === 'undone' ? { rotationSettled: settled } : {}),
     async close() {
       await core.stop();
       await store.close();
@@ -66,10 +76,17 @@ export async function openRuntime(config: Config, hooks: { onBackgroundError?: (
   };
 }
 
+/** The master key ids the vault's data keys (organizations' and the platform's) are wrapped under. */
+async function vaultKeyIds(store: Store): Promise<string[]> {
+  const orgs = await store.db.selectFrom('data_keys').select('master_key_id').distinct().execute();
+  const platform = await store.db.selectFrom('platform_data_key').select('master_key_id').execute();
+  return [...new Set([...orgs, ...platform].map((r) => r.master_key_id))];
+}
+
 /** Refuses to start with a master key other than the one that wrapped the existing data keys. */
 async function checkVault(store: Store, masterKey: MasterKey, dataDir: string): Promise<void> {
-  const stagedFile = path.join(dataDir, `${MASTER_KEY_FILE}.next`);
-  const staged = fs.existsSync(stagedFile) ? stagedFile : null;
+  const stagedFile = path.join(dataDir, STAGED_MASTER_KEY_FILE);
+  const staged = masterKey.source !== 'config' && fs.existsSync(stagedFile) ? stagedFile : null;
   const other =
     (await store.db.selectFrom('data_keys').select('master_key_id').where('master_key_id', '!=', masterKey.id).executeTakeFirst()) ??
     // the platform data key (the operator's default credentials) is wrapped by the same master key
@@ -77,7 +94,7 @@ async function checkVault(store: Store, masterKey: MasterKey, dataDir: string): 
   if (other) {
     if (staged) {
       throw new StartupError(
-        `the master key (id ${masterKey.id}) is not the one that encrypted this vault (id ${other.master_key_id}), and ${staged} exists: a master-key rotation was interrupted after the database changed; move that file to master-key (or set KEYPLANE_MASTER_KEY to its content)`,
+        `the master key (id ${masterKey.id}) is not the one that encrypted this vault (id ${other.master_key_id}), and neither is ${staged}; start with the master key that encrypted it (KEYPLANE_MASTER_KEY or the data dir master-key file)`,
       );
     }
     throw new StartupError(

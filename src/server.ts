@@ -15,11 +15,12 @@ import { whylabsFace } from './faces/whylabs/face.ts';
 import { iblaiFace } from './faces/iblai/face.ts';
 import { platformFace } from './faces/platform/face.ts';
 import { gatewayFace } from './gateway/face.ts';
+import { AuthFailureThrottle } from './faces/auth-throttle.ts';
 
 /** Every face keyplane serves. A new face is a folder under src/faces/ and one entry here. */
 export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
 
-export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins'>>;
+export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins' | 'authFailureBurst' | 'authFailureWindowMs'>>;
 
 /** The face of the data plane; every other face is an admin face. */
 export const GATEWAY_FACE = gatewayFace.name;
@@ -62,12 +63,19 @@ export interface BuildOptions {
   logStream?: LogDestination;
 }
 
+/** The failed-authentication throttle of `config` (20 failures per minute by default); none when the burst is 0. */
+function authThrottleOf(config: ServerConfig): AuthFailureThrottle | undefined {
+  const burst = config.authFailureBurst ?? 20;
+  return burst > 0 ? new AuthFailureThrottle(burst, config.authFailureWindowMs ?? 60_000) : undefined;
+}
+
 export async function buildServer(config: ServerConfig, core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const gatewayStatus: GatewayStatus = {};
   const ctx: FaceContext = {
     core,
     rootKey: config.rootKey,
     allowedOrigins: config.allowedOrigins ?? [],
+    authThrottle: authThrottleOf(config),
     gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl, status: gatewayStatus },
   };
   const role = config.role ?? 'all';

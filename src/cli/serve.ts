@@ -25,6 +25,8 @@ export async function serve(config: Config): Promise<void> {
   } else if (config.bootstrapAdminKey) {
     log.warn('KEYPLANE_BOOTSTRAP_ADMIN_KEY ignored: this database is already bootstrapped');
   }
+  if (rt.rotationSettled === 'finished') log.warn({ masterKeyId: rt.masterKey.id }, 'an interrupted master-key rotation was finished: the vault uses the new key, now in the data dir master-key file');
+  if (rt.rotationSettled === 'undone') log.warn({ masterKeyId: rt.masterKey.id }, 'an interrupted master-key rotation was undone (the database never used the new key): the staged master-key.next was removed');
   if (rt.masterKey.source === 'generated') log.info('generated a new master key in the data dir (mode 0600); back it up with the database');
 
   const app = await buildServer(config, rt.core);

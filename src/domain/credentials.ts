@@ -322,9 +322,10 @@ export class CredentialService {
    * credential value still in an older format (under its unchanged data key) and drops the stored
    * idempotent answers (sealed under a key derived from the master key). Nothing sealed in an older
    * format remains once it commits; if it fails or is interrupted, nothing changed. On success this
-   * service uses `next` from then on.
+   * service uses `next` from then on. `beforeCommit` runs inside the transaction once everything is
+   * written (the CLI's crash test pauses there).
    */
-  async rotateMasterKeyAndReseal(next: Buffer): Promise<RotationResult> {
+  async rotateMasterKeyAndReseal(next: Buffer, beforeCommit?: () => Promise<void>): Promise<RotationResult> {
     const nextId = keyFingerprint(next);
     let valuesResealed = 0;
     let platformKey = false;
@@ -349,6 +350,7 @@ export class CredentialService {
       }
       // stored idempotent answers are sealed under a key derived from the master key: drop them
       await tx.deleteFrom('idempotency_records').execute();
+      await beforeCommit?.();
       return rows.length;
     });
     this.masterKey = next;

@@ -16,6 +16,7 @@ import { keyActor, type Actor } from '../domain/actor.ts';
 import { forbidden, invalid, isDomainError, notFound, unauthenticated } from '../domain/errors.ts';
 import { requestContext } from './request-context.ts';
 import { jsonTooDeep, JsonTooDeepError } from './json-depth.ts';
+import type { AuthFailureThrottle } from './auth-throttle.ts';
 
 /** The organization a request acts in, resolved by the face before its handler runs. */
 export interface RequestOrg {
@@ -51,6 +52,11 @@ export interface FaceContext {
   rootKey: string | undefined;
   /** KEYPLANE_ALLOWED_ORIGINS: origins besides the server's own whose cookie-authenticated writes are accepted. */
   allowedOrigins?: readonly string[];
+  /**
+   * KEYPLANE_AUTH_FAILURE_BURST / _WINDOW_MS: failed authentications are counted per client address
+   * and answered 429 past the burst; absent (or burst 0): not throttled.
+   */
+  authThrottle?: AuthFailureThrottle | undefined;
   /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS, REDIS_URL…). */
   gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number; redisUrl?: string | undefined; status?: GatewayStatus };
 }
@@ -194,13 +200,31 @@ export class FaceTable {
 
 /** Authenticates a request for `face`: credential → principal → organization → admission. */
 async function authenticate(face: Face, req: FastifyRequest, ctx: FaceContext): Promise<{ actor: Actor; org: RequestOrg | null }> {
-  const token = face.auth.token(req);
-  if (!token) throw unauthenticated(face.auth.missing);
+  let token: string | null;
+  try {
+    token = face.auth.token(req);
+  } catch (err) {
+    throw isDomainError(err) && err.kind === 'unauthenticated' ? failed(err, req, ctx) : err; // a malformed credential
+  }
+  if (!token) throw failed(unauthenticated(face.auth.missing), req, ctx);
   const actor = face.auth.verify ? await face.auth.verify(token, ctx, req) : await verifyKey(token, ctx, req);
-  if (!actor) throw unauthenticated(face.auth.invalid);
+  if (!actor) throw failed(unauthenticated(face.auth.invalid), req, ctx);
   const org = await face.org(req, actor, ctx);
   face.admit(actor, org);
   return { actor, org };
+}
+
+/**
+ * A failed authentication (`err`, a 401): counted against the client's address, and answered with the
+ * throttle's 429 instead once that address is past its burst. Only failures reach here: a valid
+ * credential never touches the throttle, so it is never refused or slowed by it.
+ */
+function failed(err: Error, req: FastifyRequest, ctx: FaceContext): Error {
+  if (!ctx.authThrottle) return err;
+  const { refusal, started } = ctx.authThrottle.fail(req.ip);
+  if (!refusal) return err;
+  if (started) req.log.warn({ clientAddress: req.ip, burst: ctx.authThrottle.burst, windowMs: ctx.authThrottle.windowMs }, 'failed authentications from this address are throttled');
+  return refusal;
 }
 
 async function verifyKey(token: string, ctx: FaceContext, req: FastifyRequest): Promise<Actor | null> {
@@ -337,7 +361,7 @@ export async function registerFaces(app: FastifyInstance, table: FaceTable, ctx:
       try {
         await authenticate(owner, req, ctx);
       } catch (err) {
-        return owner.render(reply, err, req);
+        return answer(owner.render, reply, err, req);
       }
       return owner.render(reply, notFound(owner.notFoundMessage(req)), req);
     }

@@ -18,7 +18,9 @@ export interface TestServer {
 
 export async function startServer(dialect: 'sqlite' | 'postgres', flags: FlagValues = {}, build: BuildOptions = {}): Promise<TestServer> {
   const db = await createTestDb(dialect);
-  const config = loadConfig({ port: '0', logLevel: 'silent', dataDir: db.dataDir, ...(db.databaseUrl ? { databaseUrl: db.databaseUrl } : {}), ...flags }, {});
+  // Every test talks from 127.0.0.1, and many send bad keys on purpose: the failed-authentication
+  // throttle is off here unless a test turns it on (test/security/auth-throttle.test.ts does).
+  const config = loadConfig({ port: '0', logLevel: 'silent', dataDir: db.dataDir, authFailureBurst: '0', ...(db.databaseUrl ? { databaseUrl: db.databaseUrl } : {}), ...flags }, {});
   const rt = await openRuntime(config);
   const boot = await runBootstrap(rt);
   const fs = await import('node:fs');
