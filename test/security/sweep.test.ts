@@ -725,13 +725,15 @@ for (const dialect of await testDialects()) {
     for (const [route, e] of Object.entries(SWEEP)) {
       const ok = e.ok ?? 200;
       const label = `${route} [${e.semantics}: ${e.why}]`;
-      test(label, { todo: e.pending ? `pending: ${e.pending}` : undefined }, async (t) => {
+      // (todo on the subtests too: a todo test's failing subtests still fail the run)
+      const todo = e.pending ? `pending: ${e.pending}` : undefined;
+      test(label, { todo }, async (t) => {
         const face = faceOf({ face: s.app.routeList.find((r) => routeName(r) === route)?.face ?? '', method: '', url: '' });
         assert.ok(face, `${route} is a route of a known face`);
         const f = await fixture();
         const spec = FACES[face as Exclude<FaceName, 'health'>];
 
-        await t.test(`${N} identical requests at once`, async () => {
+        await t.test(`${N} identical requests at once`, { todo }, async () => {
           const call = await e.same(f);
           const rows0 = await numberOf(e.rows(f));
           const audits0 = await auditsOf(e, f);
@@ -755,7 +757,7 @@ for (const dialect of await testDialects()) {
           assert.equal((await auditsOf(e, f)) - audits0, sameAudits, 'audit events of the identical round');
         });
 
-        await t.test(`${N} distinct requests at once`, async () => {
+        await t.test(`${N} distinct requests at once`, { todo }, async () => {
           const calls = await e.distinct(f);
           assert.equal(calls.length, N);
           const rows0 = await numberOf(e.rows(f));
