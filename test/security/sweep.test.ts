@@ -89,6 +89,8 @@ interface Entry {
   /** Rows and audits the distinct round adds (default 8 and 8). */
   distinctRows?: number;
   distinctAudits?: number;
+  /** What else must hold after the distinct round (e.g. that no concurrent change was lost). */
+  afterDistinct?(f: Fx): Promise<void>;
   /** The platform face: the operator's root key. */
   root?: boolean;
   /** Writes that another helper is making unique in the database: known to fail until it merges. */
@@ -490,9 +492,11 @@ export const SWEEP: Record<string, Entry> = {
     why: 'an organization has one platform metadata: the first call creates it, the others update it',
     ok: 201,
     same: async () => ({ body: { data: { active_llm: null } } }),
-    distinct: async (f) => {
-      const names = await times((i) => f.s.rt.core.credentials.create(SYSTEM, f.orgId, 'llm', credential(f, `sweep-llm-${i}`)).then((c) => c.name));
-      return names.map((name) => ({ body: { data: { llms: { [name]: { llm_options: {} } }, active_llm: name } } }));
+    // each adds one provider's options: the others' stay (no lost update)
+    distinct: async () => seq().map((i) => ({ body: { data: { llms: { [`sweep-llm-${i}`]: { llm_options: { temperature: i / 10 } } } } } })),
+    async afterDistinct(f) {
+      const row = await f.s.rt.store.db.selectFrom('platform_settings').select('services').where('org_id', '=', f.orgId).executeTakeFirstOrThrow();
+      assert.deepEqual(Object.keys(JSON.parse(row.services) as object).sort(), seq().map((i) => `sweep-llm-${i}`), 'every provider added at once is kept');
     },
     rows: (f) => count('platform_settings', f.orgId),
     audit: ['platform_settings.created', 'platform_settings.updated'],
@@ -901,6 +905,7 @@ for (const dialect of await testDialects()) {
           assert.deepEqual(answers.map((a) => a.status), Array(N).fill(e.distinctOk ?? ok), `${N} successes:\n${dump}`);
           assert.equal((await numberOf(e.rows(f))) - rows0, e.distinctRows ?? N, 'rows added by the distinct round');
           assert.equal((await auditsOf(e, f)) - audits0, e.distinctAudits ?? N, 'audit events of the distinct round');
+          await e.afterDistinct?.(f);
         });
       });
     }
