@@ -74,6 +74,8 @@ interface Entry {
   /** The audit event types each success records (counted in the organization, or `auditOrg`). */
   audit: string[];
   auditOrg?: (f: Fx) => string;
+  /** An upsert's audit type of the creation: exactly one of the identical round's events. */
+  createdAudit?: string;
   /** Status of the seven losers of a `one` round. */
   loser?: number;
   /** Success status (default 200). */
@@ -500,6 +502,7 @@ export const SWEEP: Record<string, Entry> = {
     },
     rows: (f) => count('platform_settings', f.orgId),
     audit: ['platform_settings.created', 'platform_settings.updated'],
+    createdAudit: 'platform_settings.created',
     distinctRows: 0,
   },
   'POST /api/ai-account/orgs/:org/use-default-llm-key/': {
@@ -589,6 +592,7 @@ export const SWEEP: Record<string, Entry> = {
     distinct: async (f) => seq().map((i) => ({ params: { provider: `${f.slug}-p${i}` }, body: { value: { key: `sk-sweep-default-${i}` } } })),
     rows: (f) => sql<{ n: number }>`select count(*) as n from platform_credentials where provider like ${`${f.slug}-p%`}`,
     audit: ['default_credential.created', 'default_credential.updated'],
+    createdAudit: 'default_credential.created',
     auditOrg: () => PLATFORM_AUDIT_ORG,
     created: 201,
     distinctOk: 201,
@@ -843,6 +847,7 @@ for (const dialect of await testDialects()) {
           const call = await e.same(f);
           const rows0 = await numberOf(e.rows(f));
           const audits0 = await auditsOf(e, f);
+          const created0 = e.createdAudit ? await auditsOf({ ...e, audit: [e.createdAudit] }, f) : 0;
           const send = request(route, face, e, f, call);
           const answers = await Promise.all(seq().map(() => send()));
           const statuses = answers.map((a) => a.status);
@@ -868,6 +873,7 @@ for (const dialect of await testDialects()) {
           const sameAudits = e.sameAudits ?? (e.semantics === 'one' ? 1 : N);
           assert.equal((await numberOf(e.rows(f))) - rows0, sameRows, 'rows added by the identical round');
           assert.equal((await auditsOf(e, f)) - audits0, sameAudits, 'audit events of the identical round');
+          if (e.createdAudit) assert.equal((await auditsOf({ ...e, audit: [e.createdAudit] }, f)) - created0, 1, `one ${e.createdAudit}`);
         });
 
         // a create retried with its Idempotency-Key (the OpenAI face's POSTs): eight at once make one
