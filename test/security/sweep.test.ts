@@ -74,6 +74,8 @@ interface Entry {
   /** The audit event types each success records (counted in the organization, or `auditOrg`). */
   audit: string[];
   auditOrg?: (f: Fx) => string;
+  /** The audit target of a success of the distinct round (default: the answer's `id`, when it has one). */
+  auditTarget?(json: any, call: Call): string | null;
   /** An upsert's audit type of the creation: exactly one of the identical round's events. */
   createdAudit?: string;
   /** Status of the seven losers of a `one` round. */
@@ -729,6 +731,12 @@ for (const dialect of await testDialects()) {
     }
 
     const numberOf = async (q: RawBuilder<{ n: number | string }>) => Number((await q.execute(s.rt.store.db)).rows[0]!.n);
+    const auditTargets = async (e: Entry, f: Fx) => {
+      const org = e.auditOrg ? e.auditOrg(f) : f.orgId;
+      let q = s.rt.store.db.selectFrom('audit_logs').select(['id', 'target_id']).where('type', 'in', e.audit);
+      if (org !== '*') q = q.where('org_id', '=', org);
+      return q.execute();
+    };
     const auditsOf = async (e: Entry, f: Fx) => {
       const org = e.auditOrg ? e.auditOrg(f) : f.orgId;
       let q = s.rt.store.db.selectFrom('audit_logs').select((eb) => eb.fn.countAll<number>().as('n')).where('type', 'in', e.audit);
@@ -905,12 +913,17 @@ for (const dialect of await testDialects()) {
           assert.equal(calls.length, N);
           const rows0 = await numberOf(e.rows(f));
           const audits0 = await auditsOf(e, f);
+          const before = new Set((await auditTargets(e, f)).map((a) => a.id));
           const answers = await Promise.all(calls.map((c) => request(route, face, e, f, c)()));
           const dump = answers.map((a) => `${a.status} ${a.text.slice(0, 300)}`).join('\n');
           for (const a of answers) assertNoStackTrace(a.text, route);
           assert.deepEqual(answers.map((a) => a.status), Array(N).fill(e.distinctOk ?? ok), `${N} successes:\n${dump}`);
           assert.equal((await numberOf(e.rows(f))) - rows0, e.distinctRows ?? N, 'rows added by the distinct round');
           assert.equal((await auditsOf(e, f)) - audits0, e.distinctAudits ?? N, 'audit events of the distinct round');
+          // each success's own audit event: its target is the object the answer names
+          const targets = (await auditTargets(e, f)).filter((a) => !before.has(a.id)).map((a) => a.target_id);
+          const named = answers.map((a, i) => (e.auditTarget ? e.auditTarget(a.json, calls[i]!) : typeof a.json?.id === 'string' ? a.json.id : null));
+          if (named.every((x) => x !== null)) assert.deepEqual([...targets].sort(), [...named].sort(), 'the audit events name the objects the answers name');
           await e.afterDistinct?.(f);
         });
       });
