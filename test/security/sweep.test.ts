@@ -1,15 +1,18 @@
 // The concurrency sweep (issue [9] "Production-grade"): every create or add endpoint of every face
 // (every POST, PUT and PATCH route of app.routeList but the commented EXCLUDED ones), on SQLite and
-// PostgreSQL, through a real server over HTTP:
+// PostgreSQL, through a real server over HTTP (raw requests, as the security matrix, to see exact
+// statuses and envelopes):
 //
 //   - eight identical requests at once: no 5xx, and as many successes as the endpoint's semantics
-//     give (SEMANTICS below): exactly one for a natural uniqueness (the seven others get the face's
-//     own 4xx in its own envelope, the answer the non-concurrent duplicate gets), eight for a create
-//     that mints a new object each time, eight for an upsert (with one row);
-//   - eight requests at once with distinct bodies: all succeed;
+//     give (`Semantics` below): exactly one for a natural uniqueness (the seven others get the face's
+//     own 4xx in its own envelope, the very answer the non-concurrent duplicate gets), eight for a
+//     create that mints a new object each time, eight for an upsert (with one row);
+//   - eight requests at once with distinct bodies: all succeed, each audited under its own object;
 //
 // and after each round exactly the rows and audit events that should exist, read from the store.
 // Each endpoint runs in an organization of its own, so counts are deltas of that organization only.
+// Besides: caps one short of full under eight concurrent creates, the OpenAI face's creates retried
+// at once with one Idempotency-Key, and the excluded updates raced (no 5xx).
 // A new write route without an entry in SWEEP (or a commented exclusion) fails the coverage test.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,8 +77,6 @@ interface Entry {
   /** The audit event types each success records (counted in the organization, or `auditOrg`). */
   audit: string[];
   auditOrg?: (f: Fx) => string;
-  /** The audit target of a success of the distinct round (default: the answer's `id`, when it has one). */
-  auditTarget?(json: any, call: Call): string | null;
   /** An upsert's audit type of the creation: exactly one of the identical round's events. */
   createdAudit?: string;
   /** Status of the seven losers of a `one` round. */
@@ -119,7 +120,7 @@ const spendLimit = (cents: number) => ({ threshold_amount: cents, currency: 'USD
 const spendAlert = (cents: number) => ({ ...spendLimit(cents), notification_channel: { type: 'email', recipients: ['sweep@example.com'] } });
 const credential = (f: Fx, name: string) => ({ name, value: { key: `sk-sweep-${name}` }, platform: f.slug });
 
-export const SWEEP: Record<string, Entry> = {
+const SWEEP: Record<string, Entry> = {
   // ----- OpenAI Admin API face -----
   'POST /v1/organization/admin_api_keys': {
     semantics: 'mint',
@@ -617,7 +618,7 @@ export const SWEEP: Record<string, Entry> = {
  * existing object, so that eight identical concurrent calls are eight successes by design (they are
  * idempotent), with no row to add; or the gateway's proxied calls, which write no admin row.
  */
-export const EXCLUDED: Record<string, string> = {
+const EXCLUDED: Record<string, string> = {
   'POST /v1/organization/projects/:project_id': 'renames a project (update)',
   'POST /v1/organization/projects/:project_id/archive': 'archives a project (idempotent state change)',
   'POST /v1/organization/certificates/deactivate': 'deactivates certificates (removes a state)',
@@ -711,7 +712,7 @@ for (const dialect of await testDialects()) {
       };
     }
 
-    function request(route: string, face: FaceName, e: Entry, f: Fx, c: Call, extra: Record<string, string> = {}): () => Promise<Answer> {
+    function request(route: string, face: Exclude<FaceName, 'health'>, e: Entry, f: Fx, c: Call, extra: Record<string, string> = {}): () => Promise<Answer> {
       const url = route.slice(route.indexOf(' ') + 1);
       const method = route.slice(0, route.indexOf(' '));
       const params: Record<string, string> = { org: f.slug, slug: f.slug, org_id: f.orgId, ...(c.params ?? {}) };
@@ -720,7 +721,7 @@ for (const dialect of await testDialects()) {
           assert.ok(params[p] !== undefined, `${route}: no value for :${p}`);
           return encodeURIComponent(params[p]!);
         }) + (c.query ? `?${c.query}` : '');
-      const headers: Record<string, string> = e.root ? { authorization: `Bearer ${ROOT_KEY}` } : { ...FACES[face as Exclude<FaceName, 'health'>].auth(f.adminKey) };
+      const headers: Record<string, string> = e.root ? { authorization: `Bearer ${ROOT_KEY}` } : { ...FACES[face].auth(f.adminKey) };
       if (c.body !== undefined) headers['content-type'] = 'application/json';
       Object.assign(headers, extra);
       return async () => {
@@ -737,11 +738,13 @@ for (const dialect of await testDialects()) {
       if (org !== '*') q = q.where('org_id', '=', org);
       return q.execute();
     };
-    const auditsOf = async (e: Entry, f: Fx) => {
-      const org = e.auditOrg ? e.auditOrg(f) : f.orgId;
-      let q = s.rt.store.db.selectFrom('audit_logs').select((eb) => eb.fn.countAll<number>().as('n')).where('type', 'in', e.audit);
-      if (org !== '*') q = q.where('org_id', '=', org);
-      return Number((await q.executeTakeFirstOrThrow()).n);
+    const auditsOf = async (e: Entry, f: Fx) => (await auditTargets(e, f)).length;
+    /** The face serving a route of the table. */
+    const faceOfRoute = (name: string): Exclude<FaceName, 'health'> => {
+      const r = s.app.routeList.find((x) => routeName(x) === name);
+      const face = r && faceOf(r);
+      assert.ok(face && face !== 'health', `${name} is a route of a known face`);
+      return face;
     };
 
     // The excluded updates race too: eight identical calls at once of each (on one tenant of the
@@ -825,7 +828,7 @@ for (const dialect of await testDialects()) {
         const f = await fixture();
         const calls = await cap.fill(f);
         const e: Entry = { ...SWEEP[cap.route]!, audit: [cap.audit] };
-        const face = faceOf({ face: s.app.routeList.find((r) => routeName(r) === cap.route)!.face, method: '', url: '' })!;
+        const face = faceOfRoute(cap.route);
         const rows0 = await numberOf(cap.rows(f));
         const audits0 = await auditsOf(e, f);
         const answers = await Promise.all(calls.map((c) => request(cap.route, face, e, f, c)()));
@@ -846,10 +849,9 @@ for (const dialect of await testDialects()) {
       // (todo on the subtests too: a todo test's failing subtests still fail the run)
       const todo = e.pending ? `pending: ${e.pending}` : undefined;
       test(label, { todo }, async (t) => {
-        const face = faceOf({ face: s.app.routeList.find((r) => routeName(r) === route)?.face ?? '', method: '', url: '' });
-        assert.ok(face, `${route} is a route of a known face`);
+        const face = faceOfRoute(route);
         const f = await fixture();
-        const spec = FACES[face as Exclude<FaceName, 'health'>];
+        const spec = FACES[face];
 
         await t.test(`${N} identical requests at once`, { todo }, async () => {
           const call = await e.same(f);
@@ -922,7 +924,7 @@ for (const dialect of await testDialects()) {
           assert.equal((await auditsOf(e, f)) - audits0, e.distinctAudits ?? N, 'audit events of the distinct round');
           // each success's own audit event: its target is the object the answer names
           const targets = (await auditTargets(e, f)).filter((a) => !before.has(a.id)).map((a) => a.target_id);
-          const named = answers.map((a, i) => (e.auditTarget ? e.auditTarget(a.json, calls[i]!) : typeof a.json?.id === 'string' ? a.json.id : null));
+          const named = answers.map((a) => (typeof a.json?.id === 'string' ? (a.json.id as string) : null));
           if (named.every((x) => x !== null)) assert.deepEqual([...targets].sort(), [...named].sort(), 'the audit events name the objects the answers name');
           await e.afterDistinct?.(f);
         });
