@@ -168,13 +168,6 @@ export class SpendAlertService {
     const row: SpendAlertsTable = { id, org_id: orgId, project_id: projectId ?? '', ...settingsOf(input, now), created_at: now };
     await this.store.db.transaction().execute(async (tx) => {
       await this.scope(tx, actor, orgId, projectId, true);
-      // the count below reads what the insert then adds to: concurrent creates in one scope take
-      // turns, so the cap holds (PostgreSQL: the scope's row locked; SQLite runs one write
-      // transaction at a time)
-      if (this.store.dialect === 'postgres') {
-        if (projectId === null) await tx.selectFrom('organizations').select('id').where('id', '=', orgId).forUpdate().execute();
-        else await tx.selectFrom('projects').select('id').where('id', '=', projectId).forUpdate().execute();
-      }
       const n = await tx.selectFrom('spend_alerts').select((eb) => eb.fn.countAll<number>().as('n')).where('org_id', '=', orgId).where('project_id', '=', projectId ?? '').executeTakeFirst();
       if (Number(n?.n ?? 0) >= MAX_ALERTS_PER_SCOPE) throw invalid(`At most ${MAX_ALERTS_PER_SCOPE} spend alerts per ${projectId === null ? 'organization' : 'project'}.`, null, 'too_many_spend_alerts');
       await tx.insertInto('spend_alerts').values(row).execute();
