@@ -172,7 +172,7 @@ const SWEEP: Record<string, Entry> = {
     semantics: 'one',
     why: 'role names are unique in an organization',
     loser: 400,
-    pending: 'unique org role names (database uniqueness, another helper)',
+    pending: 'unique org role names (database uniqueness, another helper; on main)',
     same: async () => ({ body: { role_name: 'sweep role', permissions: [] } }),
     distinct: async () => seq().map((i) => ({ body: { role_name: `sweep role ${i}`, permissions: [] } })),
     rows: (f) => count('roles', f.orgId, sql`and project_id is null`),
@@ -182,7 +182,7 @@ const SWEEP: Record<string, Entry> = {
     semantics: 'one',
     why: 'role names are unique in a project',
     loser: 400,
-    pending: 'unique project role names (database uniqueness, another helper)',
+    pending: 'unique project role names (database uniqueness, another helper; on main)',
     same: async (f) => ({ params: { project_id: await f.project() }, body: { role_name: 'sweep role', permissions: [] } }),
     distinct: async (f) => {
       const project_id = await f.project();
@@ -290,7 +290,7 @@ const SWEEP: Record<string, Entry> = {
     semantics: 'one',
     why: 'an email has one pending invite',
     loser: 400,
-    pending: 'one pending invite per email (database uniqueness, another helper)',
+    pending: 'one pending invite per email (database uniqueness, another helper; on main)',
     same: async () => ({ body: { email: 'sweep-invitee@example.com', role: 'reader' } }),
     distinct: async () => seq().map((i) => ({ body: { email: `sweep-invitee-${i}@example.com`, role: 'reader' } })),
     rows: (f) => count('invites', f.orgId),
@@ -654,7 +654,7 @@ const EXCLUDED: Record<string, string> = {
 
 const ROOT_KEY = randomBytes(32).toString('hex');
 /** Concurrent requests with one Idempotency-Key: serialised by another helper's work, not yet merged. */
-const IDEMPOTENCY_PENDING = 'serialised Idempotency-Key replays (another helper)';
+const IDEMPOTENCY_PENDING = 'serialised Idempotency-Key replays (another helper; on main)';
 
 interface Answer {
   status: number;
@@ -784,11 +784,12 @@ for (const dialect of await testDialects()) {
     // Caps: an organization one short of a cap, eight distinct creates at once: the cap holds (one
     // success, seven of the face's 400 with the cap's code), and the rows and audit events are those
     // of the one success.
-    const CAPS: Array<{ name: string; route: string; code: string; pending?: string; fill(f: Fx): Promise<Call[]> ; rows(f: Fx): RawBuilder<{ n: number | string }>; audit: string }> = [
+    const CAPS: Array<{ name: string; route: string; code: string; pending?: string; fill(f: Fx): Promise<Call[]>; rows(f: Fx): RawBuilder<{ n: number | string }>; audit: string }> = [
       {
         name: `the ${MAX_ALERTS_PER_SCOPE} spend alerts of an organization`,
         route: 'POST /v1/organization/spend_alerts',
         code: 'too_many_spend_alerts',
+        pending: 'serialised caps (another helper; on main)',
         async fill(f) {
           const input = { thresholdCents: 100, currency: 'USD', interval: 'month', channel: { type: 'email', recipients: ['cap@example.com'], subjectPrefix: null } };
           for (let i = 1; i < MAX_ALERTS_PER_SCOPE; i++) await f.s.rt.core.spendAlerts.create(SYSTEM, f.orgId, null, input);
@@ -801,6 +802,7 @@ for (const dialect of await testDialects()) {
         name: `the ${MAX_ALERTS_PER_SCOPE} spend alerts of a project`,
         route: 'POST /v1/organization/projects/:project_id/spend_alerts',
         code: 'too_many_spend_alerts',
+        pending: 'serialised caps (another helper; on main)',
         async fill(f) {
           const project_id = await f.project();
           const input = { thresholdCents: 100, currency: 'USD', interval: 'month', channel: { type: 'email', recipients: ['cap@example.com'], subjectPrefix: null } };
@@ -814,7 +816,7 @@ for (const dialect of await testDialects()) {
         name: `the ${MAX_CERTIFICATES_PER_ORG} certificates of an organization`,
         route: 'POST /v1/organization/certificates',
         code: 'certificate_limit_reached',
-        pending: 'the certificate cap under concurrency (another helper)',
+        pending: 'serialised caps (another helper; on main)',
         async fill(f) {
           for (let i = 1; i < MAX_CERTIFICATES_PER_ORG; i++) await f.cert();
           return seq().map((i) => ({ body: { certificate: pem(MAX_CERTIFICATES_PER_ORG - 1 + i) } }));
