@@ -171,9 +171,15 @@ export class CertificateService {
     return this.store.db.transaction().execute(async (tx) => {
       const certs = await loadMany(tx, orgId, certificateIds);
       const flag = active ? 1 : 0;
-      const changed = certs.filter((c) => c.org_active !== flag);
+      const stale = certs.filter((c) => c.org_active !== flag);
+      // only the rows this very update changed: a concurrent activation that committed first (on
+      // PostgreSQL the update re-reads a row another transaction changed) is not audited twice
+      const updated = stale.length
+        ? await tx.updateTable('certificates').set({ org_active: flag }).where('org_id', '=', orgId).where('id', 'in', stale.map((c) => c.id)).where('org_active', '!=', flag).returning('id').execute()
+        : [];
+      const ids = new Set(updated.map((r) => r.id));
+      const changed = stale.filter((c) => ids.has(c.id));
       if (changed.length) {
-        await tx.updateTable('certificates').set({ org_active: flag }).where('org_id', '=', orgId).where('id', 'in', changed.map((c) => c.id)).execute();
         await recordAudit(tx, actor, {
           orgId,
           type: active ? 'certificates.activated' : 'certificates.deactivated',
@@ -216,17 +222,23 @@ export class CertificateService {
           (r) => r.certificate_id,
         ),
       );
-      const changed = certs.filter((c) => current.has(c.id) !== active);
+      const stale = certs.filter((c) => current.has(c.id) !== active);
+      // only the rows this very statement inserted or deleted: a concurrent activation (or
+      // deactivation) that committed first is not audited twice
+      let written: Array<{ certificate_id: string }> = [];
+      if (stale.length && active) {
+        written = await tx
+          .insertInto('project_certificates')
+          .values(stale.map((c) => ({ project_id: projectId, certificate_id: c.id, org_id: orgId, created_at: now })))
+          .onConflict((oc) => oc.columns(['project_id', 'certificate_id']).doNothing()) // a concurrent activation won
+          .returning('certificate_id')
+          .execute();
+      } else if (stale.length) {
+        written = await tx.deleteFrom('project_certificates').where('project_id', '=', projectId).where('certificate_id', 'in', stale.map((c) => c.id)).returning('certificate_id').execute();
+      }
+      const done = new Set(written.map((r) => r.certificate_id));
+      const changed = stale.filter((c) => done.has(c.id));
       if (changed.length) {
-        if (active) {
-          await tx
-            .insertInto('project_certificates')
-            .values(changed.map((c) => ({ project_id: projectId, certificate_id: c.id, org_id: orgId, created_at: now })))
-            .onConflict((oc) => oc.columns(['project_id', 'certificate_id']).doNothing()) // a concurrent activation won
-            .execute();
-        } else {
-          await tx.deleteFrom('project_certificates').where('project_id', '=', projectId).where('certificate_id', 'in', changed.map((c) => c.id)).execute();
-        }
         await recordAudit(
           tx,
           actor,

@@ -270,12 +270,17 @@ export class PlatformService {
     const withCredential = new Set([...names, ...providers.filter((p) => llms[p]!.credential !== undefined)]);
     const listed = existing ? parseJson<string[] | null>(existing.llms, null) : null;
     this.checkActive(input, withCredential, listed);
-    const services = existing ? parseJson<Record<string, { llm_options?: LlmOptions }>>(existing.services, {}) : {};
-    for (const p of providers) {
-      const opts = llms[p]!.llm_options;
-      if (opts !== undefined) services[p] = { llm_options: opts };
-    }
-    if (jsonBytes(services) > MAX_SETTINGS_BYTES) throw invalid(`LLM options are at most ${MAX_SETTINGS_BYTES} bytes of JSON in all.`, 'data');
+    /** The stored options with the given providers' replaced (the others' kept). */
+    const merged = (row: SettingsRow | undefined) => {
+      const services = row ? parseJson<Record<string, { llm_options?: LlmOptions }>>(row.services, {}) : {};
+      for (const p of providers) {
+        const opts = llms[p]!.llm_options;
+        if (opts !== undefined) services[p] = { llm_options: opts };
+      }
+      if (jsonBytes(services) > MAX_SETTINGS_BYTES) throw invalid(`LLM options are at most ${MAX_SETTINGS_BYTES} bytes of JSON in all.`, 'data');
+      return services;
+    };
+    merged(existing);
 
     // everything is valid: the credentials, then the settings, are written in one transaction
     const written: string[] = [];
@@ -283,6 +288,10 @@ export class PlatformService {
       // read again inside the transaction, which runs again when a concurrent identical request
       // won a race (src/store/db.ts): what it stored is then updated, not created a second time
       written.length = 0;
+      // the options are merged into what is stored: concurrent calls take turns, so that none loses
+      // another's providers (PostgreSQL: the organization's row locked; SQLite runs one write
+      // transaction at a time)
+      if (this.store.dialect === 'postgres') await tx.selectFrom('organizations').select('id').where('id', '=', orgId).forUpdate().execute();
       const stored = new Set(await this.credentials.names(orgId, 'llm', tx));
       for (const p of providers) {
         const value = llms[p]!.credential;
@@ -295,7 +304,7 @@ export class PlatformService {
       const current = await this.row(tx, orgId);
       const next: SettingsRow = {
         org_id: orgId,
-        services: JSON.stringify(services),
+        services: JSON.stringify(merged(current)),
         active_llm: input.active_llm !== undefined ? input.active_llm : (current?.active_llm ?? null),
         active_stt: input.active_stt !== undefined ? input.active_stt : (current?.active_stt ?? null),
         active_tts: input.active_tts !== undefined ? input.active_tts : (current?.active_tts ?? null),
