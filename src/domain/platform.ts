@@ -9,6 +9,7 @@ import { isOperator, requireOrgAdmin, type Actor } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { MAX_VALUE_BYTES, type CredentialService } from './credentials.ts';
 import { forbidden, invalid, notFound } from './errors.ts';
+import { lockOrganization } from './locks.ts';
 import { resolveOrgUser } from './usage.ts';
 
 type SettingsRow = Selectable<PlatformSettingsTable>;
@@ -289,9 +290,8 @@ export class PlatformService {
       // won a race (src/store/db.ts): what it stored is then updated, not created a second time
       written.length = 0;
       // the options are merged into what is stored: concurrent calls take turns, so that none loses
-      // another's providers (PostgreSQL: the organization's row locked; SQLite runs one write
-      // transaction at a time)
-      if (this.store.dialect === 'postgres') await tx.selectFrom('organizations').select('id').where('id', '=', orgId).forUpdate().execute();
+      // another's providers (the organization's row written first: src/domain/locks.ts)
+      await lockOrganization(tx, orgId);
       const stored = new Set(await this.credentials.names(orgId, 'llm', tx));
       for (const p of providers) {
         const value = llms[p]!.credential;
