@@ -16,6 +16,7 @@ import { keyActor, type Actor } from '../domain/actor.ts';
 import { forbidden, invalid, isDomainError, notFound, unauthenticated } from '../domain/errors.ts';
 import { requestContext } from './request-context.ts';
 import { jsonTooDeep, JsonTooDeepError } from './json-depth.ts';
+import { registerFaceDocument, type FaceDocs } from './openapi.ts';
 
 /** The organization a request acts in, resolved by the face before its handler runs. */
 export interface RequestOrg {
@@ -124,6 +125,8 @@ export interface Face {
   needsOrg?: boolean;
   /** The face's routes (and any hooks of its own, such as the OpenAI face's Idempotency-Key). */
   routes: FastifyPluginAsync<FaceContext>;
+  /** Title, description and security schemes of the face's OpenAPI document (`/openapi/<name>.json`). */
+  docs?: FaceDocs;
 }
 
 /** A face's declaration, checked by the compiler. */
@@ -310,6 +313,8 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
       }
     });
 
+    // the face's OpenAPI document, from the schemas its routes declare (src/faces/openapi.ts)
+    await registerFaceDocument(app, face);
     await app.register(face.routes, ctx);
   };
 }
@@ -320,6 +325,7 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
  * was pointed at `table.render`.
  */
 export async function registerFaces(app: FastifyInstance, table: FaceTable, ctx: FaceContext): Promise<void> {
+  if (!app.hasDecorator('openapiDocuments')) app.decorate('openapiDocuments', new Map());
   app.setErrorHandler((err, req, reply) => {
     answer((rp, e, rq) => table.render(rp, e, rq), reply, err, req);
     logIfServerError(reply, err, req);

@@ -79,6 +79,11 @@ export const platformFace = defineFace({
   },
   render: (reply, err) => sendOpenAIError(reply, err),
   notFoundMessage: (req) => `Invalid URL (${req.method} ${req.url.split('?')[0]}).`,
+  docs: {
+    title: 'keyplane: operator platform API',
+    description: "keyplane's own operator API under `/platform/v1`: organizations, their admin keys and settings.",
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The operator root key (KEYPLANE_ROOT_KEY).' } },
+  },
   body: JSON_ADMIN_BODY,
   routes: async (app, { core }) => {
     await app.register(platformRoutes, { core });
