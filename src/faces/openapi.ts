@@ -11,7 +11,6 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import type { Face } from './kit.ts';
 
 /** An OpenAPI 3.1 security scheme (the subset the faces use). */
 export type SecurityScheme =
@@ -26,8 +25,15 @@ export interface FaceDocs {
   securitySchemes: Record<string, SecurityScheme>;
 }
 
+/** What a document needs of a face (a `Face` of the kit, which imports this module). */
+export interface DocumentedFace {
+  name: string;
+  prefix: string;
+  docs?: FaceDocs | undefined;
+}
+
 /** A face without `docs`: an API key as a Bearer token. */
-const DEFAULT_DOCS = (face: Face): FaceDocs => ({
+const DEFAULT_DOCS = (face: DocumentedFace): FaceDocs => ({
   title: `keyplane ${face.name} API`,
   description: `The ${face.name} face of keyplane.`,
   securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key.' } },
@@ -53,7 +59,7 @@ export function tagOf(url: string, prefix: string): string {
 }
 
 /** Registers @fastify/swagger in a face's own plugin instance, and records how to get its document. */
-export async function registerFaceDocument(app: FastifyInstance, face: Face): Promise<void> {
+export async function registerFaceDocument(app: FastifyInstance, face: DocumentedFace): Promise<void> {
   const docs = face.docs ?? DEFAULT_DOCS(face);
   const tags = new Set<string>();
   await app.register(swagger, {

@@ -3,7 +3,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../domain/core.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { formatAdminKey, MAX_EXPIRES_IN_SECONDS } from '../shared/openai-objects.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 const ListQuery = Type.Object({
   after: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),

@@ -10,7 +10,7 @@ import { toUnixSeconds } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id } from './schemas.ts';
 import { resourceTypeOfScope, scopeOfResourceType } from './resource-types.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 /** OpenAI's organization-scoped audit event types (the spec's AuditLogEventType without `tenant.*`). */
 export const OPENAI_AUDIT_TYPES = [

@@ -6,7 +6,7 @@ import { MAX_PEM_CHARS, MAX_TOGGLE, type Certificate, type ScopedCertificate } f
 import { toUnixSeconds } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id, Order, PageQuery } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 type CertObject = 'certificate' | 'organization.certificate' | 'organization.project.certificate';
 

@@ -8,7 +8,7 @@ import type { Core } from '../../domain/core.ts';
 import { usageReport, type UsageDimension, type UsageReportRow } from '../../domain/usage-report.ts';
 import { USAGE_KINDS } from '../../domain/usage-rollups.ts';
 import { byBucket, list, pageOf, shown, windowOf } from './usage.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 type Query = Record<string, string | string[] | undefined>;
 

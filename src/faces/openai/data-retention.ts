@@ -7,7 +7,7 @@ import type { Core } from '../../domain/core.ts';
 import { ORG_RETENTION_TYPES, PROJECT_RETENTION_TYPES } from '../../domain/project-settings.ts';
 import { StringEnum } from './enum.ts';
 import { Id } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 const Params = Type.Object({ project_id: Id });
 

@@ -11,7 +11,7 @@ import { toUnixSeconds } from '../common.ts';
 import { nextCursorList } from '../shared/openai-wire.ts';
 import { nextPageQuery } from './roles.ts';
 import { Id } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatGroup(g: Group) {
   return { id: g.id, name: g.name, created_at: toUnixSeconds(g.created_at), is_scim_managed: g.is_scim_managed === 1, group_type: 'group' as const };

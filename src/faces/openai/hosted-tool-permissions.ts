@@ -5,7 +5,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../domain/core.ts';
 import { HOSTED_TOOLS, type HostedToolPermissions } from '../../domain/project-settings.ts';
 import { Id } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export const formatHostedTools = (t: HostedToolPermissions) => Object.fromEntries(HOSTED_TOOLS.map((k) => [k, { enabled: t[k] }])) as Record<keyof HostedToolPermissions, { enabled: boolean }>;
 

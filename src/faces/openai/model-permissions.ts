@@ -6,7 +6,7 @@ import type { Core } from '../../domain/core.ts';
 import { MAX_MODEL_IDS, MODEL_MODES, type ModelPermissions } from '../../domain/project-settings.ts';
 import { StringEnum } from './enum.ts';
 import { Id } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export const formatModelPermissions = (p: ModelPermissions | null) => ({
   object: 'project.model_permissions' as const,

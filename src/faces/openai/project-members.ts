@@ -9,7 +9,7 @@ import { invalid } from '../../domain/errors.ts';
 import { toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id, PageQuery } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatProjectUser(u: ProjectUser) {
   return { object: 'organization.project.user' as const, id: u.id, name: u.name, email: u.email, role: u.role, added_at: toUnixSeconds(u.added_at) };

@@ -5,7 +5,7 @@ import type { Project } from '../../domain/projects.ts';
 import { toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id, PageQuery } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatProject(p: Project) {
   return {

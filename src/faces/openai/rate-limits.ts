@@ -5,7 +5,7 @@ import { LIMIT_FIELDS, MAX_LIMIT } from '../../domain/model-catalog.ts';
 import type { RateLimit, RateLimitChanges } from '../../domain/rate-limits.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatRateLimit(r: RateLimit) {
   // the optional limits exist only for the models that have them: absent keys, never nulls

@@ -15,7 +15,7 @@ import { toUnixSeconds } from '../common.ts';
 import { nextCursorList } from '../shared/openai-wire.ts';
 import { formatAssignedRole, formatRole, nextPageQuery } from './roles.ts';
 import { Id } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 /** The organization user inside a `user.role` assignment. */
 export function formatAssignmentUser(u: OrgMember) {

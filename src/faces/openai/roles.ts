@@ -8,7 +8,7 @@ import { resourceTypeOf } from './resource-types.ts';
 import { toUnixSeconds } from '../common.ts';
 import { nextCursorList } from '../shared/openai-wire.ts';
 import { Id, Order } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatRole(r: Role) {
   return {

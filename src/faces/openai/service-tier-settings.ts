@@ -6,7 +6,7 @@ import type { Core } from '../../domain/core.ts';
 import { DEFAULT_TIERS, OPTIONAL_TIERS, type ServiceTierSettings } from '../../domain/project-settings.ts';
 import { StringEnum } from './enum.ts';
 import { Id } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export const formatServiceTiers = (s: ServiceTierSettings) => ({
   object: 'project.service_tier_settings' as const,

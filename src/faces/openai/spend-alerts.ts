@@ -7,7 +7,7 @@ import { formatSpendAlertWire, type SpendAlertInput } from '../../domain/spend-a
 import { MAX_THRESHOLD_CENTS } from '../../domain/spend-limits.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id, Order } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 const Body = Type.Object({
   threshold_amount: Type.Integer({ minimum: 0, maximum: MAX_THRESHOLD_CENTS }),

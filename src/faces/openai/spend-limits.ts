@@ -6,7 +6,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../domain/core.ts';
 import { MAX_THRESHOLD_CENTS, NANO_PER_CENT, type SpendLimit } from '../../domain/spend-limits.ts';
 import { Id } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatSpendLimit(l: SpendLimit) {
   return {

@@ -18,7 +18,7 @@ import type { Core } from '../../domain/core.ts';
 import { invalid } from '../../domain/errors.ts';
 import { usageReport, type UsageDimension, type UsageReportRow, type UsageSums } from '../../domain/usage-report.ts';
 import { WIDTHS, type UsageKind } from '../../domain/usage-rollups.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 type Query = Record<string, string | string[] | undefined>;
 

@@ -4,7 +4,7 @@ import type { Core } from '../../domain/core.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { formatInvite, formatOrgUser } from '../shared/openai-objects.ts';
 import { Id, PageQuery } from './schemas.ts';
-import * as R from './responses.ts';
+import * as R from '../shared/openai-responses.ts';
 
 const Email = Type.String({ minLength: 3, maxLength: 320 });
 const OrgRole = Type.Union([Type.Literal('owner'), Type.Literal('reader')]);

@@ -1,4 +1,4 @@
-// Response schemas of the OpenAI admin face: what each route may send (2xx). Fastify serializes
+// Response schemas of the OpenAI admin objects (the OpenAI admin face; the platform face embeds some): what each route may send (2xx). Fastify serializes
 // answers with them (fast-json-stringify), so a field no schema names never leaves, whatever a
 // formatter returns; they also make the face's OpenAPI document (/openapi/openai-admin.json).
 //
