@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { testDialects } from '../helpers/db.ts';
 import { readResponse, assertOpenAIError } from '../helpers/http.ts';
@@ -110,6 +111,39 @@ for (const dialect of await testDialects()) {
         }
       }
       assert.deepEqual(missing, []);
+    });
+
+    test("the admin faces' answers match the response schemas of their documents", async () => {
+      const orgId = (await get(s, '/platform/v1/organizations', { authorization: `Bearer ${rootKey}` })).json.data.find((o: { slug: string }) => o.slug === 'main').id;
+      const created = await fetch(`${s.url}/v1/organization/projects`, { method: 'POST', headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Documented' }) });
+      assert.equal(created.status, 200);
+      const bearer = { authorization: `Bearer ${s.adminKey}` };
+      const now = Math.floor(Date.now() / 1000);
+      // [face, documented path, method, URL, headers]
+      const cases: Array<[string, string, string, string, Record<string, string>]> = [
+        ['openai-admin', '/v1/organization/projects', 'get', '/v1/organization/projects', bearer],
+        ['openai-admin', '/v1/organization/admin_api_keys', 'get', '/v1/organization/admin_api_keys', bearer],
+        ['openai-admin', '/v1/organization/users', 'get', '/v1/organization/users', bearer],
+        ['openai-admin', '/v1/organization/roles', 'get', '/v1/organization/roles', bearer],
+        ['openai-admin', '/v1/organization/audit_logs', 'get', '/v1/organization/audit_logs', bearer],
+        ['openai-admin', '/v1/organization/costs', 'get', `/v1/organization/costs?start_time=${now - 86_400}`, bearer],
+        ['openai-admin', '/v1/organization/usage/completions', 'get', `/v1/organization/usage/completions?start_time=${now - 86_400}`, bearer],
+        ['h2ogpte', '/api/v1/admin/api-keys', 'get', '/api/v1/admin/api-keys', bearer],
+        ['whylabs', '/v0/organizations/{org_id}/api-key', 'get', `/v0/organizations/${orgId}/api-key`, { 'x-api-key': s.adminKey }],
+        ['iblai', '/api/ai-account/orgs/{org}/credential/', 'get', '/api/ai-account/orgs/main/credential/', { authorization: `Api-Token ${s.adminKey}` }],
+        ['platform', '/platform/v1/organizations', 'get', '/platform/v1/organizations', { authorization: `Bearer ${rootKey}` }],
+        ['platform', '/platform/v1/organizations/{slug}', 'get', '/platform/v1/organizations/main', { authorization: `Bearer ${rootKey}` }],
+      ];
+      const ajv = new Ajv2020({ strict: false });
+      for (const [face, path, method, url, headers] of cases) {
+        const doc = (await get(s, `/openapi/${face}.json`)).json;
+        const schema = doc.paths[path]?.[method]?.responses?.['200']?.content?.['application/json']?.schema;
+        assert.ok(schema, `${face} ${method} ${path} documents its answer`);
+        const r = await get(s, url, headers);
+        assert.equal(r.status, 200, `${url}: ${r.text.slice(0, 300)}`);
+        const validate = ajv.compile({ ...schema, components: doc.components });
+        assert.ok(validate(r.json), `${url}: ${JSON.stringify(validate.errors)}`);
+      }
     });
 
     test('no document holds a secret or an example value', async () => {
