@@ -16,6 +16,7 @@ import { iblaiFace } from './faces/iblai/face.ts';
 import { platformFace } from './faces/platform/face.ts';
 import { gatewayFace } from './gateway/face.ts';
 import { AuthFailureThrottle } from './faces/auth-throttle.ts';
+import { docsRoutes } from './faces/openapi.ts';
 
 /** Every face keyplane serves. A new face is a folder under src/faces/ and one entry here. */
 export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
@@ -115,5 +116,10 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     await health.register(healthRoutes, { store: core.store, role, gateway: gatewayStatus });
   });
   await registerFaces(app, table, ctx);
+  // the faces' OpenAPI documents and the /docs page: public, like the probes (src/faces/openapi.ts)
+  await app.register(async (docs) => {
+    listRoutesAs(docs, 'health');
+    await docsRoutes(docs, app.openapiDocuments);
+  });
   return app;
 }

@@ -17,6 +17,7 @@ import { forbidden, invalid, isDomainError, notFound, unauthenticated } from '..
 import { requestContext } from './request-context.ts';
 import { jsonTooDeep, JsonTooDeepError } from './json-depth.ts';
 import type { AuthFailureThrottle } from './auth-throttle.ts';
+import { registerFaceDocument, type FaceDocs } from './openapi.ts';
 
 /** The organization a request acts in, resolved by the face before its handler runs. */
 export interface RequestOrg {
@@ -130,6 +131,8 @@ export interface Face {
   needsOrg?: boolean;
   /** The face's routes (and any hooks of its own, such as the OpenAI face's Idempotency-Key). */
   routes: FastifyPluginAsync<FaceContext>;
+  /** Title, description and security schemes of the face's OpenAPI document (`/openapi/<name>.json`). */
+  docs?: FaceDocs;
 }
 
 /** A face's declaration, checked by the compiler. */
@@ -334,6 +337,8 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
       }
     });
 
+    // the face's OpenAPI document, from the schemas its routes declare (src/faces/openapi.ts)
+    await registerFaceDocument(app, face);
     await app.register(face.routes, ctx);
   };
 }
@@ -344,6 +349,7 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
  * was pointed at `table.render`.
  */
 export async function registerFaces(app: FastifyInstance, table: FaceTable, ctx: FaceContext): Promise<void> {
+  if (!app.hasDecorator('openapiDocuments')) app.decorate('openapiDocuments', new Map());
   app.setErrorHandler((err, req, reply) => {
     answer((rp, e, rq) => table.render(rp, e, rq), reply, err, req);
     logIfServerError(reply, err, req);

@@ -138,5 +138,13 @@ export const gatewayFace = defineFace({
       app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     },
   },
+  docs: {
+    title: 'keyplane: OpenAI-compatible gateway',
+    description: 'The OpenAI-compatible gateway (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`…) and Anthropic Messages (`/v1/messages`). Bodies are proxied to the upstream provider as they are: their schemas are the provider\'s.',
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'A project API key (sk-proj-…) or a service account key.' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same key, accepted on /v1/messages only (Anthropic clients).' },
+    },
+  },
   routes,
 });

@@ -7,6 +7,7 @@ import { invalid } from '../../domain/errors.ts';
 import { parseInterval } from './interval.ts';
 import { toRfc3339 } from './envelope.ts';
 
+
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
 const MAX_OFFSET = 1_000_000_000;
@@ -31,6 +32,24 @@ const ListQuery = Type.Object({
   filter: Type.Optional(Type.String({ maxLength: 256 })),
 });
 const KeyParams = Type.Object({ key_id: Type.String() });
+
+// Response schemas (the serializer sends only what they name): `APIKeyInfo`, its optional fields left out when unset.
+const Str = Type.String();
+const KeyInfo = Type.Object({
+  id: Str,
+  username: Str,
+  name: Str,
+  hint: Str,
+  created_at: Str,
+  expires_at: Type.Optional(Str),
+  last_used_at: Type.Optional(Str),
+  total_calls: Type.Integer(),
+  is_active: Type.Boolean(),
+  collection_id: Type.Optional(Str),
+  is_global_key: Type.Boolean(),
+});
+const KeyResult = Type.Object({ secret_key: Str, api_key: KeyInfo });
+const NoContent = { 204: Type.Unsafe<undefined>({ type: 'null', description: 'No content.' }) };
 
 /** `APIKeyInfo`. Optional fields are omitted when unset: the spec declares them as non-nullable strings. */
 export interface APIKeyInfo {
@@ -85,7 +104,7 @@ function keyIdOf(params: { key_id: string }): string {
 export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   for (const base of ['/admin/api-keys', '/admin/api_keys']) {
     // create_api_key_for_user → 201 APIKeyResult; the secret is in this response only
-    app.post(base, { schema: { body: CreateBody } }, async (req, reply) => {
+    app.post(base, { schema: { body: CreateBody, response: { 201: KeyResult } } }, async (req, reply) => {
       const orgId = req.org.id;
       const issued = await core.userKeys.create(req.actor, orgId, {
         userId: req.body.user_id,
@@ -99,7 +118,7 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
     });
 
     // list_all_api_keys → 200 APIKeyInfo[]
-    app.get(base, { schema: { querystring: ListQuery } }, async (req) => {
+    app.get(base, { schema: { querystring: ListQuery, response: { 200: Type.Array(KeyInfo) } } }, async (req) => {
       const keys = await core.userKeys.list(req.actor, req.org.id, {
         offset: req.query.offset ?? 0,
         limit: req.query.limit ?? DEFAULT_LIMIT,
@@ -110,7 +129,7 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
     });
 
     // deactivate_api_key → 204; the key is refused on the very next request
-    app.post(`${base}/deactivate/:key_id`, { schema: { params: KeyParams } }, async (req, reply) => {
+    app.post(`${base}/deactivate/:key_id`, { schema: { params: KeyParams, response: NoContent } }, async (req, reply) => {
       const orgId = req.org.id;
       // only the organization's user keys are this face's keys: an admin or project key id is unknown here
       const key = await core.userKeys.get(req.actor, orgId, { id: keyIdOf(req.params) });
@@ -120,13 +139,13 @@ export const h2ogpteApiKeysRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
     });
 
     // delete_api_key → 204
-    app.delete(`${base}/:key_id`, { schema: { params: KeyParams } }, async (req, reply) => {
+    app.delete(`${base}/:key_id`, { schema: { params: KeyParams, response: NoContent } }, async (req, reply) => {
       await core.userKeys.delete(req.actor, req.org.id, keyIdOf(req.params));
       return reply.code(204).send();
     });
 
     // update_api_key_expiry → 204; no body, `{}` or a null `expires_in` removes the expiry
-    app.patch(`${base}/expire/:key_id`, { schema: { params: KeyParams, body: ExpiryBody } }, async (req, reply) => {
+    app.patch(`${base}/expire/:key_id`, { schema: { params: KeyParams, body: ExpiryBody, response: NoContent } }, async (req, reply) => {
       const orgId = req.org.id;
       const keyId = keyIdOf(req.params);
       const expiresInSeconds = expiryOf(req.body?.expires_in);

@@ -30,4 +30,9 @@ export const h2ogpteFace = defineFace({
   notFoundMessage: (req) => `Not found: ${req.method} ${req.url.split('?')[0]}.`,
   body: JSON_ADMIN_BODY,
   routes,
+  docs: {
+    title: 'keyplane: h2oGPTe API',
+    description: "h2oGPTe's API-key administration under `/api/v1`, for organization administrators.",
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key of an organization administrator (sk-…).' } },
+  },
 });

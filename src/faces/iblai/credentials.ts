@@ -7,6 +7,7 @@ import type { Credential, CredentialKind } from '../../domain/credentials.ts';
 import { Fields, queryParam } from './body.ts';
 import { DrfValidationError, type FieldErrors } from './envelope.ts';
 import { tenantOf } from './tenant.ts';
+import * as R from './responses.ts';
 
 /** ExternalServiceInfo of the 4.90.4 models: keyplane's built-in catalog of well-known services. */
 const CATALOG: Record<string, [id: number, displayName: string]> = {
@@ -57,7 +58,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { core: Core 
     const path = `/orgs/:org/${segment}/`;
 
     // create: 200 (what the generated clients accept; the seed docstring's 201 would make them return None)
-    app.post(path, async (req) => {
+    app.post(path, { schema: { response: { 200: R.Credential } } }, async (req) => {
       const org = tenantOf(req);
       const f = new Fields(req.body);
       const name = f.string('name', { required: true });
@@ -70,7 +71,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { core: Core 
     });
 
     // partial update of the credential named in the body: a new value and/or platform
-    app.patch(path, async (req) => {
+    app.patch(path, { schema: { response: { 200: R.Credential } } }, async (req) => {
       const org = tenantOf(req);
       const f = new Fields(req.body);
       const name = f.string('name', { required: true });
@@ -86,7 +87,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { core: Core 
     });
 
     // without `name`: every credential of this kind (an array); with it: that one object, 404 if absent
-    app.get(path, async (req) => {
+    app.get(path, { schema: { response: { 200: R.CredentialOrList } } }, async (req) => {
       const org = tenantOf(req);
       const errors: FieldErrors = {};
       const name = queryParam(req.query, 'name', errors);
@@ -96,7 +97,7 @@ export async function credentialRoutes(app: FastifyInstance, opts: { core: Core 
     });
 
     // delete: the name in the body (`{name, platform}`, as ibl.ai's docs send it) or in the query
-    app.delete(path, async (req, reply) => {
+    app.delete(path, { schema: { response: { 204: R.NoContent } } }, async (req, reply) => {
       const org = tenantOf(req);
       const errors: FieldErrors = {};
       const fromQuery = queryParam(req.query, 'name', errors);

@@ -49,5 +49,12 @@ export const iblaiFace = defineFace({
   // JSON, and the form encodings DRF accepts
   body: { ...JSON_ADMIN_BODY, parsers: addFormParsers },
   routes,
+  docs: {
+    title: 'keyplane: ibl.ai AI-account API',
+    description: "ibl.ai's AI-account API under `/api/ai-account/orgs/{org}/…`, for tenant administrators.",
+    securitySchemes: {
+      apiToken: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'The key after the `Api-Token` (or `Api-Key`) scheme: `Authorization: Api-Token <key>`.' },
+    },
+  },
 });
 

@@ -6,6 +6,8 @@ import type { Core } from '../../domain/core.ts';
 import type { CreateMetadataInput, PlatformMetadata, UpdateMetadataInput } from '../../domain/platform.ts';
 import { Fields } from './body.ts';
 import { tenantOf } from './tenant.ts';
+import * as R from './responses.ts';
+import { Type } from '@fastify/type-provider-typebox';
 
 /** IBLAIPlatformMeta. */
 const metaView = (m: PlatformMetadata) => ({ metadata: m });
@@ -17,7 +19,7 @@ export async function platformMetadataRoutes(app: FastifyInstance, opts: { core:
   const path = '/orgs/:org/platform-metadata/';
 
   // create: body IBLAIPlatformMetaRequest `{data: {llms: {<provider>: {credential?, llm_options?}}, active_llm?, active_stt?, active_tts?}}`
-  app.post(path, async (req, reply) => {
+  app.post(path, { schema: { response: { 201: R.PlatformMeta } } }, async (req, reply) => {
     const org = tenantOf(req);
     const f = new Fields(req.body);
     const data = f.object('data', { required: true });
@@ -41,13 +43,13 @@ export async function platformMetadataRoutes(app: FastifyInstance, opts: { core:
   });
 
   // list: the one metadata object of the tenant, in an array (what the generated client decodes)
-  app.get(path, async (req) => {
+  app.get(path, { schema: { response: { 200: Type.Array(R.PlatformMeta) } } }, async (req) => {
     const org = tenantOf(req);
     return [metaView(await core.platform.getMetadata(req.actor, org.id))];
   });
 
   // update: body IBLAIPlatformMetaUpdateRequest `{active_llm?, llms?}` (also active_stt, active_tts)
-  app.put(path, async (req) => {
+  app.put(path, { schema: { response: { 200: Type.Array(R.PlatformMeta) } } }, async (req) => {
     const org = tenantOf(req);
     const f = new Fields(req.body);
     const input: UpdateMetadataInput = {};

@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../domain/core.ts';
 import { Fields } from './body.ts';
 import { tenantOf } from './tenant.ts';
+import * as R from './responses.ts';
+import { Type } from '@fastify/type-provider-typebox';
 
 /** `enable` / `disable` of a body: exactly one of them true, else a DRF 400. */
 function toggle(f: Fields, required: boolean): boolean | undefined {
@@ -18,7 +20,7 @@ function toggle(f: Fields, required: boolean): boolean | undefined {
 export async function tenantSettingsRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {
   const { core } = opts;
 
-  app.post('/orgs/:org/use-default-llm-key/', async (req) => {
+  app.post('/orgs/:org/use-default-llm-key/', { schema: { response: { 200: R.Message } } }, async (req) => {
     const org = tenantOf(req);
     const f = new Fields(req.body);
     const enabled = toggle(f, true);
@@ -27,7 +29,7 @@ export async function tenantSettingsRoutes(app: FastifyInstance, opts: { core: C
     return { message: enabled ? 'Tenant is now using the main credentials' : 'Tenant is not using the main credentials' };
   });
 
-  app.post('/orgs/:org/use-free-trial/', async (req) => {
+  app.post('/orgs/:org/use-free-trial/', { schema: { response: { 200: R.Message } } }, async (req) => {
     const org = tenantOf(req);
     const f = new Fields(req.body);
     const enabled = toggle(f, false);
@@ -44,13 +46,13 @@ export async function tenantSettingsRoutes(app: FastifyInstance, opts: { core: C
   });
 
   // {user_id}: a keyplane user of the tenant, by id (`user-…`) or email; anyone else is a 404
-  app.get('/orgs/:org/users/:user_id/default-llm-key-usage', async (req) => {
+  app.get('/orgs/:org/users/:user_id/default-llm-key-usage', { schema: { response: { 200: Type.Object({ use_main_credentials: Type.Boolean() }) } } }, async (req) => {
     const org = tenantOf(req);
     const { user_id } = req.params as { user_id: string };
     return { use_main_credentials: await core.platform.userUsesDefaultLlmKey(req.actor, org.id, user_id) };
   });
 
-  app.get('/orgs/:org/users/:user_id/free-trial', async (req) => {
+  app.get('/orgs/:org/users/:user_id/free-trial', { schema: { response: { 200: Type.Object({ is_in_free_trial: Type.Boolean() }) } } }, async (req) => {
     const org = tenantOf(req);
     const { user_id } = req.params as { user_id: string };
     return { is_in_free_trial: await core.platform.userInFreeTrial(req.actor, org.id, user_id) };

@@ -5,10 +5,11 @@ import type { Core } from '../../domain/core.ts';
 import { queryParam } from './body.ts';
 import { DrfValidationError, type FieldErrors } from './envelope.ts';
 import { tenantOf } from './tenant.ts';
+import * as R from './responses.ts';
 
 export async function tokensRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {
   const { core } = opts;
-  app.get('/orgs/:org/tokens/', async (req) => {
+  app.get('/orgs/:org/tokens/', { schema: { response: { 200: R.DailyTokens } } }, async (req) => {
     const org = tenantOf(req);
     const errors: FieldErrors = {};
     const username = queryParam(req.query, 'username', errors);

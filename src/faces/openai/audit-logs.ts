@@ -10,6 +10,7 @@ import { toUnixSeconds } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id } from './schemas.ts';
 import { resourceTypeOfScope, scopeOfResourceType } from './resource-types.ts';
+import * as R from '../shared/openai-responses.ts';
 
 /** OpenAI's organization-scoped audit event types (the spec's AuditLogEventType without `tenant.*`). */
 export const OPENAI_AUDIT_TYPES = [
@@ -326,7 +327,7 @@ export function formatAuditLog(e: AuditEntry) {
 }
 
 export const auditLogsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
-  app.get('/organization/audit_logs', { schema: { querystring: ListQuery } }, async (req) => {
+  app.get('/organization/audit_logs', { schema: { response: R.ok(R.CursorPage(R.AuditLog)), querystring: ListQuery } }, async (req) => {
     const q = req.query;
     const page = await core.audit.list(req.actor, req.org.id, auditFilterOf(q), { limit: q.limit ?? 20, after: q.after, before: q.before, order: 'desc' });
     return cursorList(page.items.map(formatAuditLog), page.hasMore);

@@ -6,6 +6,7 @@ import { MAX_PEM_CHARS, MAX_TOGGLE, type Certificate, type ScopedCertificate } f
 import { toUnixSeconds } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id, Order, PageQuery } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 type CertObject = 'certificate' | 'organization.certificate' | 'organization.project.certificate';
 
@@ -45,54 +46,54 @@ export const certificatesRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = asy
   const base = '/organization/certificates';
   const page = (q: { limit?: number; after?: string; order?: 'asc' | 'desc' }) => ({ limit: q.limit ?? 20, after: q.after, order: q.order ?? 'desc' });
 
-  app.get(base, { schema: { querystring: ListQuery } }, async (req) => {
+  app.get(base, { schema: { response: R.ok(R.CursorPage(R.Certificate)), querystring: ListQuery } }, async (req) => {
     const p = await core.certificates.list(req.actor, req.org.id, page(req.query));
     return cursorList(p.items.map(scoped('organization.certificate')), p.hasMore);
   });
 
-  app.post(base, { schema: { body: UploadBody } }, async (req) =>
+  app.post(base, { schema: { response: R.ok(R.Certificate), body: UploadBody } }, async (req) =>
     formatCertificate(await core.certificates.upload(req.actor, req.org.id, { certificate: req.body.certificate, name: req.body.name }), 'certificate'),
   );
 
-  app.post(`${base}/activate`, { schema: { body: ToggleBody } }, async (req) => ({
+  app.post(`${base}/activate`, { schema: { response: R.ok(R.CertificateToggle), body: ToggleBody } }, async (req) => ({
     object: 'organization.certificate.activation' as const,
     data: (await core.certificates.setOrgActive(req.actor, req.org.id, req.body.certificate_ids, true)).map(scoped('organization.certificate')),
   }));
 
-  app.post(`${base}/deactivate`, { schema: { body: ToggleBody } }, async (req) => ({
+  app.post(`${base}/deactivate`, { schema: { response: R.ok(R.CertificateToggle), body: ToggleBody } }, async (req) => ({
     object: 'organization.certificate.deactivation' as const,
     data: (await core.certificates.setOrgActive(req.actor, req.org.id, req.body.certificate_ids, false)).map(scoped('organization.certificate')),
   }));
 
-  app.get(`${base}/:certificate_id`, { schema: { params: CertParams, querystring: RetrieveQuery } }, async (req) => {
+  app.get(`${base}/:certificate_id`, { schema: { response: R.ok(R.Certificate), params: CertParams, querystring: RetrieveQuery } }, async (req) => {
     const content = [...(req.query['include[]'] ?? []), ...(req.query.include ?? [])].includes('content');
     return formatCertificate(await core.certificates.get(req.actor, req.org.id, req.params.certificate_id), 'certificate', { content });
   });
 
-  app.post(`${base}/:certificate_id`, { schema: { params: CertParams, body: UpdateBody } }, async (req) =>
+  app.post(`${base}/:certificate_id`, { schema: { response: R.ok(R.Certificate), params: CertParams, body: UpdateBody } }, async (req) =>
     formatCertificate(await core.certificates.rename(req.actor, req.org.id, req.params.certificate_id, req.body.name), 'certificate'),
   );
 
-  app.delete(`${base}/:certificate_id`, { schema: { params: CertParams } }, async (req) => {
+  app.delete(`${base}/:certificate_id`, { schema: { response: R.ok(R.CertificateDeleted), params: CertParams } }, async (req) => {
     const c = await core.certificates.delete(req.actor, req.org.id, req.params.certificate_id);
     return { object: 'certificate.deleted' as const, id: c.id };
   });
 
   const projectBase = '/organization/projects/:project_id/certificates';
 
-  app.get(projectBase, { schema: { params: ProjectParams, querystring: ListQuery } }, async (req) => {
+  app.get(projectBase, { schema: { response: R.ok(R.CursorPage(R.Certificate)), params: ProjectParams, querystring: ListQuery } }, async (req) => {
     const p = await core.certificates.listForProject(req.actor, req.org.id, req.params.project_id, page(req.query));
     return cursorList(p.items.map(scoped('organization.project.certificate')), p.hasMore);
   });
 
-  app.post(`${projectBase}/activate`, { schema: { params: ProjectParams, body: ToggleBody } }, async (req) => ({
+  app.post(`${projectBase}/activate`, { schema: { response: R.ok(R.CertificateToggle), params: ProjectParams, body: ToggleBody } }, async (req) => ({
     object: 'organization.project.certificate.activation' as const,
     data: (await core.certificates.setProjectActive(req.actor, req.org.id, req.params.project_id, req.body.certificate_ids, true)).map(
       scoped('organization.project.certificate'),
     ),
   }));
 
-  app.post(`${projectBase}/deactivate`, { schema: { params: ProjectParams, body: ToggleBody } }, async (req) => ({
+  app.post(`${projectBase}/deactivate`, { schema: { response: R.ok(R.CertificateToggle), params: ProjectParams, body: ToggleBody } }, async (req) => ({
     object: 'organization.project.certificate.deactivation' as const,
     data: (await core.certificates.setProjectActive(req.actor, req.org.id, req.params.project_id, req.body.certificate_ids, false)).map(
       scoped('organization.project.certificate'),

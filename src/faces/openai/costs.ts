@@ -8,6 +8,7 @@ import type { Core } from '../../domain/core.ts';
 import { usageReport, type UsageDimension, type UsageReportRow } from '../../domain/usage-report.ts';
 import { USAGE_KINDS } from '../../domain/usage-rollups.ts';
 import { byBucket, list, pageOf, shown, windowOf } from './usage.ts';
+import * as R from '../shared/openai-responses.ts';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -93,5 +94,5 @@ async function costsPage(core: Core, req: FastifyRequest) {
 }
 
 export const costsRoutes: FastifyPluginAsync<{ core: Core }> = async (app, { core }) => {
-  app.get('/organization/costs', async (req) => costsPage(core, req));
+  app.get('/organization/costs', { schema: { response: R.ok(R.BucketPage(R.CostResult)) } }, async (req) => costsPage(core, req));
 };

@@ -57,4 +57,9 @@ export const openaiAdminFace = defineFace({
   notFoundMessage: (req) => `Invalid URL (${req.method} ${req.url.split('?')[0]}).`,
   body: JSON_ADMIN_BODY,
   routes,
+  docs: {
+    title: 'keyplane: OpenAI Admin API',
+    description: "OpenAI's Admin API (`/v1/organization/…`, `/v1/projects/…`), wire-compatible; admin keys (`sk-admin-…`) only.",
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An admin API key (sk-admin-…).' } },
+  },
 });

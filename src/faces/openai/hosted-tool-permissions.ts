@@ -5,6 +5,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../domain/core.ts';
 import { HOSTED_TOOLS, type HostedToolPermissions } from '../../domain/project-settings.ts';
 import { Id } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export const formatHostedTools = (t: HostedToolPermissions) => Object.fromEntries(HOSTED_TOOLS.map((k) => [k, { enabled: t[k] }])) as Record<keyof HostedToolPermissions, { enabled: boolean }>;
 
@@ -15,9 +16,9 @@ const UpdateBody = Type.Object(Object.fromEntries(HOSTED_TOOLS.map((t) => [t, Up
 export const hostedToolPermissionsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   const path = '/organization/projects/:project_id/hosted_tool_permissions';
 
-  app.get(path, { schema: { params: Params } }, async (req) => formatHostedTools((await core.projectSettings.get(req.actor, req.org.id, req.params.project_id)).tools));
+  app.get(path, { schema: { response: R.ok(R.HostedToolPermissions), params: Params } }, async (req) => formatHostedTools((await core.projectSettings.get(req.actor, req.org.id, req.params.project_id)).tools));
 
-  app.post(path, { schema: { params: Params, body: UpdateBody } }, async (req) => {
+  app.post(path, { schema: { response: R.ok(R.HostedToolPermissions), params: Params, body: UpdateBody } }, async (req) => {
     const changes: Partial<HostedToolPermissions> = {};
     for (const t of HOSTED_TOOLS) {
       const v = req.body[t];

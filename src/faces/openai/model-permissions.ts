@@ -6,6 +6,7 @@ import type { Core } from '../../domain/core.ts';
 import { MAX_MODEL_IDS, MODEL_MODES, type ModelPermissions } from '../../domain/project-settings.ts';
 import { StringEnum } from './enum.ts';
 import { Id } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export const formatModelPermissions = (p: ModelPermissions | null) => ({
   object: 'project.model_permissions' as const,
@@ -22,13 +23,13 @@ const UpdateBody = Type.Object({
 export const modelPermissionsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   const path = '/organization/projects/:project_id/model_permissions';
 
-  app.get(path, { schema: { params: Params } }, async (req) => formatModelPermissions((await core.projectSettings.get(req.actor, req.org.id, req.params.project_id)).models));
+  app.get(path, { schema: { response: R.ok(R.ModelPermissions), params: Params } }, async (req) => formatModelPermissions((await core.projectSettings.get(req.actor, req.org.id, req.params.project_id)).models));
 
-  app.post(path, { schema: { params: Params, body: UpdateBody } }, async (req) =>
+  app.post(path, { schema: { response: R.ok(R.ModelPermissions), params: Params, body: UpdateBody } }, async (req) =>
     formatModelPermissions(await core.projectSettings.setModelPermissions(req.actor, req.org.id, req.params.project_id, { mode: req.body.mode, modelIds: req.body.model_ids })),
   );
 
-  app.delete(path, { schema: { params: Params } }, async (req) => {
+  app.delete(path, { schema: { response: R.ok(R.Deleted), params: Params } }, async (req) => {
     await core.projectSettings.deleteModelPermissions(req.actor, req.org.id, req.params.project_id);
     // deleting is idempotent: afterwards the project has none, whether it had some or not
     return { object: 'project.model_permissions.deleted' as const, deleted: true };

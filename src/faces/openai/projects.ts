@@ -5,6 +5,7 @@ import type { Project } from '../../domain/projects.ts';
 import { toUnixSeconds, toUnixSecondsOrNull } from '../common.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id, PageQuery } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatProject(p: Project) {
   return {
@@ -36,26 +37,26 @@ const ProjectParams = Type.Object({ project_id: Id });
 export const projectsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   const base = '/organization/projects';
 
-  app.get(base, { schema: { querystring: Type.Object({ ...PageQuery, include_archived: Type.Optional(Type.Boolean()) }) } }, async (req) => {
+  app.get(base, { schema: { response: R.ok(R.CursorPage(R.Project)), querystring: Type.Object({ ...PageQuery, include_archived: Type.Optional(Type.Boolean()) }) } }, async (req) => {
     const page = await core.projects.list(req.actor, req.org.id, { includeArchived: req.query.include_archived ?? false }, { limit: req.query.limit ?? 20, after: req.query.after });
     return cursorList(page.items.map(formatProject), page.hasMore);
   });
 
-  app.post(base, { schema: { body: CreateBody } }, async (req) => {
+  app.post(base, { schema: { response: R.ok(R.Project), body: CreateBody } }, async (req) => {
     const b = req.body;
     const p = await core.projects.create(req.actor, req.org.id, { name: b.name, externalKeyId: b.external_key_id, residency: b.residency ?? b.geography });
     return formatProject(p);
   });
 
-  app.get(`${base}/:project_id`, { schema: { params: ProjectParams } }, async (req) =>
+  app.get(`${base}/:project_id`, { schema: { response: R.ok(R.Project), params: ProjectParams } }, async (req) =>
     formatProject(await core.projects.get(req.actor, req.org.id, req.params.project_id)),
   );
 
-  app.post(`${base}/:project_id`, { schema: { params: ProjectParams, body: UpdateBody } }, async (req) =>
+  app.post(`${base}/:project_id`, { schema: { response: R.ok(R.Project), params: ProjectParams, body: UpdateBody } }, async (req) =>
     formatProject(await core.projects.update(req.actor, req.org.id, req.params.project_id, { name: req.body.name, externalKeyId: req.body.external_key_id })),
   );
 
-  app.post(`${base}/:project_id/archive`, { schema: { params: ProjectParams } }, async (req) =>
+  app.post(`${base}/:project_id/archive`, { schema: { response: R.ok(R.Project), params: ProjectParams } }, async (req) =>
     formatProject(await core.projects.archive(req.actor, req.org.id, req.params.project_id)),
   );
 };

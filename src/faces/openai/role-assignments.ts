@@ -15,6 +15,7 @@ import { toUnixSeconds } from '../common.ts';
 import { nextCursorList } from '../shared/openai-wire.ts';
 import { formatAssignedRole, formatRole, nextPageQuery } from './roles.ts';
 import { Id } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 /** The organization user inside a `user.role` assignment. */
 export function formatAssignmentUser(u: OrgMember) {
@@ -60,24 +61,24 @@ export const roleAssignmentsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = 
       return { principal: { type: res.principal, id: p[res.param]! }, projectId: res.project ? p.project_id! : null };
     };
 
-    app.get(res.path, { schema: { params: Params, querystring: ListQuery } }, async (req) => {
+    app.get(res.path, { schema: { response: R.ok(R.NextCursorPage(R.AssignedRole)), params: Params, querystring: ListQuery } }, async (req) => {
       const { principal, projectId } = scope(req);
       const q = req.query;
       const page = await core.roles.listAssignments(req.actor, req.org.id, principal, projectId, { limit: q.limit ?? 100, after: q.after, order: q.order ?? 'asc' });
       return nextCursorList(page.items.map(formatAssignedRole), page.hasMore, (r) => r.id);
     });
 
-    app.post(res.path, { schema: { params: Params, body: AssignBody } }, async (req) => {
+    app.post(res.path, { schema: { response: R.ok(R.Assignment), params: Params, body: AssignBody } }, async (req) => {
       const { principal, projectId } = scope(req);
       return formatAssignment(await core.roles.assign(req.actor, req.org.id, principal, projectId, req.body.role_id));
     });
 
-    app.get(`${res.path}/:role_id`, { schema: { params: OneParams } }, async (req) => {
+    app.get(`${res.path}/:role_id`, { schema: { response: R.ok(R.AssignedRole), params: OneParams } }, async (req) => {
       const { principal, projectId } = scope(req);
       return formatAssignedRole(await core.roles.getAssignment(req.actor, req.org.id, principal, projectId, (req.params as { role_id: string }).role_id));
     });
 
-    app.delete(`${res.path}/:role_id`, { schema: { params: OneParams } }, async (req) => {
+    app.delete(`${res.path}/:role_id`, { schema: { response: R.ok(R.Deleted), params: OneParams } }, async (req) => {
       const { principal, projectId } = scope(req);
       await core.roles.unassign(req.actor, req.org.id, principal, projectId, (req.params as { role_id: string }).role_id);
       return { object: `${res.principal}.role.deleted`, deleted: true };

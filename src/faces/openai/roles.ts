@@ -8,6 +8,7 @@ import { resourceTypeOf } from './resource-types.ts';
 import { toUnixSeconds } from '../common.ts';
 import { nextCursorList } from '../shared/openai-wire.ts';
 import { Id, Order } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatRole(r: Role) {
   return {
@@ -70,25 +71,25 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
   // ---- organization roles ----
   const org = '/organization/roles';
 
-  app.get(org, { schema: { querystring: ListQuery } }, async (req) => {
+  app.get(org, { schema: { response: R.ok(R.NextCursorPage(R.Role)), querystring: ListQuery } }, async (req) => {
     const q = req.query;
     const page = await core.roles.list(req.actor, req.org.id, null, { limit: q.limit ?? 1000, after: q.after, order: q.order ?? 'asc' });
     return nextCursorList(page.items.map(formatRole), page.hasMore, (r) => r.id);
   });
 
-  app.post(org, { schema: { body: CreateBody } }, async (req) =>
+  app.post(org, { schema: { response: R.ok(R.Role), body: CreateBody } }, async (req) =>
     formatRole(await core.roles.create(req.actor, req.org.id, null, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description })),
   );
 
-  app.get(`${org}/:role_id`, { schema: { params: OrgRoleParams } }, async (req) =>
+  app.get(`${org}/:role_id`, { schema: { response: R.ok(R.Role), params: OrgRoleParams } }, async (req) =>
     formatRole(await core.roles.get(req.actor, req.org.id, null, req.params.role_id)),
   );
 
-  app.post(`${org}/:role_id`, { schema: { params: OrgRoleParams, body: UpdateBody } }, async (req) =>
+  app.post(`${org}/:role_id`, { schema: { response: R.ok(R.Role), params: OrgRoleParams, body: UpdateBody } }, async (req) =>
     formatRole(await core.roles.update(req.actor, req.org.id, null, req.params.role_id, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description })),
   );
 
-  app.delete(`${org}/:role_id`, { schema: { params: OrgRoleParams } }, async (req) => {
+  app.delete(`${org}/:role_id`, { schema: { response: R.ok(R.Deleted), params: OrgRoleParams } }, async (req) => {
     const r = await core.roles.delete(req.actor, req.org.id, null, req.params.role_id);
     return { object: 'role.deleted' as const, id: r.id, deleted: true };
   });
@@ -96,23 +97,23 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
   // ---- project roles ----
   const proj = '/projects/:project_id/roles';
 
-  app.get(proj, { schema: { params: ProjectParams, querystring: ListQuery } }, async (req) => {
+  app.get(proj, { schema: { response: R.ok(R.NextCursorPage(R.Role)), params: ProjectParams, querystring: ListQuery } }, async (req) => {
     const q = req.query;
     const page = await core.roles.list(req.actor, req.org.id, req.params.project_id, { limit: q.limit ?? 1000, after: q.after, order: q.order ?? 'asc' });
     return nextCursorList(page.items.map(formatRole), page.hasMore, (r) => r.id);
   });
 
-  app.post(proj, { schema: { params: ProjectParams, body: CreateBody } }, async (req) =>
+  app.post(proj, { schema: { response: R.ok(R.Role), params: ProjectParams, body: CreateBody } }, async (req) =>
     formatRole(
       await core.roles.create(req.actor, req.org.id, req.params.project_id, { name: req.body.role_name, permissions: req.body.permissions, description: req.body.description }),
     ),
   );
 
-  app.get(`${proj}/:role_id`, { schema: { params: ProjectRoleParams } }, async (req) =>
+  app.get(`${proj}/:role_id`, { schema: { response: R.ok(R.Role), params: ProjectRoleParams } }, async (req) =>
     formatRole(await core.roles.get(req.actor, req.org.id, req.params.project_id, req.params.role_id)),
   );
 
-  app.post(`${proj}/:role_id`, { schema: { params: ProjectRoleParams, body: UpdateBody } }, async (req) =>
+  app.post(`${proj}/:role_id`, { schema: { response: R.ok(R.Role), params: ProjectRoleParams, body: UpdateBody } }, async (req) =>
     formatRole(
       await core.roles.update(req.actor, req.org.id, req.params.project_id, req.params.role_id, {
         name: req.body.role_name,
@@ -122,7 +123,7 @@ export const rolesRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
     ),
   );
 
-  app.delete(`${proj}/:role_id`, { schema: { params: ProjectRoleParams } }, async (req) => {
+  app.delete(`${proj}/:role_id`, { schema: { response: R.ok(R.Deleted), params: ProjectRoleParams } }, async (req) => {
     const r = await core.roles.delete(req.actor, req.org.id, req.params.project_id, req.params.role_id);
     return { object: 'role.deleted' as const, id: r.id, deleted: true };
   });

@@ -6,6 +6,7 @@ import type { Core } from '../../domain/core.ts';
 import { DEFAULT_TIERS, OPTIONAL_TIERS, type ServiceTierSettings } from '../../domain/project-settings.ts';
 import { StringEnum } from './enum.ts';
 import { Id } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export const formatServiceTiers = (s: ServiceTierSettings) => ({
   object: 'project.service_tier_settings' as const,
@@ -22,9 +23,9 @@ const UpdateBody = Type.Object({
 export const serviceTierSettingsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   const path = '/organization/projects/:project_id/service_tier_settings';
 
-  app.get(path, { schema: { params: Params } }, async (req) => formatServiceTiers((await core.projectSettings.get(req.actor, req.org.id, req.params.project_id)).tiers));
+  app.get(path, { schema: { response: R.ok(R.ServiceTierSettings), params: Params } }, async (req) => formatServiceTiers((await core.projectSettings.get(req.actor, req.org.id, req.params.project_id)).tiers));
 
-  app.post(path, { schema: { params: Params, body: UpdateBody } }, async (req) =>
+  app.post(path, { schema: { response: R.ok(R.ServiceTierSettings), params: Params, body: UpdateBody } }, async (req) =>
     formatServiceTiers(
       await core.projectSettings.updateServiceTiers(req.actor, req.org.id, req.params.project_id, {
         ...(req.body.default !== undefined ? { default: req.body.default } : {}),

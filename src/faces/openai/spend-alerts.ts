@@ -7,6 +7,7 @@ import { formatSpendAlertWire, type SpendAlertInput } from '../../domain/spend-a
 import { MAX_THRESHOLD_CENTS } from '../../domain/spend-limits.ts';
 import { cursorList } from '../shared/openai-wire.ts';
 import { Id, Order } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 const Body = Type.Object({
   threshold_amount: Type.Integer({ minimum: 0, maximum: MAX_THRESHOLD_CENTS }),
@@ -43,21 +44,21 @@ export const spendAlertsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = asyn
     const alertOf = (params: unknown): string => (params as { alert_id: string }).alert_id;
     const deletedObject = project ? ('project.spend_alert.deleted' as const) : ('organization.spend_alert.deleted' as const);
 
-    app.get(base, { schema: { params: Params, querystring: ListQuery } }, async (req) => {
+    app.get(base, { schema: { response: R.ok(R.CursorPage(R.SpendAlert)), params: Params, querystring: ListQuery } }, async (req) => {
       const q = req.query;
       const page = await core.spendAlerts.list(req.actor, req.org.id, projectOf(req.params), { limit: q.limit ?? 20, after: q.after, before: q.before, order: q.order });
       return cursorList(page.items.map(formatSpendAlertWire), page.hasMore);
     });
 
-    app.post(base, { schema: { params: Params, body: Body } }, async (req) => formatSpendAlertWire(await core.spendAlerts.create(req.actor, req.org.id, projectOf(req.params), inputOf(req.body as BodyT))));
+    app.post(base, { schema: { response: R.ok(R.SpendAlert), params: Params, body: Body } }, async (req) => formatSpendAlertWire(await core.spendAlerts.create(req.actor, req.org.id, projectOf(req.params), inputOf(req.body as BodyT))));
 
-    app.get(`${base}/:alert_id`, { schema: { params: OneParams } }, async (req) => formatSpendAlertWire(await core.spendAlerts.get(req.actor, req.org.id, projectOf(req.params), alertOf(req.params))));
+    app.get(`${base}/:alert_id`, { schema: { response: R.ok(R.SpendAlert), params: OneParams } }, async (req) => formatSpendAlertWire(await core.spendAlerts.get(req.actor, req.org.id, projectOf(req.params), alertOf(req.params))));
 
-    app.post(`${base}/:alert_id`, { schema: { params: OneParams, body: Body } }, async (req) =>
+    app.post(`${base}/:alert_id`, { schema: { response: R.ok(R.SpendAlert), params: OneParams, body: Body } }, async (req) =>
       formatSpendAlertWire(await core.spendAlerts.update(req.actor, req.org.id, projectOf(req.params), alertOf(req.params), inputOf(req.body as BodyT))),
     );
 
-    app.delete(`${base}/:alert_id`, { schema: { params: OneParams } }, async (req) => {
+    app.delete(`${base}/:alert_id`, { schema: { response: R.ok(R.Deleted), params: OneParams } }, async (req) => {
       const id = alertOf(req.params);
       await core.spendAlerts.delete(req.actor, req.org.id, projectOf(req.params), id);
       return { id, object: deletedObject, deleted: true };

@@ -6,6 +6,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../domain/core.ts';
 import { MAX_THRESHOLD_CENTS, NANO_PER_CENT, type SpendLimit } from '../../domain/spend-limits.ts';
 import { Id } from './schemas.ts';
+import * as R from '../shared/openai-responses.ts';
 
 export function formatSpendLimit(l: SpendLimit) {
   return {
@@ -30,14 +31,14 @@ export const spendLimitsRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = asyn
     const schema = project ? { params: ProjectParams } : {};
     const projectOf = (params: unknown): string | null => (project ? (params as { project_id: string }).project_id : null);
 
-    app.get(base, { schema }, async (req) => formatSpendLimit(await core.spendLimits.get(req.actor, req.org.id, projectOf(req.params))));
+    app.get(base, { schema: { ...schema, response: R.ok(R.SpendLimit) } }, async (req) => formatSpendLimit(await core.spendLimits.get(req.actor, req.org.id, projectOf(req.params))));
 
-    app.post(base, { schema: { ...schema, body: UpdateBody } }, async (req) => {
+    app.post(base, { schema: { response: R.ok(R.SpendLimit), ...schema, body: UpdateBody } }, async (req) => {
       const b = req.body;
       return formatSpendLimit(await core.spendLimits.set(req.actor, req.org.id, projectOf(req.params), { thresholdCents: b.threshold_amount, currency: b.currency, interval: b.interval }));
     });
 
-    app.delete(base, { schema }, async (req) => {
+    app.delete(base, { schema: { ...schema, response: R.ok(R.Deleted) } }, async (req) => {
       const projectId = projectOf(req.params);
       await core.spendLimits.delete(req.actor, req.org.id, projectId);
       return { object: projectId === null ? ('organization.spend_limit.deleted' as const) : ('project.spend_limit.deleted' as const), deleted: true };

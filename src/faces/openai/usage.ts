@@ -18,6 +18,7 @@ import type { Core } from '../../domain/core.ts';
 import { invalid } from '../../domain/errors.ts';
 import { usageReport, type UsageDimension, type UsageReportRow, type UsageSums } from '../../domain/usage-report.ts';
 import { WIDTHS, type UsageKind } from '../../domain/usage-rollups.ts';
+import * as R from '../shared/openai-responses.ts';
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -293,6 +294,6 @@ async function usagePage(core: Core, req: FastifyRequest, ep: UsageEndpoint) {
 
 export const usageRoutes: FastifyPluginAsync<{ core: Core }> = async (app, { core }) => {
   for (const [name, ep] of Object.entries(ENDPOINTS)) {
-    app.get(`/organization/usage/${name}`, async (req) => usagePage(core, req, ep));
+    app.get(`/organization/usage/${name}`, { schema: { response: R.ok(R.BucketPage(R.UsageResult)) } }, async (req) => usagePage(core, req, ep));
   }
 };

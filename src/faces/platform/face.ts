@@ -14,6 +14,7 @@ import type { Organization } from '../../store/schema.ts';
 import type { IssuedKey } from '../../domain/keys.ts';
 import type { DefaultCredential } from '../../domain/default-credentials.ts';
 import type { FreeTrialInput, TenantSettings } from '../../domain/platform.ts';
+import * as R from '../shared/openai-responses.ts';
 
 const Slug = Type.String({ minLength: 1, maxLength: 63 });
 const CreateOrgBody = Type.Object({
@@ -58,6 +59,23 @@ async function formatIssuedKey(core: Core, key: IssuedKey) {
   return { ...formatAdminKey(key.row, owners), value: key.secret };
 }
 
+// Response schemas (the serializer sends only what they name); the OpenAI objects are the OpenAI face's.
+const Str = Type.String();
+const Time = Type.Integer({ description: 'Unix seconds.' });
+const Org = Type.Object({ object: Type.Literal('organization'), id: Str, slug: Str, name: Str, created_at: Time });
+const DefaultCredential = Type.Object({ object: Type.Literal('platform.default_credential'), provider: Str, value: Type.Unknown({ description: 'The credential, masked.' }), created_at: Time, updated_at: Time });
+const FreeTrial = Type.Object({ object: Type.Literal('organization.free_trial'), enabled: Type.Boolean(), metadata: Type.Unknown(), started_at: R.Nullable(Time) });
+const ProjectKeyIssued = Type.Object({
+  object: Type.Literal('organization.project.api_key'),
+  id: Str,
+  name: R.Nullable(Str),
+  redacted_value: Str,
+  created_at: Time,
+  expires_at: R.Nullable(Time),
+  project_id: R.Nullable(Str),
+  value: Str,
+});
+
 const ROOT_KEY_NEEDED = 'The platform API needs the operator root key (Authorization: Bearer $KEYPLANE_ROOT_KEY).';
 
 export const platformFace = defineFace({
@@ -79,6 +97,11 @@ export const platformFace = defineFace({
   },
   render: (reply, err) => sendOpenAIError(reply, err),
   notFoundMessage: (req) => `Invalid URL (${req.method} ${req.url.split('?')[0]}).`,
+  docs: {
+    title: 'keyplane: operator platform API',
+    description: "keyplane's own operator API under `/platform/v1`: organizations, their admin keys and settings.",
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The operator root key (KEYPLANE_ROOT_KEY).' } },
+  },
   body: JSON_ADMIN_BODY,
   routes: async (app, { core }) => {
     await app.register(platformRoutes, { core });
@@ -87,14 +110,14 @@ export const platformFace = defineFace({
 
 const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
 
-  app.get('/organizations', async () => {
+  app.get('/organizations', { schema: { response: R.ok(Type.Object({ object: Type.Literal('list'), data: Type.Array(Org) })) } }, async () => {
     const orgs = await core.orgs.list(ROOT);
-    return { object: 'list', data: orgs.map(formatOrg) };
+    return { object: 'list' as const, data: orgs.map(formatOrg) };
   });
 
-  app.get('/organizations/:slug', { schema: { params: Type.Object({ slug: Slug }) } }, async (req) => formatOrg(await core.orgs.getBySlug(ROOT, req.params.slug)));
+  app.get('/organizations/:slug', { schema: { params: Type.Object({ slug: Slug }), response: R.ok(Org) } }, async (req) => formatOrg(await core.orgs.getBySlug(ROOT, req.params.slug)));
 
-  app.post('/organizations', { schema: { body: CreateOrgBody } }, async (req, reply) => {
+  app.post('/organizations', { schema: { body: CreateOrgBody, response: { 201: Type.Composite([Org, Type.Object({ owner: Type.Object({ id: Str, email: Str, name: Str }), admin_key: R.NewAdminKey })]) } } }, async (req, reply) => {
     const b = req.body;
     const created = await core.orgs.create(req.actor, { name: b.name, slug: b.slug, ownerEmail: b.owner_email, ownerName: b.owner_name });
     reply.code(201);
@@ -107,7 +130,7 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
 
   app.post(
     '/organizations/:slug/invites/:invite_id/accept',
-    { schema: { params: Type.Object({ slug: Slug, invite_id: Type.String({ minLength: 1, maxLength: 200 }) }), body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }) } },
+    { schema: { params: Type.Object({ slug: Slug, invite_id: Type.String({ minLength: 1, maxLength: 200 }) }), body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }), response: R.ok(Type.Object({ invite: R.Invite, user: R.OrgUser })) } },
     async (req) => {
       const org = await core.orgs.getBySlug(ROOT, req.params.slug);
       const { invite, member } = await core.invites.accept(req.actor, org.id, req.params.invite_id, { name: req.body.name ?? null });
@@ -117,7 +140,7 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
 
   app.post(
     '/organizations/:slug/projects/:project_id/api_keys',
-    { schema: { params: Type.Object({ slug: Slug, project_id: Type.String({ minLength: 1, maxLength: 200 }) }), body: Type.Object({ user_id: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })), expires_in_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPIRES_IN_SECONDS })) }) } },
+    { schema: { params: Type.Object({ slug: Slug, project_id: Type.String({ minLength: 1, maxLength: 200 }) }), body: Type.Object({ user_id: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })), expires_in_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPIRES_IN_SECONDS })) }), response: { 201: ProjectKeyIssued } } },
     async (req, reply) => {
       const org = await core.orgs.getBySlug(ROOT, req.params.slug);
       const { row, secret } = await core.projectKeys.createForUser(req.actor, org.id, req.params.project_id, req.body.user_id, {
@@ -130,30 +153,30 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
   );
 
   // the operator's default provider credentials (used by tenants with the default LLM key or a free trial)
-  app.get('/default_credentials', async (req) => {
+  app.get('/default_credentials', { schema: { response: R.ok(Type.Object({ object: Type.Literal('list'), data: Type.Array(DefaultCredential) })) } }, async (req) => {
     const list = await core.defaultCredentials.list(req.actor);
-    return { object: 'list', data: list.map(formatDefaultCredential) };
+    return { object: 'list' as const, data: list.map(formatDefaultCredential) };
   });
 
-  app.put('/default_credentials/:provider', { schema: { params: Type.Object({ provider: Provider }), body: DefaultCredentialBody } }, async (req, reply) => {
+  app.put('/default_credentials/:provider', { schema: { params: Type.Object({ provider: Provider }), body: DefaultCredentialBody, response: { 200: DefaultCredential, 201: DefaultCredential } } }, async (req, reply) => {
     const { created, ...c } = await core.defaultCredentials.set(req.actor, req.params.provider, req.body.value);
     reply.code(created ? 201 : 200);
     return formatDefaultCredential(c);
   });
 
-  app.delete('/default_credentials/:provider', { schema: { params: Type.Object({ provider: Provider }) } }, async (req) => {
+  app.delete('/default_credentials/:provider', { schema: { params: Type.Object({ provider: Provider }), response: R.ok(Type.Object({ object: Type.Literal('platform.default_credential.deleted'), provider: Str, deleted: Type.Boolean() })) } }, async (req) => {
     await core.defaultCredentials.delete(req.actor, req.params.provider);
     return { object: 'platform.default_credential.deleted' as const, provider: req.params.provider, deleted: true };
   });
 
   // an organization's free trial: on/off, its metadata (allowance: {"tokens", "requests", "days"}), and
   // `restart: true`, which only the operator may do: the trial starts over now (src/domain/platform.ts)
-  app.get('/organizations/:slug/free_trial', { schema: { params: Type.Object({ slug: Slug }) } }, async (req) => {
+  app.get('/organizations/:slug/free_trial', { schema: { params: Type.Object({ slug: Slug }), response: R.ok(FreeTrial) } }, async (req) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
     return formatFreeTrial(await core.platform.settings(req.actor, org.id));
   });
 
-  app.post('/organizations/:slug/free_trial', { schema: { params: Type.Object({ slug: Slug }), body: FreeTrialBody } }, async (req) => {
+  app.post('/organizations/:slug/free_trial', { schema: { params: Type.Object({ slug: Slug }), body: FreeTrialBody, response: R.ok(FreeTrial) } }, async (req) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
     const b = req.body;
     const input: FreeTrialInput = {};
@@ -165,12 +188,12 @@ const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { 
 
   // the organization's spend-alert webhook signing secret (derived from the master key, never stored):
   // receivers check `keyplane-signature` with it (src/domain/spend-webhook.ts)
-  app.get('/organizations/:slug/webhook_secret', { schema: { params: Type.Object({ slug: Slug }) } }, async (req) => {
+  app.get('/organizations/:slug/webhook_secret', { schema: { params: Type.Object({ slug: Slug }), response: R.ok(Type.Object({ object: Type.Literal('organization.webhook_secret'), organization_id: Str, secret: Str })) } }, async (req) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
     return { object: 'organization.webhook_secret' as const, organization_id: org.id, secret: core.webhookSecret(org.id) };
   });
 
-  app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: CreateKeyBody } }, async (req, reply) => {
+  app.post('/organizations/:slug/admin_keys', { schema: { params: Type.Object({ slug: Slug }), body: CreateKeyBody, response: { 201: R.NewAdminKey } } }, async (req, reply) => {
     const org = await core.orgs.getBySlug(ROOT, req.params.slug);
     const body = req.body;
     const issued = await core.keys.createAdminKey(req.actor, org.id, {

@@ -42,6 +42,22 @@ const CreateQuery = Type.Object({
 const ListQuery = Type.Object({ user_id: Type.Optional(Type.String({ maxLength: 200 })) });
 const RevokeQuery = Type.Object({ user_id: Id, key_id: KeyId });
 
+// Response schemas (the serializer sends only what they name): `UserApiKey`, null fields left out.
+const Str = Type.String();
+const UserApiKeySchema = Type.Object({
+  keyId: Str,
+  orgId: Str,
+  userId: Str,
+  creationTime: Str,
+  expirationTime: Type.Optional(Str),
+  lastUsedTime: Type.Optional(Str),
+  scopes: Type.Optional(Type.Array(Str)),
+  alias: Type.Optional(Str),
+  revoked: Type.Boolean(),
+});
+/** A new key: `key` is the secret, `<keyId>.<suffix>:<orgId>`, in this answer only. */
+const NewUserApiKey = Type.Composite([Type.Object({ key: Str }), UserApiKeySchema]);
+
 /** `UserApiKey`, camelCase, null fields left out (Jackson NON_ABSENT). */
 export interface UserApiKey {
   key?: string;
@@ -82,7 +98,7 @@ export function formatUserApiKey(row: ApiKeyRow): UserApiKey {
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
   const base = '/organizations/:org_id/api-key';
 
-  app.post(base, { schema: { params: OrgParams, querystring: CreateQuery } }, async (req) => {
+  app.post(base, { schema: { params: OrgParams, querystring: CreateQuery, response: { 200: NewUserApiKey } } }, async (req) => {
     const orgId = req.org.id;
     const q = req.query;
     // the server keeps scopes in a Set: repeated values count once, in the order given
@@ -103,7 +119,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
   });
 
   // Not found, revoked or not a WhyLabs key: 200 with `{}`, as the server does.
-  app.get(`${base}/:key_id`, { schema: { params: KeyParams } }, async (req) => {
+  app.get(`${base}/:key_id`, { schema: { params: KeyParams, response: { 200: Type.Object({ key: Type.Optional(UserApiKeySchema) }) } } }, async (req) => {
     const orgId = req.org.id;
     let row: ApiKeyRow;
     try {
@@ -117,7 +133,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
 
   // Without user_id: every non-revoked key of the organization (administrators). With user_id: that
   // user's keys, revoked ones included (administrators, or that user's own key).
-  app.get(base, { schema: { params: OrgParams, querystring: ListQuery } }, async (req) => {
+  app.get(base, { schema: { params: OrgParams, querystring: ListQuery, response: { 200: Type.Object({ items: Type.Array(UserApiKeySchema) }) } } }, async (req) => {
     const orgId = req.org.id;
     const userId = req.query.user_id || undefined; // `user_id=` counts as absent
     const rows = await core.userKeys.list(req.actor, orgId, userId ? { userId } : { statuses: ['active'] });
@@ -125,7 +141,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
   });
 
   // Revoking is idempotent: a revoked key answers its metadata again. The key must be user_id's.
-  app.delete(base, { schema: { params: OrgParams, querystring: RevokeQuery } }, async (req) => {
+  app.delete(base, { schema: { params: OrgParams, querystring: RevokeQuery, response: { 200: UserApiKeySchema } } }, async (req) => {
     const orgId = req.org.id;
     const { user_id: userId, key_id: keyId } = req.query;
     const actor = req.actor;

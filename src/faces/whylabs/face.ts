@@ -45,4 +45,12 @@ export const whylabsFace = defineFace({
   // limit) is read and ignored, rather than refused for its media type.
   body: { limit: ADMIN_BODY_LIMIT, accept: 'ignore', removeUnknown: true, refuseNul: true },
   routes,
+  docs: {
+    title: 'keyplane: WhyLabs API',
+    description: "WhyLabs' (Songbird) API-key administration under `/v0`.",
+    securitySchemes: {
+      apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key of the organization.' },
+      apiKeyCookie: { type: 'apiKey', in: 'cookie', name: 'X-API-Key', description: 'The same key in a cookie (writes only from allowed origins).' },
+    },
+  },
 });
