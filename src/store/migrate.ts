@@ -8,6 +8,8 @@ import * as m0005 from './migrations/0005_free_trial_start.ts';
 import * as m0006 from './migrations/0006_usage_rollups.ts';
 import * as m0007 from './migrations/0007_spend.ts';
 import * as m0008 from './migrations/0008_project_settings.ts';
+// 0009 is another change's (inserted here when both are merged)
+import * as m0010 from './migrations/0010_org_disabled.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_core_model': m0001,
@@ -18,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0006_usage_rollups': m0006,
   '0007_spend': m0007,
   '0008_project_settings': m0008,
+  '0010_org_disabled': m0010,
 };
 
 class StaticProvider implements MigrationProvider {
