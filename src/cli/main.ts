@@ -1,33 +1,19 @@
-// The `keyplane` command: serve (default), migrate, orgs create|list, keys create-admin, invites accept,
-// defaults set-credential|list|delete, vault rotate-master-key.
+// The `keyplane` command: serve (default), migrate, orgs create|list|show|disable|enable, keys
+// create-admin|list|revoke|deactivate, invites accept, defaults set-credential|list|delete, vault
+// rotate-master-key, backup, restore. The commands' code is in this directory; this file wires them.
 // Every command takes the same settings as flags or environment variables (see config.ts / README).
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, SETTINGS, type Config, type FlagValues } from '../config.ts';
+import { Command } from 'commander';
+import { ConfigError, loadConfig, type FlagValues } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
 import { SYSTEM } from '../domain/actor.ts';
-import { openRuntime, StartupError, type Runtime } from '../runtime.ts';
+import { StartupError } from '../runtime.ts';
+import { STORE_SETTINGS, withRuntime, withSettings } from './common.ts';
+import { registerBackupCommands } from './backup.ts';
+import { registerKeyCommands } from './keys.ts';
+import { registerOrgCommands } from './orgs.ts';
 import { serve } from './serve.ts';
 import { rotateMasterKey } from './vault.ts';
-
-function withSettings(cmd: Command, keys: (keyof Config)[] = Object.keys(SETTINGS) as (keyof Config)[]): Command {
-  for (const k of keys) {
-    const s = SETTINGS[k];
-    cmd.addOption(new Option(`${s.flag} <value>`, `${s.describe} [env ${s.env}]`));
-  }
-  return cmd;
-}
-
-const STORE_SETTINGS: (keyof Config)[] = ['dataDir', 'databaseUrl', 'masterKey', 'logLevel'];
-
-async function withRuntime<T>(flags: FlagValues, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = await openRuntime(loadConfig(flags));
-  try {
-    return await fn(rt);
-  } finally {
-    await rt.close();
-  }
-}
 
 const program = new Command('keyplane')
   .description('Self-hosted control plane for AI platforms')
@@ -77,7 +63,10 @@ withSettings(orgs.command('list').description('list organizations').option('--js
   },
 );
 
+registerOrgCommands(orgs);
+
 const keys = program.command('keys').description('manage API keys');
+registerKeyCommands(keys);
 withSettings(
   keys
     .command('create-admin')
@@ -186,6 +175,8 @@ withSettings(
 ).action(async (opts: FlagValues & { newMasterKey?: string; generate?: boolean }) => {
   await rotateMasterKey(loadConfig(opts), opts.newMasterKey ?? process.env.KEYPLANE_NEW_MASTER_KEY, !!opts.generate);
 });
+
+registerBackupCommands(program);
 
 try {
   await program.parseAsync(process.argv);

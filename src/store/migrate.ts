@@ -23,6 +23,9 @@ const migrations: Record<string, Migration> = {
   '0010_org_disabled': m0010,
 };
 
+/** Every migration this build knows, in order (a database that applied another one is newer than this build). */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(migrations);
+
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
     return migrations;
