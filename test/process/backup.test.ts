@@ -64,7 +64,7 @@ describe('SQLite: backup under load, restore into a fresh data dir', () => {
     const cred = await http(s.url, CRED, { method: 'POST', headers: { authorization: `Api-Token ${adminKey}` }, body: { name: 'openai', value: { key: UPSTREAM_KEY }, platform: 'main' } });
     assert.equal(cred.status, 200, cred.text);
     for (let i = 0; i < 5; i++) await api.admin.organization.projects.create({ name: `early-${i}` });
-    early = (await api.admin.organization.projects.list({ limit: 100 })).data.map((p) => p.name ?? "");
+    early = (await api.admin.organization.projects.list({ limit: 100 })).data.map((p) => p.name ?? '');
 
     // writers keep going while the backup runs
     let writing = true;
