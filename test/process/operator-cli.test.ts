@@ -41,6 +41,21 @@ function refused(r: CliResult): string {
   return lines[0]!;
 }
 
+describe('--help', () => {
+  test('every command prints its usage and ends with examples', async () => {
+    const commands = [
+      ['serve'], ['migrate'], ['orgs', 'create'], ['orgs', 'list'], ['orgs', 'show'], ['orgs', 'disable'], ['orgs', 'enable'],
+      ['keys', 'create-admin'], ['keys', 'list'], ['keys', 'revoke'], ['keys', 'deactivate'], ['invites', 'accept'],
+      ['defaults', 'set-credential'], ['defaults', 'list'], ['defaults', 'delete'], ['vault', 'rotate-master-key'], ['backup'], ['restore'],
+    ];
+    for (const cmd of commands) {
+      const out = ok(await runKeyplane([...cmd, '--help']));
+      assert.match(out, new RegExp(`Usage: keyplane ${cmd.join(' ')}`));
+      assert.match(out, new RegExp(`Examples:\\n  \\$ keyplane ${cmd.join(' ')}[ \\n]`), `${cmd.join(' ')} --help shows examples`);
+    }
+  });
+});
+
 for (const dialect of await testDialects()) {
   describe(`operator CLI beside a running server (${dialect})`, () => {
     let db: TestDb;
@@ -73,14 +88,6 @@ for (const dialect of await testDialects()) {
       if (s && !s.proc.exit) await s.proc.stop('SIGTERM');
       await killAll();
       await db?.drop();
-    });
-
-    test('--help of every operator command ends with examples', async () => {
-      for (const cmd of [['keys', 'list'], ['keys', 'revoke'], ['keys', 'deactivate'], ['orgs', 'show'], ['orgs', 'disable'], ['orgs', 'enable'], ['backup'], ['restore']]) {
-        const out = ok(await runKeyplane([...cmd, '--help']));
-        assert.match(out, new RegExp(`Usage: keyplane ${cmd.join(' ')}`));
-        assert.match(out, new RegExp(`Examples:\\n  \\$ keyplane ${cmd.join(' ')} `), `${cmd.join(' ')} --help shows examples`);
-      }
     });
 
     test('keys list: --json shape, text, filters and paging; never a secret', async () => {
