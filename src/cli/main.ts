@@ -1,59 +1,54 @@
-// The `keyplane` command: serve (default), migrate, orgs create|list, keys create-admin, invites accept,
-// defaults set-credential|list|delete, vault rotate-master-key.
+// The `keyplane` command: serve (default), migrate, orgs create|list|show|disable|enable, keys
+// create-admin|list|revoke|deactivate, invites accept, defaults set-credential|list|delete, vault
+// rotate-master-key, backup, restore. The commands' code is in this directory; this file wires them.
 // Every command takes the same settings as flags or environment variables (see config.ts / README).
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, SETTINGS, type Config, type FlagValues } from '../config.ts';
+import { Command } from 'commander';
+import { ConfigError, loadConfig, type FlagValues } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
 import { SYSTEM } from '../domain/actor.ts';
-import { openRuntime, StartupError, type Runtime } from '../runtime.ts';
+import { StartupError } from '../runtime.ts';
+import { examples, STORE_SETTINGS, withRuntime, withSettings } from './common.ts';
+import { registerBackupCommands } from './backup.ts';
+import { registerKeyCommands } from './keys.ts';
+import { registerOrgCommands } from './orgs.ts';
 import { serve } from './serve.ts';
 import { rotateMasterKey } from './vault.ts';
-
-function withSettings(cmd: Command, keys: (keyof Config)[] = Object.keys(SETTINGS) as (keyof Config)[]): Command {
-  for (const k of keys) {
-    const s = SETTINGS[k];
-    cmd.addOption(new Option(`${s.flag} <value>`, `${s.describe} [env ${s.env}]`));
-  }
-  return cmd;
-}
-
-const STORE_SETTINGS: (keyof Config)[] = ['dataDir', 'databaseUrl', 'masterKey', 'logLevel'];
-
-async function withRuntime<T>(flags: FlagValues, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = await openRuntime(loadConfig(flags));
-  try {
-    return await fn(rt);
-  } finally {
-    await rt.close();
-  }
-}
 
 const program = new Command('keyplane')
   .description('Self-hosted control plane for AI platforms')
   .showHelpAfterError()
   .exitOverride();
 
-withSettings(program.command('serve', { isDefault: true }).description('start the server (default)')).action(async (flags: FlagValues) => {
+examples(
+  withSettings(program.command('serve', { isDefault: true }).description('start the server (default)')),
+  ['keyplane serve', 'keyplane serve --port 8080 --data-dir /var/lib/keyplane', 'DATABASE_URL=postgres://keyplane@db/keyplane KEYPLANE_ROLE=gateway keyplane serve'],
+).action(async (flags: FlagValues) => {
   await serve(loadConfig(flags));
 });
 
-withSettings(program.command('migrate').description('apply pending database migrations and exit'), STORE_SETTINGS).action(async (flags: FlagValues) => {
+examples(
+  withSettings(program.command('migrate').description('apply pending database migrations and exit'), STORE_SETTINGS),
+  ['keyplane migrate --database-url postgres://keyplane@db/keyplane'],
+).action(async (flags: FlagValues) => {
   await withRuntime(flags, async (rt) => {
     process.stdout.write(`keyplane: ${rt.store.dialect} database is up to date\n`);
   });
 });
 
 const orgs = program.command('orgs').description('manage organizations (tenants)');
-withSettings(
-  orgs
-    .command('create')
-    .description("create an organization with an owner and a first admin key (printed once)")
-    .requiredOption('--name <name>', 'display name')
-    .requiredOption('--slug <slug>', 'unique slug (lower-case letters, digits, - and _)')
-    .option('--owner-email <email>', 'email of the owner user (default owner@<slug>.invalid)')
-    .option('--owner-name <name>', 'name of the owner user'),
-  STORE_SETTINGS,
+examples(
+  withSettings(
+    orgs
+      .command('create')
+      .description("create an organization with an owner and a first admin key (printed once)")
+      .requiredOption('--name <name>', 'display name')
+      .requiredOption('--slug <slug>', 'unique slug (lower-case letters, digits, - and _)')
+      .option('--owner-email <email>', 'email of the owner user (default owner@<slug>.invalid)')
+      .option('--owner-name <name>', 'name of the owner user'),
+    STORE_SETTINGS,
+  ),
+  ['keyplane orgs create --name Acme --slug acme', 'keyplane orgs create --name Acme --slug acme --owner-email ada@acme.example --owner-name Ada'],
 ).action(async (opts: FlagValues & { name: string; slug: string; ownerEmail?: string; ownerName?: string }) => {
   await withRuntime(opts, async (rt) => {
     const c = await rt.core.orgs.create(SYSTEM, { name: opts.name, slug: opts.slug, ownerEmail: opts.ownerEmail, ownerName: opts.ownerName });
@@ -64,7 +59,10 @@ withSettings(
   });
 });
 
-withSettings(orgs.command('list').description('list organizations').option('--json', 'print JSON'), STORE_SETTINGS).action(
+examples(
+  withSettings(orgs.command('list').description('list organizations').option('--json', 'print JSON'), STORE_SETTINGS),
+  ['keyplane orgs list', 'keyplane orgs list --json'],
+).action(
   async (opts: FlagValues & { json?: boolean }) => {
     await withRuntime(opts, async (rt) => {
       const list = await rt.core.orgs.list(SYSTEM);
@@ -77,15 +75,21 @@ withSettings(orgs.command('list').description('list organizations').option('--js
   },
 );
 
+registerOrgCommands(orgs);
+
 const keys = program.command('keys').description('manage API keys');
-withSettings(
-  keys
-    .command('create-admin')
-    .description("issue an admin key for an organization (printed once)")
-    .requiredOption('--org <slug>', 'organization slug')
-    .option('--name <name>', 'key name', 'operator')
-    .option('--expires-in-days <days>', 'expire after this many days (1-365)'),
-  STORE_SETTINGS,
+registerKeyCommands(keys);
+examples(
+  withSettings(
+    keys
+      .command('create-admin')
+      .description("issue an admin key for an organization (printed once)")
+      .requiredOption('--org <slug>', 'organization slug')
+      .option('--name <name>', 'key name', 'operator')
+      .option('--expires-in-days <days>', 'expire after this many days (1-365)'),
+    STORE_SETTINGS,
+  ),
+  ['keyplane keys create-admin --org acme --name ci', 'keyplane keys create-admin --org acme --name temp --expires-in-days 7'],
 ).action(async (opts: FlagValues & { org: string; name: string; expiresInDays?: string }) => {
   let expiresInSeconds: number | null = null;
   if (opts.expiresInDays !== undefined) {
@@ -101,14 +105,17 @@ withSettings(
 });
 
 const invites = program.command('invites').description('accept invitations (keyplane sends no mail)');
-withSettings(
-  invites
-    .command('accept')
-    .description('accept a pending invite: the user joins the organization and its projects')
-    .requiredOption('--org <slug>', 'organization slug')
-    .requiredOption('--invite <id>', 'invite id (invite-…)')
-    .option('--name <name>', 'display name of the new user'),
-  STORE_SETTINGS,
+examples(
+  withSettings(
+    invites
+      .command('accept')
+      .description('accept a pending invite: the user joins the organization and its projects')
+      .requiredOption('--org <slug>', 'organization slug')
+      .requiredOption('--invite <id>', 'invite id (invite-…)')
+      .option('--name <name>', 'display name of the new user'),
+    STORE_SETTINGS,
+  ),
+  ['keyplane invites accept --org acme --invite invite-01m8n5yyp9x05xg92zy9h1a6a3 --name Ada'],
 ).action(async (opts: FlagValues & { org: string; invite: string; name?: string }) => {
   await withRuntime(opts, async (rt) => {
     const org = await rt.core.orgs.getBySlug(SYSTEM, opts.org);
@@ -137,14 +144,17 @@ function credentialValue(opts: { valueFile?: string; valueJson?: string }): unkn
   }
 }
 
-withSettings(
-  defaults
-    .command('set-credential')
-    .description("create or replace the default credential of a provider (a JSON object with \"key\" or \"api_key\", optionally base_url, endpoint, deployment, api_version)")
-    .argument('<provider>', 'provider name, as tenants name their LLM credentials (e.g. openai)')
-    .option('--value-file <file>', 'read the JSON value from this file')
-    .option('--value-json <json>', 'the JSON value itself (prefer --value-file: command lines are visible to other users)'),
-  STORE_SETTINGS,
+examples(
+  withSettings(
+    defaults
+      .command('set-credential')
+      .description("create or replace the default credential of a provider (a JSON object with \"key\" or \"api_key\", optionally base_url, endpoint, deployment, api_version)")
+      .argument('<provider>', 'provider name, as tenants name their LLM credentials (e.g. openai)')
+      .option('--value-file <file>', 'read the JSON value from this file')
+      .option('--value-json <json>', 'the JSON value itself (prefer --value-file: command lines are visible to other users)'),
+    STORE_SETTINGS,
+  ),
+  ['keyplane defaults set-credential openai --value-file /secure/openai.json', 'keyplane defaults set-credential azure --value-file azure.json  # {"api_key": "…", "endpoint": "https://….openai.azure.com"}'],
 ).action(async (provider: string, opts: FlagValues & { valueFile?: string; valueJson?: string }) => {
   const value = credentialValue(opts);
   await withRuntime(opts, async (rt) => {
@@ -153,7 +163,10 @@ withSettings(
   });
 });
 
-withSettings(defaults.command('list').description('list the default credentials (values masked)').option('--json', 'print JSON'), STORE_SETTINGS).action(
+examples(
+  withSettings(defaults.command('list').description('list the default credentials (values masked)').option('--json', 'print JSON'), STORE_SETTINGS),
+  ['keyplane defaults list', 'keyplane defaults list --json'],
+).action(
   async (opts: FlagValues & { json?: boolean }) => {
     await withRuntime(opts, async (rt) => {
       const list = await rt.core.defaultCredentials.list(SYSTEM);
@@ -166,7 +179,10 @@ withSettings(defaults.command('list').description('list the default credentials 
   },
 );
 
-withSettings(defaults.command('delete').description('delete the default credential of a provider').argument('<provider>', 'provider name'), STORE_SETTINGS).action(
+examples(
+  withSettings(defaults.command('delete').description('delete the default credential of a provider').argument('<provider>', 'provider name'), STORE_SETTINGS),
+  ['keyplane defaults delete openai'],
+).action(
   async (provider: string, opts: FlagValues) => {
     await withRuntime(opts, async (rt) => {
       await rt.core.defaultCredentials.delete(SYSTEM, provider);
@@ -176,16 +192,21 @@ withSettings(defaults.command('delete').description('delete the default credenti
 );
 
 const vault = program.command('vault').description('the credential vault');
-withSettings(
-  vault
-    .command('rotate-master-key')
-    .description('rewrap every organization data key under a new master key and re-seal values of an older sealed format (stop every keyplane server first)')
-    .option('--new-master-key <key>', 'the new 256-bit key, 64 hex characters or base64 [env KEYPLANE_NEW_MASTER_KEY]')
-    .option('--generate', 'generate the new key (printed once when the current key comes from KEYPLANE_MASTER_KEY)'),
-  STORE_SETTINGS,
+examples(
+  withSettings(
+    vault
+      .command('rotate-master-key')
+      .description('rewrap every organization data key under a new master key and re-seal values of an older sealed format (stop every keyplane server first)')
+      .option('--new-master-key <key>', 'the new 256-bit key, 64 hex characters or base64 [env KEYPLANE_NEW_MASTER_KEY]')
+      .option('--generate', 'generate the new key (printed once when the current key comes from KEYPLANE_MASTER_KEY)'),
+    STORE_SETTINGS,
+  ),
+  ['keyplane vault rotate-master-key --generate', 'KEYPLANE_NEW_MASTER_KEY=$(openssl rand -hex 32) keyplane vault rotate-master-key'],
 ).action(async (opts: FlagValues & { newMasterKey?: string; generate?: boolean }) => {
   await rotateMasterKey(loadConfig(opts), opts.newMasterKey ?? process.env.KEYPLANE_NEW_MASTER_KEY, !!opts.generate);
 });
+
+registerBackupCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -29,8 +29,10 @@ export interface RequestContext {
 }
 
 export type Actor =
-  /** keyplane itself: bootstrap and the operator CLI. */
+  /** keyplane itself: bootstrap, and the CLI commands that predate the `cli` actor. */
   | { type: 'system' }
+  /** The operator at the `keyplane` command line (keys, orgs: recorded as `operator_cli` in the audit log). */
+  | { type: 'cli' }
   /** The operator's platform API, authenticated by KEYPLANE_ROOT_KEY. */
   | { type: 'root'; request?: RequestContext }
   /** A caller holding an API key of some organization. */
@@ -38,6 +40,8 @@ export type Actor =
 
 export const SYSTEM: Actor = { type: 'system' };
 export const ROOT: Actor = { type: 'root' };
+/** The operator's CLI (`keyplane keys …`, `keyplane orgs show|disable|enable`). */
+export const OPERATOR_CLI: Actor = { type: 'cli' };
 
 /** The holder of `key`; `request`: the HTTP request the call came with, for the audit log. */
 export function keyActor(key: KeyPrincipal, request?: RequestContext): Actor {
@@ -49,9 +53,9 @@ export function rootActor(request?: RequestContext): Actor {
   return request ? { type: 'root', request } : ROOT;
 }
 
-/** The operator (system or root) may act in any organization. */
+/** The operator (system, root or the CLI) may act in any organization. */
 export function isOperator(actor: Actor): boolean {
-  return actor.type === 'system' || actor.type === 'root';
+  return actor.type === 'system' || actor.type === 'root' || actor.type === 'cli';
 }
 
 /**
@@ -131,7 +135,7 @@ const MAX_AUDIT_IP = 64;
 
 /** Columns describing the request an actor's call came with (all null without one). */
 export function auditRequest(actor: Actor): { request_id: string | null; client_ip: string | null; user_agent: string | null } {
-  const r = actor.type === 'system' ? undefined : actor.request;
+  const r = actor.type === 'system' || actor.type === 'cli' ? undefined : actor.request;
   if (!r) return { request_id: null, client_ip: null, user_agent: null };
   return {
     request_id: r.id.slice(0, MAX_AUDIT_REQUEST_ID),
@@ -147,6 +151,8 @@ export function auditActor(actor: Actor): { actor_type: string; actor_id: string
       return { actor_type: 'system', actor_id: null, actor_key_id: null };
     case 'root':
       return { actor_type: 'root', actor_id: null, actor_key_id: null };
+    case 'cli':
+      return { actor_type: 'operator_cli', actor_id: null, actor_key_id: null };
     case 'key':
       return { actor_type: 'api_key', actor_id: actor.key.ownerId, actor_key_id: actor.key.keyId };
   }

@@ -33,6 +33,10 @@ export interface AuditEvents {
    * `restarted` by the operator).
    */
   'organization.free_trial_updated': { enabled?: boolean; metadataChanged: boolean; startedAt?: number; restarted?: true };
+  /** The operator disabled the organization (`keyplane orgs disable`): its keys authenticate nowhere. */
+  'organization.disabled': { slug: string };
+  /** The operator enabled it again (`keyplane orgs enable`). */
+  'organization.enabled': { slug: string };
 
   // ---- members ----
   /** Joined the organization (no projectId) or a project (projectId) with this role. */
@@ -193,6 +197,8 @@ const TYPES: { [T in AuditEventType]: true } = {
   'organization.created': true,
   'organization.default_llm_key_updated': true,
   'organization.free_trial_updated': true,
+  'organization.disabled': true,
+  'organization.enabled': true,
   'user.added': true,
   'user.updated': true,
   'user.deleted': true,

@@ -1,6 +1,6 @@
 // The domain core: every service over one store, shared by every face.
 import type { Store } from '../store/db.ts';
-import { pgInvalidator, publishCacheChange, publishCredentialChange } from '../store/notify.ts';
+import { pgInvalidator, pgPublisher, publishCacheChange, publishCredentialChange } from '../store/notify.ts';
 import { KeyCache, localInvalidator, type Invalidator } from './key-cache.ts';
 import { KeyService, KeyUseBuffer } from './keys.ts';
 import { OrganizationService } from './organizations.ts';
@@ -100,7 +100,11 @@ export class Core {
   private readonly masterKey: Buffer;
   /** The clock every service reads (injected for tests): faces ask it, never the wall clock. */
   readonly now: () => number;
-  private invalidator: Invalidator = localInvalidator;
+  /**
+   * Until start() (and after stop()): PostgreSQL: publishes key changes without listening (the
+   * CLI's revocations reach running servers); SQLite: nothing (other processes see the file change).
+   */
+  private invalidator: Invalidator;
   private flushTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => void) | null = null;
   private readonly dropListeners = new Set<(scope?: CacheScope) => void>();
@@ -115,6 +119,7 @@ export class Core {
     const now = opts.now ?? Date.now;
     this.now = now;
     this.cache = new KeyCache(opts.keyCacheMax ?? 100_000, opts.keyCacheTtlMs ?? 60_000);
+    this.invalidator = store.pool ? pgPublisher(store.pool) : localInvalidator;
     this.keys = new KeyService(store, this.cache, this.keyUses, () => this.invalidator, now);
     this.orgs = new OrganizationService(store, this.keys, now);
     this.users = new UserService(store, async (hashes) => {
@@ -286,7 +291,7 @@ export class Core {
     await this.spendAlerts.settledChecks();
     await this.spendAlertWebhook?.stop();
     await this.invalidator.close();
-    this.invalidator = localInvalidator;
+    this.invalidator = this.store.pool ? pgPublisher(this.store.pool) : localInvalidator;
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }

@@ -5,7 +5,7 @@ import type { Executor, Store, Tx } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import type { ApiKeyKind, ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
 import { generateSecret, hashSecret, KEY_PREFIX, redactSecret } from '../crypto/keys.ts';
-import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
+import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOperator, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
 import { recordAudit, type AuditPayload } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import { expiryFrom, type ExpiryInput } from './expiry.ts';
@@ -235,6 +235,14 @@ export class KeyService {
     return row;
   }
 
+  /** Any organization's key by id, for the operator (the CLI addresses keys by id alone). */
+  async findAny(actor: Actor, keyId: string): Promise<ApiKeyRow> {
+    requireOperator(actor);
+    const row = await this.store.db.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirst();
+    if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
+    return row;
+  }
+
   async list(actor: Actor, orgId: string, filter: KeyFilter, page: PageQuery): Promise<Page<ApiKeyRow>> {
     // a user key may list its owner's own user keys; everything else is for administrators
     const own = filter.kind === 'user' && !!filter.ownerId && canManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: filter.ownerId });
@@ -364,10 +372,17 @@ export class KeyService {
     const now = this.now();
     let principal = this.cache.get(hash);
     if (!principal) {
-      // Cache miss: read the store. Only active keys are cached, so a revoked key always reads here.
+      // Cache miss: read the store. Only active keys of enabled organizations are cached, so a
+      // revoked key, or any key of a disabled organization, always reads here.
       const mark = this.cache.mark();
-      const row = await this.store.db.selectFrom('api_keys').selectAll().where('secret_hash', '=', hash).executeTakeFirst();
-      if (!row || row.status !== 'active') return null;
+      const row = await this.store.db
+        .selectFrom('api_keys')
+        .innerJoin('organizations', 'organizations.id', 'api_keys.org_id')
+        .selectAll('api_keys')
+        .select('organizations.disabled_at as org_disabled_at')
+        .where('api_keys.secret_hash', '=', hash)
+        .executeTakeFirst();
+      if (!row || row.status !== 'active' || row.org_disabled_at !== null) return null;
       const membership =
         row.owner_type === 'user' && row.owner_id
           ? await this.store.db.selectFrom('org_memberships').select('role').where('org_id', '=', row.org_id).where('user_id', '=', row.owner_id).executeTakeFirst()

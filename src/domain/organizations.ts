@@ -27,6 +27,14 @@ export interface CreatedOrganization {
   adminKey: IssuedKey;
 }
 
+export interface OrganizationSummary {
+  org: Organization;
+  projects: { active: number; archived: number };
+  /** Members of the organization. */
+  users: number;
+  keys: { active: number; deactivated: number; revoked: number };
+}
+
 export class OrganizationService {
   constructor(
     private readonly store: Store,
@@ -54,6 +62,7 @@ export class OrganizationService {
           free_trial_started_at: null,
           created_at: now,
           updated_at: now,
+          disabled_at: null,
         };
         await tx.insertInto('organizations').values(org).execute();
         await seedPredefinedRoles(tx, org.id, null, now);
@@ -86,6 +95,63 @@ export class OrganizationService {
     const org = await this.store.db.selectFrom('organizations').selectAll().where('slug', '=', slug).executeTakeFirst();
     if (!org || (actor.type === 'key' && actor.key.orgId !== org.id)) throw notFound(`No such organization: '${slug}'.`, 'org');
     return org;
+  }
+
+  /** An organization by slug or id (`org-…`), for the operator. */
+  async find(actor: Actor, ref: string): Promise<Organization> {
+    requireOperator(actor);
+    const org = await this.store.db
+      .selectFrom('organizations')
+      .selectAll()
+      .where(ref.startsWith(ID_PREFIX.org) ? 'id' : 'slug', '=', ref)
+      .executeTakeFirst();
+    if (!org) throw notFound(`No such organization: '${ref}'.`, 'org');
+    return org;
+  }
+
+  /** What the operator sees of an organization: the row and how many projects, users and keys it has. */
+  async summary(actor: Actor, ref: string): Promise<OrganizationSummary> {
+    const org = await this.find(actor, ref);
+    const db = this.store.db;
+    const [projects, users, keys] = await Promise.all([
+      db.selectFrom('projects').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).where('org_id', '=', org.id).groupBy('status').execute(),
+      db.selectFrom('org_memberships').select((eb) => eb.fn.countAll<number>().as('n')).where('org_id', '=', org.id).executeTakeFirstOrThrow(),
+      db.selectFrom('api_keys').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).where('org_id', '=', org.id).groupBy('status').execute(),
+    ]);
+    const by = <S extends string>(rows: Array<{ status: S; n: number }>, s: S) => Number(rows.find((r) => r.status === s)?.n ?? 0);
+    return {
+      org,
+      projects: { active: by(projects, 'active'), archived: by(projects, 'archived') },
+      users: Number(users.n),
+      keys: { active: by(keys, 'active'), deactivated: by(keys, 'deactivated'), revoked: by(keys, 'revoked') },
+    };
+  }
+
+  /**
+   * Disables (or enables again) an organization: a disabled organization's keys authenticate on no
+   * face and not at the gateway. Idempotent (no change, no audit event); every key of the
+   * organization leaves the key caches of every node at once.
+   */
+  async setDisabled(actor: Actor, ref: string, disabled: boolean): Promise<{ org: Organization; changed: boolean }> {
+    requireOperator(actor);
+    const now = this.now();
+    const r = await this.store.db.transaction().execute(async (tx) => {
+      const org = await tx
+        .selectFrom('organizations')
+        .selectAll()
+        .where(ref.startsWith(ID_PREFIX.org) ? 'id' : 'slug', '=', ref)
+        .executeTakeFirst();
+      if (!org) throw notFound(`No such organization: '${ref}'.`, 'org');
+      if ((org.disabled_at !== null) === disabled) return { org, changed: false, hashes: [] as string[] };
+      const disabledAt = disabled ? now : null;
+      await tx.updateTable('organizations').set({ disabled_at: disabledAt, updated_at: now }).where('id', '=', org.id).execute();
+      await recordAudit(tx, actor, { orgId: org.id, type: disabled ? 'organization.disabled' : 'organization.enabled', targetType: 'organization', targetId: org.id, payload: { slug: org.slug } }, now);
+      // only active keys can be cached
+      const hashes = disabled ? (await tx.selectFrom('api_keys').select('secret_hash').where('org_id', '=', org.id).where('status', '=', 'active').execute()).map((k) => k.secret_hash) : [];
+      return { org: { ...org, disabled_at: disabledAt, updated_at: now }, changed: true, hashes };
+    });
+    for (const h of r.hashes) await this.keys.invalidate(h);
+    return { org: r.org, changed: r.changed };
   }
 
   async count(): Promise<number> {

@@ -9,6 +9,7 @@ import * as m0006 from './migrations/0006_usage_rollups.ts';
 import * as m0007 from './migrations/0007_spend.ts';
 import * as m0008 from './migrations/0008_project_settings.ts';
 import * as m0009 from './migrations/0009_unique_rules.ts';
+import * as m0010 from './migrations/0010_org_disabled.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_core_model': m0001,
@@ -20,7 +21,11 @@ const migrations: Record<string, Migration> = {
   '0007_spend': m0007,
   '0008_project_settings': m0008,
   '0009_unique_rules': m0009,
+  '0010_org_disabled': m0010,
 };
+
+/** Every migration this build knows, in order (a database that applied another one is newer than this build). */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(migrations);
 
 class StaticProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {

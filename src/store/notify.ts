@@ -37,6 +37,19 @@ export async function publishCredentialChange(pool: pg.Pool, payload: string): P
   await pool.query('SELECT pg_notify($1, $2)', [CREDENTIAL_CHANNEL, payload]);
 }
 
+/**
+ * Tells the listening nodes that a key changed, without listening itself: the invalidator of a
+ * process that never starts the listener (the operator CLI), so its revocations reach running servers.
+ */
+export function pgPublisher(pool: pg.Pool): Invalidator {
+  return {
+    async publish(secretHash: string) {
+      await pool.query('SELECT pg_notify($1, $2)', [KEY_CHANNEL, secretHash]);
+    },
+    async close() {},
+  };
+}
+
 export interface PgInvalidatorHooks {
   onKey(secretHash: string): void;
   /** A provider-credential change (payload from publishCredentialChange). */

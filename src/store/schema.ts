@@ -13,6 +13,8 @@ export interface OrganizationsTable {
   free_trial_started_at: number | null;
   created_at: number;
   updated_at: number;
+  /** When the operator disabled the organization (epoch ms; migration 0010); null: enabled. */
+  disabled_at: number | null;
 }
 
 export interface UsersTable {

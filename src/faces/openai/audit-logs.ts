@@ -254,6 +254,8 @@ const VIEWS: Views = {
   'organization.created': HIDDEN,
   'organization.default_llm_key_updated': HIDDEN,
   'organization.free_trial_updated': HIDDEN,
+  'organization.disabled': HIDDEN,
+  'organization.enabled': HIDDEN,
   // project settings: keyplane's own event types (OpenAI's audit log has none for them)
   'project.model_permissions_updated': HIDDEN,
   'project.model_permissions_deleted': HIDDEN,
