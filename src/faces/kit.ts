@@ -16,6 +16,7 @@ import { keyActor, type Actor } from '../domain/actor.ts';
 import { forbidden, invalid, isDomainError, notFound, unauthenticated } from '../domain/errors.ts';
 import { requestContext } from './request-context.ts';
 import { jsonTooDeep, JsonTooDeepError } from './json-depth.ts';
+import type { GatewayObserver } from '../observe/metrics.ts';
 
 /** The organization a request acts in, resolved by the face before its handler runs. */
 export interface RequestOrg {
@@ -52,7 +53,15 @@ export interface FaceContext {
   /** KEYPLANE_ALLOWED_ORIGINS: origins besides the server's own whose cookie-authenticated writes are accepted. */
   allowedOrigins?: readonly string[];
   /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS, REDIS_URL…). */
-  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number; redisUrl?: string | undefined; status?: GatewayStatus };
+  gateway: {
+    upstreamTimeoutMs: number;
+    defaultOutputTokens: number;
+    upstreamRetries: number;
+    redisUrl?: string | undefined;
+    status?: GatewayStatus;
+    /** The gateway's metrics (limiter decisions, upstream latency, tokens), when metrics are on. */
+    observer?: GatewayObserver;
+  };
 }
 
 /** What the gateway reports to `/readyz`: set by the gateway face once its limiter exists. */
