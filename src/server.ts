@@ -1,6 +1,6 @@
 // Builds the Fastify app from config: the health probes, then every face of the FACES table, each
 // declared once in its folder (src/faces/<face>/face.ts) and installed by the face kit.
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomBytes } from 'node:crypto';
 import type { Config, Role } from './config.ts';
@@ -17,7 +17,7 @@ import { platformFace } from './faces/platform/face.ts';
 import { gatewayFace } from './gateway/face.ts';
 import { unauthenticated } from './domain/errors.ts';
 import { Metrics } from './observe/metrics.ts';
-import { accessLogger, REQUEST_ID_PATTERN } from './observe/access-log.ts';
+import { accessLogger, REQUEST_ID_PATTERN, RequestLogLines } from './observe/access-log.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -106,7 +106,7 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     bodyLimit: ADMIN_BODY_LIMIT,
     genReqId: requestIdOf,
     // Fastify's own request lines carry the full URL (query values included): the access log replaces them
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new RequestLogLines(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Malformed URLs (bad percent-encoding, over-long path parameters) are refused before routing:

@@ -3,7 +3,7 @@
 // never the URL (a query string or a path segment may carry a secret), and ids only: the request id,
 // the organization, the key id. Successful answers may be sampled (KEYPLANE_ACCESS_LOG_SAMPLE); every
 // 4xx and 5xx is written.
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 
 export interface AccessLogOptions {
   /** Fraction (0..1) of answers below 400 written. */
@@ -61,3 +61,21 @@ export function accessLogger(log: FastifyBaseLogger, opts: AccessLogOptions): (r
 
 /** An incoming `x-request-id` worth keeping: 1–128 characters of letters, digits and `. _ : -`. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Fastify's own per-request lines, replaced: theirs carry the full URL (query values included). At
+ * debug level a request's arrival is logged (its method and route template, never the URL); its end
+ * is the access log's line.
+ */
+export class RequestLogLines extends LogController {
+  constructor() {
+    super({ disableRequestLogging: true });
+  }
+
+  override incomingRequest(request: FastifyRequest): void {
+    const level = request.log.level;
+    if (level === 'debug' || level === 'trace') request.log.debug({ method: request.method, route: request.routeOptions.url ?? 'unmatched' }, 'incoming request');
+  }
+
+  override requestCompleted(): void {}
+}
