@@ -158,6 +158,23 @@ describe('access log settings', () => {
     }
   });
 
+  test('at debug level the arrival of each request is logged too, with its route template, never its URL', async () => {
+    const log = logCapture();
+    const s = await startServer('sqlite', { logLevel: 'debug' }, { logStream: log });
+    try {
+      await (await fetch(`${s.url}/v1/organization/projects?after=sk-secret-in-query`, { headers: { authorization: `Bearer ${s.adminKey}`, 'x-request-id': 'debug-1' } })).text();
+      await linesAfter(log, 0, 1);
+      const incoming = log.lines.map((l) => JSON.parse(l)).filter((j) => j.msg === 'incoming request');
+      assert.deepEqual(
+        incoming.map((j) => [j.reqId, j.method, j.route]),
+        [['debug-1', 'GET', '/v1/organization/projects']],
+      );
+      assert.ok(!log.lines.join('\n').includes('sk-secret-in-query'));
+    } finally {
+      await s.close();
+    }
+  });
+
   test('KEYPLANE_ACCESS_LOG=off writes no access log line', async () => {
     const log = logCapture();
     const s = await startServer('sqlite', { logLevel: 'info', accessLog: 'off' }, { logStream: log });

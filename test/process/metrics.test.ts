@@ -167,6 +167,22 @@ for (const dialect of await testDialects()) {
       assert.ok(d('keyplane_key_cache_hits_total', {}) >= 4);
     });
 
+    test('gateway /v1/messages (translated to chat completions): upstream latency and tokens', async () => {
+      const before = await scrape();
+      const r = await fetch(`${s.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': projectKey, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      assert.equal(r.status, 200, await r.text());
+      const messages2xx = { face: 'gateway', route: '/v1/messages', method: 'POST', status_class: '2xx' };
+      const after = await scrapeUntil((t) => value(t, 'keyplane_http_requests_total', messages2xx) > value(before, 'keyplane_http_requests_total', messages2xx));
+      const d = (name: string, labels: Record<string, string>) => value(after, name, labels) - value(before, name, labels);
+      assert.equal(d('keyplane_http_requests_total', messages2xx), 1);
+      assert.equal(d('keyplane_gateway_upstream_ttfb_seconds_count', { provider: 'openai' }), 1);
+      assert.equal(d('keyplane_gateway_tokens_total', { model: 'gpt-4o-mini', direction: 'input' }), 11);
+    });
+
     test('usage buffer, flush latency, key cache and database pool', async () => {
       const client = new OpenAI({ apiKey: projectKey, baseURL: `${s.url}/v1`, maxRetries: 0 });
       await s.rt.core.usageRecorder.flush();
