@@ -2,12 +2,13 @@
 // same build and settings but KEYPLANE_ACCESS_LOG off in one and on in the other (LOG_LEVEL info,
 // every request logged: sample 1), each process's stdout going to a file through the server's
 // asynchronous log destination. Two requests: an admin GET of one project (OpenAI admin face) and a
-// gateway chat completion to a mock upstream (its own process). For each: a closed loop (the
-// throughput ceiling) run off, on, off, on (alternating, so drift hits both), and an open-loop paced
+// gateway chat completion to a mock upstream (its own process). For each: both processes warmed up,
+// then a closed loop (the throughput ceiling) in rounds off/on, on/off, … (alternating, so drift and
+// order hit both alike; the ratio is of the means), and an open-loop paced
 // run at a fixed rate (latency percentiles from the intended send time). Prints req/s of each and the
 // ratio on/off; the target is on ≥ 0.9× off ("access logs that do not halve throughput").
 //
-//   npm run bench:access-log [-- --seconds 5 --warmup 1 --concurrency 32 --rate 500 --dialect sqlite|postgres]
+//   npm run bench:access-log [-- --seconds 5 --warmup 1 --concurrency 32 --rate 200 --rounds 4 --dialect sqlite|postgres]
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,7 +26,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '32' },
     rate: { type: 'string', default: '200' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '4' },
     dialect: { type: 'string', default: 'sqlite' },
     target: { type: 'string', default: '0.9' },
   },
@@ -148,8 +149,12 @@ async function main(): Promise<void> {
     const summary: string[] = [];
     for (const c of cases) {
       const runs: Record<'off' | 'on', ClosedResult[]> = { off: [], on: [] };
+      // both processes warmed (JIT, caches) before anything counts
+      for (const s of [off, on]) await closedLoad(c.target(s.url), { concurrency: CONCURRENCY, seconds: 2, warmupSeconds: 0 });
       for (let round = 0; round < ROUNDS; round++) {
-        for (const [label, s] of [['off', off], ['on', on]] as const) {
+        // the order alternates too: off first in odd rounds, on first in even ones
+        const order = round % 2 === 0 ? ([['off', off], ['on', on]] as const) : ([['on', on], ['off', off]] as const);
+        for (const [label, s] of order) {
           const r = await closedLoad(c.target(s.url), { concurrency: CONCURRENCY, seconds: SECONDS, warmupSeconds: WARMUP });
           runs[label].push(r);
           log(`  ${c.name.padEnd(42)} log ${label.padEnd(3)} round ${round + 1}: ${r.rps.toFixed(0).padStart(6)} req/s  (${fmtMs(r.latency.p50)} / ${fmtMs(r.latency.p99)})  errors ${errs(r)}`);
