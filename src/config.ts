@@ -57,6 +57,16 @@ export interface Config {
   /** Time for a throttled address's allowance to refill completely (burst per window). */
   authFailureWindowMs: number;
   modelsFile: { path: string; catalog: ModelCatalog; /** The parsed file, for the routes (providers, aliases, prices) beside the limits. */ entries: unknown } | undefined;
+  /** Bearer token that `GET /metrics` on the main port requires; undefined: no /metrics on the main port. */
+  metricsToken: string | undefined;
+  /** Port of a separate listener serving `GET /metrics` without a token; undefined: none. */
+  metricsPort: number | undefined;
+  /** Address the metrics listener binds (default: HOST). */
+  metricsHost: string | undefined;
+  /** One structured log line per request (info level). */
+  accessLog: boolean;
+  /** Fraction (0..1) of successful requests (status < 400) logged; every 4xx/5xx is. */
+  accessLogSample: number;
 }
 
 /** One row per setting: environment variable, flag, and how to read it. */
@@ -95,6 +105,11 @@ export const SETTINGS = {
   authFailureBurst: { env: 'KEYPLANE_AUTH_FAILURE_BURST', flag: '--auth-failure-burst', describe: 'failed authentications (401s) a client address may make at once on any face; past it, its failures get 429 with Retry-After (valid keys always pass; 0: no throttle)' },
   authFailureWindowMs: { env: 'KEYPLANE_AUTH_FAILURE_WINDOW_MS', flag: '--auth-failure-window-ms', describe: 'time in which a throttled address\'s allowance of failed authentications refills completely (burst per window)' },
   modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
+  metricsToken: { env: 'KEYPLANE_METRICS_TOKEN', flag: '--metrics-token', describe: 'bearer token GET /metrics (Prometheus) needs on the main port; unset: no /metrics there', secret: true },
+  metricsPort: { env: 'KEYPLANE_METRICS_PORT', flag: '--metrics-port', describe: 'port of a separate listener serving GET /metrics without a token (keep it private); unset: none' },
+  metricsHost: { env: 'KEYPLANE_METRICS_HOST', flag: '--metrics-host', describe: 'address the metrics listener binds (default: HOST)' },
+  accessLog: { env: 'KEYPLANE_ACCESS_LOG', flag: '--access-log', describe: 'on or off: one structured log line per request (info level)' },
+  accessLogSample: { env: 'KEYPLANE_ACCESS_LOG_SAMPLE', flag: '--access-log-sample', describe: 'fraction 0..1 of successful requests (status < 400) written to the access log; 4xx and 5xx always are' },
 } satisfies Record<keyof Config, SettingSpec>;
 
 export class ConfigError extends Error {
@@ -127,6 +142,25 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
 
   const host = raw('host') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:\-\[\]]+$/.test(host)) throw new ConfigError(SETTINGS.host, 'must be a host name or IP address', host);
+  const metricsHost = raw('metricsHost');
+  if (metricsHost !== undefined && !/^[A-Za-z0-9.:\-\[\]]+$/.test(metricsHost)) throw new ConfigError(SETTINGS.metricsHost, 'must be a host name or IP address', metricsHost);
+
+  const metricsToken = raw('metricsToken');
+  if (metricsToken !== undefined && (metricsToken.length < 32 || estimateEntropyBits(metricsToken) < 128 || /\s/.test(metricsToken))) {
+    // never echo the value
+    throw new ConfigError(SETTINGS.metricsToken, 'needs at least 32 random characters without spaces (about 128 bits; try: openssl rand -hex 32)');
+  }
+
+  const accessLogText = (raw('accessLog') ?? 'on').toLowerCase();
+  const ON = ['on', 'true', '1', 'yes'];
+  const OFF = ['off', 'false', '0', 'no'];
+  if (!ON.includes(accessLogText) && !OFF.includes(accessLogText)) throw new ConfigError(SETTINGS.accessLog, 'must be on or off', raw('accessLog'));
+  const sampleText = raw('accessLogSample');
+  let accessLogSample = 1;
+  if (sampleText !== undefined) {
+    accessLogSample = /^\s*(0|1|0?\.\d+|1\.0*)\s*$/.test(sampleText) ? Number(sampleText) : NaN;
+    if (!(accessLogSample >= 0 && accessLogSample <= 1)) throw new ConfigError(SETTINGS.accessLogSample, 'must be a number from 0 to 1', sampleText);
+  }
 
   const databaseUrl = raw('databaseUrl');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/\S+$/i.test(databaseUrl)) {
@@ -242,6 +276,11 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     authFailureBurst: int('authFailureBurst', 20, 0, 1_000_000),
     authFailureWindowMs: int('authFailureWindowMs', 60_000, 1, 86_400_000),
     modelsFile,
+    metricsToken,
+    metricsPort: raw('metricsPort') === undefined ? undefined : int('metricsPort', 0, 0, 65535),
+    metricsHost,
+    accessLog: ON.includes(accessLogText),
+    accessLogSample,
   };
 }
 

@@ -1,6 +1,6 @@
 // Builds the Fastify app from config: the health probes, then every face of the FACES table, each
 // declared once in its folder (src/faces/<face>/face.ts) and installed by the face kit.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomBytes } from 'node:crypto';
 import type { Config, Role } from './config.ts';
@@ -17,11 +17,22 @@ import { platformFace } from './faces/platform/face.ts';
 import { gatewayFace } from './gateway/face.ts';
 import { AuthFailureThrottle } from './faces/auth-throttle.ts';
 import { docsRoutes } from './faces/openapi.ts';
+import { unauthenticated } from './domain/errors.ts';
+import { Metrics } from './observe/metrics.ts';
+import { accessLogger, REQUEST_ID_PATTERN, RequestLogLines } from './observe/access-log.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The server's Prometheus metrics; null when neither KEYPLANE_METRICS_TOKEN nor KEYPLANE_METRICS_PORT is set. */
+    metrics: Metrics | null;
+  }
+}
 
 /** Every face keyplane serves. A new face is a folder under src/faces/ and one entry here. */
 export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
 
-export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> & Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins' | 'authFailureBurst' | 'authFailureWindowMs'>>;
+export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> &
+  Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins' | 'host' | 'metricsToken' | 'metricsPort' | 'metricsHost' | 'accessLog' | 'accessLogSample' | 'authFailureBurst' | 'authFailureWindowMs'>>;
 
 /** The face of the data plane; every other face is an admin face. */
 export const GATEWAY_FACE = gatewayFace.name;
@@ -52,6 +63,12 @@ const REQUEST_ID_PREFIX = `req_${randomBytes(8).toString('hex')}`;
 let requestCounter = 0;
 const nextRequestId = (): string => `${REQUEST_ID_PREFIX}${(++requestCounter).toString(16).padStart(8, '0')}`;
 
+/** The request id: the caller's `x-request-id` when well-formed (a tracing id kept end to end), else a new one. */
+function requestIdOf(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const h = req.headers['x-request-id'];
+  return typeof h === 'string' && REQUEST_ID_PATTERN.test(h) ? h : nextRequestId();
+}
+
 /** Where log lines go instead of stdout: anything with write(line) (a pino destination). */
 export interface LogDestination {
   write(line: string): void;
@@ -72,12 +89,17 @@ function authThrottleOf(config: ServerConfig): AuthFailureThrottle | undefined {
 
 export async function buildServer(config: ServerConfig, core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const gatewayStatus: GatewayStatus = {};
+  // Prometheus metrics only when asked for: a token for /metrics on this port, or a port of their own
+  const metrics =
+    config.metricsToken !== undefined || config.metricsPort !== undefined
+      ? new Metrics(core, { token: config.metricsToken, faceOfUrl: (url) => table.envelopeFor(url)?.name })
+      : null;
   const ctx: FaceContext = {
     core,
     rootKey: config.rootKey,
     allowedOrigins: config.allowedOrigins ?? [],
     authThrottle: authThrottleOf(config),
-    gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl, status: gatewayStatus },
+    gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl, status: gatewayStatus, ...(metrics ? { observer: metrics.gateway } : {}) },
   };
   const role = config.role ?? 'all';
   const all = opts.faces ?? FACES;
@@ -91,7 +113,9 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     logger: loggerOptions(config.logLevel, opts.logStream),
     // the default for routes outside the faces (health, not-found); each face sets its own
     bodyLimit: ADMIN_BODY_LIMIT,
-    genReqId: nextRequestId,
+    genReqId: requestIdOf,
+    // Fastify's own request lines carry the full URL (query values included): the access log replaces them
+    logController: new RequestLogLines(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Malformed URLs (bad percent-encoding, over-long path parameters) are refused before routing:
@@ -110,6 +134,24 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  app.decorate('metrics', metrics);
+  // One listener per request, on the response's close: it fires for every request, answered or cut
+  // short by the client (onResponse does not run for a stream the client closed before its end).
+  const log = config.accessLog ?? true ? accessLogger(app.log, { sample: config.accessLogSample ?? 1 }) : null;
+  if (log || metrics) {
+    const finished = log && metrics ? (req: FastifyRequest, reply: FastifyReply) => (metrics.observe(req, reply), log(req, reply)) : metrics ? (req: FastifyRequest, reply: FastifyReply) => metrics.observe(req, reply) : log!;
+    app.addHook('onRequest', (req, reply, done) => {
+      reply.raw.once('close', () => finished(req, reply));
+      done();
+    });
+  }
+  if (metrics) {
+    app.addHook('onReady', async () => {
+      metrics.learnRoutes(app.routeList);
+      if (config.metricsPort !== undefined) await metrics.listen(config.metricsPort, config.metricsHost ?? config.host ?? '127.0.0.1');
+    });
+    app.addHook('onClose', async () => metrics.close());
+  }
 
   await app.register(async (health) => {
     listRoutesAs(health, 'health');
@@ -121,5 +163,16 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     listRoutesAs(docs, 'health');
     await docsRoutes(docs, app.openapiDocuments);
   });
+  // after the faces: a refusal is rendered by the root error handler (the OpenAI envelope)
+  if (metrics && config.metricsToken !== undefined) {
+    await app.register(async (m) => {
+      listRoutesAs(m, 'metrics');
+      m.get('/metrics', async (req, reply) => {
+        if (!metrics.authorized(req.headers.authorization)) throw unauthenticated('The metrics endpoint needs the metrics token (KEYPLANE_METRICS_TOKEN) as a bearer token: Authorization: Bearer <token>.');
+        const { contentType, body } = await metrics.render();
+        return reply.type(contentType).send(body);
+      });
+    });
+  }
   return app;
 }

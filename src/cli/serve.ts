@@ -6,7 +6,22 @@ import { openRuntime, runBootstrap } from '../runtime.ts';
 import { buildServer, loggerOptions } from '../server.ts';
 
 export async function serve(config: Config): Promise<void> {
-  const log = pino(loggerOptions(config.logLevel));
+  // Log lines (the access log's above all) go to stdout asynchronously: a request never waits on a
+  // write; lines written meanwhile are batched into the next one. Flushed before every exit.
+  const dest = pino.destination({ dest: 1, sync: false });
+  const flushLogs = () => {
+    try {
+      dest.flushSync();
+    } catch {
+      // not open yet, or stdout gone: nothing more can be written anyway
+    }
+  };
+  const exit = (code: number) => {
+    flushLogs();
+    process.exit(code);
+  };
+  process.once('exit', flushLogs);
+  const log = pino(loggerOptions(config.logLevel), dest);
   const rt = await openRuntime(config, { onBackgroundError: (err, what) => log.error({ err: err.message }, `${what} failed`) });
   // A gateway-only node never creates the first organization and its admin key: an admin (or `all`)
   // node does, so the key is printed once, on the node that serves the admin APIs.
@@ -29,13 +44,23 @@ export async function serve(config: Config): Promise<void> {
   if (rt.rotationSettled === 'undone') log.warn({ masterKeyId: rt.masterKey.id }, 'an interrupted master-key rotation was undone (the database never used the new key): the staged master-key.next was removed');
   if (rt.masterKey.source === 'generated') log.info('generated a new master key in the data dir (mode 0600); back it up with the database');
 
-  const app = await buildServer(config, rt.core);
+  const app = await buildServer(config, rt.core, { logStream: dest });
   // The same background work on every role: the cache invalidation listener and the key-use flush
   // serve the admin faces and the gateway alike; the gateway usage recorder's timer is idle (an empty
   // buffer) on an admin node, and SQLite's checkpoints only run in single-node installs.
   await rt.core.start();
   await app.listen({ port: config.port, host: config.host });
-  app.log.info({ role: config.role, database: rt.store.dialect, platformApi: config.role !== 'gateway' && !!config.rootKey }, 'keyplane ready');
+  const metricsAt = app.metrics?.address();
+  app.log.info(
+    {
+      role: config.role,
+      database: rt.store.dialect,
+      platformApi: config.role !== 'gateway' && !!config.rootKey,
+      metrics: metricsAt ? `http://${metricsAt.address.includes(':') ? `[${metricsAt.address}]` : metricsAt.address}:${metricsAt.port}/metrics` : config.metricsToken ? '/metrics (token)' : 'off',
+      accessLog: config.accessLog ? config.accessLogSample : 'off',
+    },
+    'keyplane ready',
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -50,7 +75,7 @@ export async function serve(config: Config): Promise<void> {
       app.server.closeAllConnections();
       setTimeout(() => {
         app.log.error('shutdown still blocked; exiting with buffered work unwritten');
-        process.exit(1);
+        exit(1);
       }, 10_000).unref();
     }, config.shutdownTimeoutMs);
     cut.unref();
@@ -58,10 +83,10 @@ export async function serve(config: Config): Promise<void> {
       await app.close();
       await rt.close(); // flushes buffered key usage and gateway usage, then closes the store
       app.log.info('stopped');
-      process.exit(0);
+      exit(0);
     } catch (err) {
       app.log.error({ err: (err as Error).message }, 'shutdown failed');
-      process.exit(1);
+      exit(1);
     }
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -105,6 +105,11 @@ export class Core {
    * CLI's revocations reach running servers); SQLite: nothing (other processes see the file change).
    */
   private invalidator: Invalidator;
+  /**
+   * Cache invalidations this node received (the metrics read them): PostgreSQL notifications per
+   * channel, resynchronizations after a lost listener, and SQLite commits by another process.
+   */
+  readonly invalidationsReceived = { key: 0, credential: 0, cache: 0, resync: 0, external: 0 };
   private flushTimer: NodeJS.Timeout | null = null;
   private unwatch: (() => void) | null = null;
   private readonly dropListeners = new Set<(scope?: CacheScope) => void>();
@@ -201,19 +206,32 @@ export class Core {
     this.store.startBackgroundCheckpoints((err) => this.opts.onBackgroundError?.(err, 'WAL checkpoint'));
     if (this.store.pool && this.opts.databaseUrl) {
       this.invalidator = await pgInvalidator(this.store.pool, this.opts.databaseUrl, {
-        onKey: (hash) => this.cache.delete(hash),
-        onCredential: (payload) => this.providerCredentials.onNotification(payload),
+        onKey: (hash) => {
+          this.invalidationsReceived.key++;
+          this.cache.delete(hash);
+        },
+        onCredential: (payload) => {
+          this.invalidationsReceived.credential++;
+          this.providerCredentials.onNotification(payload);
+        },
         onCache: (payload) => {
+          this.invalidationsReceived.cache++;
           const scope = decodeCacheScope(payload);
           if (scope) this.dropLocal(scope);
         },
-        onResync: () => this.dropCaches(),
+        onResync: () => {
+          this.invalidationsReceived.resync++;
+          this.dropCaches();
+        },
         onError: (err) => this.opts.onBackgroundError?.(err, 'cache invalidation listener'),
       });
     }
     // SQLite: another process (the CLI) committed to the file; what changed is not known, so every
     // cache goes (a CLI command is rare; the caches refill from one read per entry)
-    this.unwatch = this.store.watchExternalChanges(() => this.dropCaches());
+    this.unwatch = this.store.watchExternalChanges(() => {
+      this.invalidationsReceived.external++;
+      this.dropCaches();
+    });
     this.flushTimer = setInterval(() => {
       this.keyUses.flush(this.store.db).catch((err) => this.opts.onBackgroundError?.(err as Error, 'key usage flush'));
       this.providerCredentials.flushUses().catch((err) => this.opts.onBackgroundError?.(err as Error, 'credential use audit flush'));

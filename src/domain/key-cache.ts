@@ -7,13 +7,19 @@ export class KeyCache {
   private readonly lru: LRUCache<string, KeyPrincipal>;
   /** Bumped by every invalidation: a read that started before one must not fill the cache. */
   private epoch = 0;
+  /** Lookups answered from the cache, and lookups that had to read the store (the metrics read them). */
+  hits = 0;
+  misses = 0;
 
   constructor(max: number, ttlMs: number) {
     this.lru = new LRUCache<string, KeyPrincipal>({ max, ...(ttlMs > 0 ? { ttl: ttlMs } : {}) });
   }
 
   get(hash: string): KeyPrincipal | undefined {
-    return this.lru.get(hash);
+    const p = this.lru.get(hash);
+    if (p) this.hits++;
+    else this.misses++;
+    return p;
   }
 
   /** The current epoch; pass it to `fill` after reading the store. */

@@ -169,6 +169,7 @@ export class UsageRecorder {
   private readonly unflushedOrg = new Map<string, number>();
   private readonly unflushedProject = new Map<string, number>();
   private readonly flushedListeners = new Set<(rows: ReadonlyArray<FlushedUsage>) => void>();
+  private readonly timedListeners = new Set<(seconds: number, ok: boolean) => void>();
   private readonly minuteRetentionDays: number;
   private readonly compactEveryMs: number;
   private compactTimer: NodeJS.Timeout | null = null;
@@ -214,6 +215,12 @@ export class UsageRecorder {
   onFlushed(fn: (rows: ReadonlyArray<FlushedUsage>) => void): () => void {
     this.flushedListeners.add(fn);
     return () => this.flushedListeners.delete(fn);
+  }
+
+  /** Calls `fn` after each flush that had events to write, with its duration and whether it committed (the metrics). */
+  onFlushTimed(fn: (seconds: number, ok: boolean) => void): () => void {
+    this.timedListeners.add(fn);
+    return () => this.timedListeners.delete(fn);
   }
 
   private countCost(row: EventRow, sign: 1 | -1): void {
@@ -311,6 +318,19 @@ export class UsageRecorder {
 
   private async flushOnce(): Promise<void> {
     if (!this.pending.length) return;
+    if (!this.timedListeners.size) return this.writeBuffered();
+    const t0 = performance.now();
+    let ok = false;
+    try {
+      await this.writeBuffered();
+      ok = true;
+    } finally {
+      const seconds = (performance.now() - t0) / 1000;
+      for (const fn of this.timedListeners) fn(seconds, ok);
+    }
+  }
+
+  private async writeBuffered(): Promise<void> {
     const batch = this.pending.takeAll();
     let unknownOrgs: string[] = [];
     let unknownEvents = 0;

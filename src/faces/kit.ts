@@ -18,6 +18,7 @@ import { requestContext } from './request-context.ts';
 import { jsonTooDeep, JsonTooDeepError } from './json-depth.ts';
 import type { AuthFailureThrottle } from './auth-throttle.ts';
 import { registerFaceDocument, type FaceDocs } from './openapi.ts';
+import type { GatewayObserver } from '../observe/metrics.ts';
 
 /** The organization a request acts in, resolved by the face before its handler runs. */
 export interface RequestOrg {
@@ -59,7 +60,15 @@ export interface FaceContext {
    */
   authThrottle?: AuthFailureThrottle | undefined;
   /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS, REDIS_URL…). */
-  gateway: { upstreamTimeoutMs: number; defaultOutputTokens: number; upstreamRetries: number; redisUrl?: string | undefined; status?: GatewayStatus };
+  gateway: {
+    upstreamTimeoutMs: number;
+    defaultOutputTokens: number;
+    upstreamRetries: number;
+    redisUrl?: string | undefined;
+    status?: GatewayStatus;
+    /** The gateway's metrics (limiter decisions, upstream latency, tokens), when metrics are on. */
+    observer?: GatewayObserver;
+  };
 }
 
 /** What the gateway reports to `/readyz`: set by the gateway face once its limiter exists. */

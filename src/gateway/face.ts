@@ -49,6 +49,7 @@ const routes: FastifyPluginAsync<FaceContext> = async (app, ctx) => {
     upstreamTimeoutMs: ctx.gateway.upstreamTimeoutMs,
     upstreamRetries: ctx.gateway.upstreamRetries,
     defaultOutputTokens: ctx.gateway.defaultOutputTokens,
+    ...(ctx.gateway.observer ? { observer: ctx.gateway.observer } : {}),
   };
   app.addHook('onClose', async () => closeUpstreams());
   // Server-Timing on every answer: the proxied ones split keyplane's time from the upstream's; the

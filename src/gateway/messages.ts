@@ -61,6 +61,8 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
   let status = 0;
   const abort = new AbortController();
   let unwatch = (): void => {};
+  /** The upstream call's start and time to headers, for the metrics. */
+  let up: { upstreamStart: number; upstreamTtfbMs: number } | undefined;
   try {
     const chat = anthropicToChatRequest(a.body as unknown as AnthropicRequest, a.route.upstreamModel);
     credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
@@ -70,6 +72,7 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
     const tUp = performance.now();
     const call = await callUpstream(target, JSON.stringify(chat), { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries });
     const upstreamMs = performance.now() - tUp;
+    up = { upstreamStart: tUp, upstreamTtfbMs: upstreamMs };
     const contentType = String(call.headers['content-type'] ?? '');
     if (call.statusCode !== 200) {
       status = call.statusCode;
@@ -128,7 +131,7 @@ export async function messages(req: FastifyRequest, reply: FastifyReply, deps: G
     throw failure;
   } finally {
     unwatch();
-    settleAndRecord(req, deps, a, 'messages', t0, { credential, tokens, status, images: 0, audioBytes: 0 });
+    settleAndRecord(req, deps, a, 'messages', t0, { credential, tokens, status, images: 0, audioBytes: 0, ...up });
   }
 }
 
@@ -150,6 +153,8 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
   let upstreamMs = 0;
   const abort = new AbortController();
   let unwatch = (): void => {};
+  /** The upstream call's start and time to headers, for the metrics. */
+  let up: { upstreamStart: number; upstreamTtfbMs: number } | undefined;
   try {
     credential = await deps.core.providerCredentials.resolve(a.orgId, a.route.provider);
     // a trial on the platform's key stops at its allowance, before anything reaches the upstream
@@ -161,6 +166,7 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
     const tUp = performance.now();
     const call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries });
     upstreamMs = performance.now() - tUp;
+    up = { upstreamStart: tUp, upstreamTtfbMs: upstreamMs };
     const contentType = headerText(call.headers['content-type']) ?? 'application/json';
     if (a.stream && call.statusCode === 200 && contentType.startsWith('text/event-stream')) {
       status = 200;
@@ -201,6 +207,6 @@ async function passThrough(req: FastifyRequest, reply: FastifyReply, deps: Gatew
     throw failure;
   } finally {
     unwatch();
-    settleAndRecord(req, deps, a, 'messages', t0, { credential, tokens, status, images: 0, audioBytes: 0 });
+    settleAndRecord(req, deps, a, 'messages', t0, { credential, tokens, status, images: 0, audioBytes: 0, ...up });
   }
 }

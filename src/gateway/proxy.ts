@@ -19,6 +19,7 @@ import { callUpstream, targetFor, upstreamFailure, UpstreamError, type UpstreamC
 import { SseSplitter, eventData } from './sse.ts';
 import { tokensOfBody, tokensOfStreamData, type Tokens } from './usage.ts';
 import type { ResolvedCredential } from './credentials.ts';
+import type { GatewayObserver } from '../observe/metrics.ts';
 
 /** An OpenAI endpoint the gateway serves by forwarding. */
 export interface Endpoint {
@@ -57,6 +58,8 @@ export interface GatewayDeps {
   /** Retries of a failed upstream call before anything reached the client (src/gateway/upstream.ts). */
   upstreamRetries: number;
   defaultOutputTokens: number;
+  /** Metrics of limiter decisions, upstream latency and tokens (when metrics are on). */
+  observer?: GatewayObserver;
 }
 
 type Json = Record<string, unknown>;
@@ -123,6 +126,7 @@ async function admit(req: FastifyRequest, deps: GatewayDeps, ep: Endpoint): Prom
   const images = ep.meter === 'images' ? (typeof b.n === 'number' && Number.isInteger(b.n) && b.n > 0 ? b.n : 1) : 0;
   const audioBytes = ep.meter === 'audio' ? raw.length : 0;
   const r = await deps.limiter.reserve({ bucket: `${key.projectId}\u0000${route.model}`, limits: policy.limits.get(route.model) ?? {}, tokens: ep.multipart ? 0 : estimate, images, audioBytes, now });
+  deps.observer?.limit(r.ok ? null : r.refused.limitName);
   if (!r.ok) throw Object.assign(limitReached(route.model, key.projectId, r.refused), { state: r.state });
   return {
     orgId: key.orgId,
@@ -255,6 +259,9 @@ export interface Outcome {
   serviceTier?: string | null;
   /** Seconds of audio a transcription reported. */
   audioSeconds?: number;
+  /** When the upstream call started (performance.now()), and its time to the answer's headers: for the metrics. */
+  upstreamStart?: number;
+  upstreamTtfbMs?: number;
 }
 
 /** The service tier an answer (or its last stream event) reports. */
@@ -282,6 +289,10 @@ export function settleAndRecord(req: FastifyRequest, deps: GatewayDeps, a: Admit
   const { tokens, status, credential } = o;
   void deps.limiter.settle(a.reservation, tokens ? tokens.inputTokens + tokens.outputTokens : status >= 400 && status !== 499 ? 0 : undefined, now);
   const t = tokens ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+  if (deps.observer) {
+    if (tokens) deps.observer.tokens(a.route.model, t.inputTokens, t.outputTokens);
+    if (o.upstreamStart !== undefined && o.upstreamTtfbMs !== undefined) deps.observer.upstream(a.route.provider, o.upstreamTtfbMs / 1000, (performance.now() - o.upstreamStart) / 1000);
+  }
   if (credential?.source === 'free_trial' && status > 0 && status < 400) deps.core.freeTrial.note(a.orgId, t.inputTokens + t.outputTokens);
   const cost = tokens ? costPartsNanoUsd(a.route.prices, t) : { input: 0, cachedInput: 0, output: 0 };
   const requestedTier = typeof a.body.service_tier === 'string' ? a.body.service_tier : null;
@@ -333,6 +344,8 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
   let answerBytes = 0;
   let serviceTier: string | null = null;
   let audioSeconds = 0;
+  let tUp = 0;
+  let ttfbMs: number | undefined;
   const finish = () =>
     settleAndRecord(req, deps, a, ep.name, t0, {
       credential,
@@ -342,6 +355,7 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
       audioBytes: ep.meter === 'audio' ? a.raw.length : ep === ENDPOINTS.speech && status > 0 && status < 400 ? answerBytes : 0,
       serviceTier,
       audioSeconds,
+      ...(ttfbMs !== undefined ? { upstreamStart: tUp, upstreamTtfbMs: ttfbMs } : {}),
     });
 
   let call: UpstreamCall;
@@ -361,10 +375,11 @@ export async function proxy(req: FastifyRequest, reply: FastifyReply, deps: Gate
     const target = targetFor(a.route, credential.secret, ep.path);
     const { body, injected } = upstreamBody(a, ep);
     unwatch = watchClient(req, reply, () => abort.abort());
-    const tUp = performance.now();
+    tUp = performance.now();
     const contentTypeIn = ep.multipart ? String(req.headers['content-type']) : undefined;
     call = await callUpstream(target, body, { signal: abort.signal, timeoutMs: deps.upstreamTimeoutMs, retries: deps.upstreamRetries, ...(contentTypeIn ? { contentType: contentTypeIn } : {}) });
     upstreamMs = performance.now() - tUp;
+    ttfbMs = upstreamMs;
     const contentType = headerText(call.headers['content-type']) ?? 'application/json';
     if (a.stream && call.statusCode === 200 && contentType.startsWith('text/event-stream')) {
       status = 200;

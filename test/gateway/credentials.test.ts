@@ -592,7 +592,7 @@ for (const dialect of await testDialects()) {
         }
         const logged = logLines.slice(logStart);
         assert.ok(logged.length > answers.length, 'the server logged the requests (the capture works)');
-        assert.ok(logged.some((l) => l.includes('"statusCode":502') || l.includes('"statusCode":504')), 'failures are in the log');
+        assert.ok(logged.some((l) => l.includes('"status":502') || l.includes('"status":504')), 'failures are in the (access) log');
         for (const l of logLines) {
           assert.ok(!l.includes(MOCK_KEY), `the provider key in a log line: ${l}`);
           assert.ok(!l.includes(t.key) && !l.includes(down.key) && !l.includes(other.key), `a project key in a log line: ${l}`);

@@ -148,7 +148,8 @@ for (const dialect of await testDialects()) {
     });
 
     test('SIGTERM lets an in-flight request finish, commits it, then exits 0', async () => {
-      const s = await startServer(db);
+      // debug: the server logs each request's arrival
+      const s = await startServer(db, { args: ['--log-level', 'debug'] });
       const key = adminKeysIn(s.proc.stdout)[0]!;
       assert.ok(key);
       const port = Number(new URL(s.url).port);
@@ -185,7 +186,7 @@ for (const dialect of await testDialects()) {
         req.on('error', reject);
         req.write(body.slice(0, split));
         (async () => {
-          const incoming = await s.proc.waitForLog('the POST to reach the server', (r) => r.msg === 'incoming request' && r.req?.method === 'POST' && r.req?.url === ADMIN_KEYS);
+          const incoming = await s.proc.waitForLog('the POST to reach the server', (r) => r.msg === 'incoming request' && r.method === 'POST' && r.route === ADMIN_KEYS);
           reqId = incoming.reqId;
           s.proc.child.kill('SIGTERM');
           await s.proc.waitForLog('shutdown to begin', (r) => r.msg === 'shutting down: finishing in-flight requests');
@@ -204,7 +205,7 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(exit, { code: 0, signal: null }, s.proc.describe());
       const records = s.proc.logRecords();
       const shutdownAt = records.findIndex((r) => r.msg === 'shutting down: finishing in-flight requests');
-      const completedAt = records.findIndex((r) => r.msg === 'request completed' && r.reqId === reqId);
+      const completedAt = records.findIndex((r) => r.msg === 'request' && r.reqId === reqId && r.status === 200);
       assert.ok(shutdownAt >= 0 && completedAt > shutdownAt, 'the request completed after shutdown began');
 
       // the key created by the drained request was committed

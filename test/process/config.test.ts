@@ -33,6 +33,10 @@ const bad: BadSetting[] = [
   { title: 'KEYPLANE_ALLOWED_ORIGINS with a path', setting: 'KEYPLANE_ALLOWED_ORIGINS', env: { KEYPLANE_ALLOWED_ORIGINS: 'https://console.example.com/app', PORT: '0' } },
   { title: 'KEYPLANE_MASTER_KEY=short', setting: 'KEYPLANE_MASTER_KEY', env: { KEYPLANE_MASTER_KEY: 'short', PORT: '0' }, secret: 'short' },
   { title: 'KEYPLANE_ROOT_KEY=short', setting: 'KEYPLANE_ROOT_KEY', env: { KEYPLANE_ROOT_KEY: 'short', PORT: '0' }, secret: 'short' },
+  { title: 'KEYPLANE_METRICS_TOKEN=short', setting: 'KEYPLANE_METRICS_TOKEN', env: { KEYPLANE_METRICS_TOKEN: 'metrics-short', PORT: '0' }, secret: 'metrics-short' },
+  { title: 'KEYPLANE_METRICS_PORT=99999', setting: 'KEYPLANE_METRICS_PORT', env: { KEYPLANE_METRICS_PORT: '99999', PORT: '0' } },
+  { title: 'KEYPLANE_ACCESS_LOG=maybe', setting: 'KEYPLANE_ACCESS_LOG', env: { KEYPLANE_ACCESS_LOG: 'maybe', PORT: '0' } },
+  { title: '--access-log-sample 1.5', setting: 'KEYPLANE_ACCESS_LOG_SAMPLE', args: ['--access-log-sample', '1.5', '--port', '0'] },
 ];
 
 describe('an invalid setting stops `keyplane serve` with one line naming it', { concurrency: 2 }, () => {
@@ -130,6 +134,31 @@ describe('loadConfig', () => {
         bad,
       );
     }
+  });
+
+  test('metrics: off by default; token, port and host from the environment or the flags', () => {
+    const d = loadConfig({}, {});
+    assert.deepEqual([d.metricsToken, d.metricsPort, d.metricsHost], [undefined, undefined, undefined]);
+    const token = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718';
+    const c = loadConfig({ metricsPort: '9464' }, { KEYPLANE_METRICS_TOKEN: token, KEYPLANE_METRICS_PORT: '9100', KEYPLANE_METRICS_HOST: '10.0.0.5' });
+    assert.deepEqual([c.metricsToken, c.metricsPort, c.metricsHost], [token, 9464, '10.0.0.5']);
+    assert.equal(loadConfig({}, { KEYPLANE_METRICS_PORT: '0' }).metricsPort, 0);
+    for (const bad of ['x'.repeat(40), 'short', `${token} x`]) {
+      assert.throws(() => loadConfig({}, { KEYPLANE_METRICS_TOKEN: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('KEYPLANE_METRICS_TOKEN') && !e.message.includes(bad));
+    }
+    assert.throws(() => loadConfig({}, { KEYPLANE_METRICS_HOST: 'a b' }), (e: unknown) => e instanceof ConfigError && e.message.includes('KEYPLANE_METRICS_HOST'));
+  });
+
+  test('access log: on, every request, by default; on/off and a sample from 0 to 1', () => {
+    const d = loadConfig({}, {});
+    assert.deepEqual([d.accessLog, d.accessLogSample], [true, 1]);
+    assert.equal(loadConfig({}, { KEYPLANE_ACCESS_LOG: 'off' }).accessLog, false);
+    assert.equal(loadConfig({ accessLog: 'ON' }, { KEYPLANE_ACCESS_LOG: 'off' }).accessLog, true);
+    for (const [text, v] of [['0', 0], ['0.25', 0.25], ['.5', 0.5], ['1', 1], ['1.0', 1]] as const) assert.equal(loadConfig({}, { KEYPLANE_ACCESS_LOG_SAMPLE: text }).accessLogSample, v);
+    for (const bad of ['-0.1', '1.01', '2', 'half', '1e-3', 'NaN']) {
+      assert.throws(() => loadConfig({}, { KEYPLANE_ACCESS_LOG_SAMPLE: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('KEYPLANE_ACCESS_LOG_SAMPLE'), bad);
+    }
+    assert.throws(() => loadConfig({}, { KEYPLANE_ACCESS_LOG: 'sometimes' }), (e: unknown) => e instanceof ConfigError && e.message.includes('KEYPLANE_ACCESS_LOG'));
   });
 
   test('a relative data dir resolves against the working directory', () => {
