@@ -2,12 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction, type TransactionBuilder } from 'kysely';
 import type { Database } from './schema.ts';
 import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
 import { watchDataVersion, type Watcher } from './watch.ts';
+import { loadLazily } from '../lazy.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -56,12 +57,17 @@ export function isPostgresUrl(url: string | undefined): url is string {
   return !!url && /^postgres(ql)?:\/\//i.test(url);
 }
 
-// int8 (COUNT(*), bigint columns) as numbers: epoch milliseconds and counters stay far below 2^53.
-pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+/** The pg module, loaded by the first PostgreSQL store (a SQLite start never loads it). */
+export function loadPg(): typeof pg {
+  const mod = loadLazily<typeof pg>('pg');
+  // int8 (COUNT(*), bigint columns) as numbers: epoch milliseconds and counters stay far below 2^53.
+  mod.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+  return mod;
+}
 
 export function openStore(opts: StoreOptions): Store {
   if (isPostgresUrl(opts.databaseUrl)) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
+    const pool = new (loadPg().Pool)({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
     const db = new StoreKysely({ dialect: new PostgresDialect({ pool }) });
