@@ -25,6 +25,8 @@ export interface Target {
   stream: boolean;
   /** Bearer keys, used round-robin; none: no Authorization header. */
   keys?: readonly string[];
+  /** `POST` (default) sends `body`; `GET` sends none. */
+  method?: 'GET' | 'POST';
 }
 
 export interface LatencyStats {
@@ -89,15 +91,15 @@ interface Sender {
 function makeSender(target: Target, maxSockets: number, timeoutMs: number): Sender {
   const u = new URL(target.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, keepAliveMsecs: 1000 });
-  const body = Buffer.isBuffer(target.body) ? target.body : Buffer.from(target.body);
+  const method = target.method ?? 'POST';
+  const body = method === 'GET' ? undefined : Buffer.isBuffer(target.body) ? target.body : Buffer.from(target.body);
   const keys = target.keys?.length ? target.keys : [null];
   // one header object per key, built once
   const headers = keys.map((k) => ({
-    'content-type': 'application/json',
-    'content-length': String(body.length),
+    ...(body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {}),
     ...(k ? { authorization: `Bearer ${k}` } : {}),
   }));
-  const base = { agent, host: u.hostname, port: Number(u.port || 80), method: 'POST', path: target.path };
+  const base = { agent, host: u.hostname, port: Number(u.port || 80), method, path: target.path };
   let next = 0;
   const stream = target.stream;
   return {

@@ -9,6 +9,7 @@ import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
 import { watchDataVersion, type Watcher } from './watch.ts';
 import { loadLazily } from '../lazy.ts';
+import { cachingStatements, type StatementCache } from './statement-cache.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -37,6 +38,8 @@ export interface Store {
    * (src/store/usage-writes.ts); used only inside a Kysely transaction on it, never beside one.
    */
   readonly sqlite: SQLite.Database | null;
+  /** SQLite: the prepared statements Kysely's queries reuse (src/store/statement-cache.ts). */
+  readonly statements: StatementCache | null;
   migrate(): Promise<string[]>;
   /**
    * SQLite: checkpoints the write-ahead log from a worker thread from now until close()
@@ -82,11 +85,12 @@ export function openStore(opts: StoreOptions): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new StoreKysely({ dialect: new SqliteDialect({ database: sqlite }) });
-  return makeStore(db, 'sqlite', file, null, sqlite);
+  const statements = cachingStatements(sqlite);
+  const db = new StoreKysely({ dialect: new SqliteDialect({ database: statements }) });
+  return makeStore(db, 'sqlite', file, null, sqlite, statements);
 }
 
-function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null, sqlite: SQLite.Database | null): Store {
+function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null, sqlite: SQLite.Database | null, statements: StatementCache | null = null): Store {
   let closed = false;
   let checkpoints: Checkpointer | null = null;
   const watchers = new Set<Watcher>();
@@ -96,6 +100,7 @@ function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool 
     file,
     pool,
     sqlite,
+    statements,
     migrate: () => migrateToLatest(db),
     startBackgroundCheckpoints(onError) {
       if (sqlite && file && !checkpoints && !closed) checkpoints = startCheckpoints(sqlite, file, onError);
