@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { STATEMENT_CACHE_MAX } from '../../src/store/statement-cache.ts';
+import { compiledOnce } from '../../src/store/compiled.ts';
 import { SYSTEM } from '../../src/domain/actor.ts';
 import { createTestDb, testDialects, type TestDb } from '../helpers/db.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -46,6 +47,26 @@ for (const dialect of await testDialects()) {
       await sql`insert into cache_probe (id, size) values (1, 42)`.execute(db);
       assert.deepEqual(await read(), [{ id: 1, size: 42 }]);
       await sql`drop table cache_probe`.execute(db);
+    });
+
+    test('a query compiled once runs with each call’s values, in their places, beside the constants it was built with', async () => {
+      const now = Date.now();
+      for (const [slug, name] of [['x', 'Same'], ['y', 'Same'], ['z', 'Other']]) {
+        await store.db.insertInto('organizations').values({ id: `org-${slug}`, slug: slug!, name: name!, use_default_llm_key: 0, free_trial_enabled: slug === 'y' ? 1 : 0, free_trial_metadata: null, created_at: now, updated_at: now }).execute();
+      }
+      // arguments used in the opposite order of the parameters, and a constant between them
+      const find = compiledOnce(2, (db, name: string, slug: string) =>
+        db.selectFrom('organizations').select(['id']).where('slug', '=', slug).where('free_trial_enabled', '=', 0).where('name', '=', name),
+      );
+      assert.deepEqual(await find(store.db, 'Same', 'x'), [{ id: 'org-x' }]);
+      assert.deepEqual(await find(store.db, 'Same', 'y'), [], 'the constant still applies');
+      assert.deepEqual(await find(store.db, 'Other', 'z'), [{ id: 'org-z' }]);
+      assert.deepEqual(await find(store.db, 'Other', 'x'), []);
+      // inside a transaction too
+      await store.db.transaction().execute(async (tx) => {
+        assert.deepEqual(await find(tx, 'Same', 'x'), [{ id: 'org-x' }]);
+      });
+      await assert.rejects(compiledOnce(1, (db, _unused: string) => db.selectFrom('organizations').select('id'))(store.db, 'a'), /argument 0 is not a parameter/);
     });
   });
 }
