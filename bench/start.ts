@@ -9,7 +9,6 @@
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +17,7 @@ import { loadConfig } from '../src/config.ts';
 import { openRuntime, runBootstrap } from '../src/runtime.ts';
 import { SYSTEM } from '../src/domain/actor.ts';
 import { cleanEnv } from '../test/process/spawn.ts';
-import { REPO } from './lib/procs.ts';
+import { REPO, freePort } from './lib/procs.ts';
 import { insertProjectKeys } from './lib/keys.ts';
 import { fmtMs } from './lib/paced-load.ts';
 
@@ -34,17 +33,6 @@ const KEYS = Number(values.keys);
 const TARGET_MS = Number(values['target-ms']);
 
 const BIN = path.join(REPO, 'bin', 'keyplane.mjs');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function status(port: number, urlPath: string): Promise<number> {
   return new Promise((resolve) => {
