@@ -1,6 +1,6 @@
 # keyplane: one image for every role (KEYPLANE_ROLE=all|admin|gateway).
-# tsx is a runtime dependency (bin/keyplane.mjs loads the TypeScript sources through it), so there is
-# no build step; better-sqlite3 is compiled in the first stage, which alone has the C++ toolchain.
+# `npm ci` builds dist/keyplane.mjs (the `prepare` script, scripts/build.mjs), which bin/keyplane.mjs
+# runs; better-sqlite3 is compiled in the first stage, which alone has the C++ toolchain.
 
 FROM node:20-slim AS deps
 WORKDIR /app
@@ -8,6 +8,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY scripts ./scripts
+COPY src ./src
 RUN npm ci --omit=dev && npm cache clean --force
 
 FROM node:20-slim
@@ -19,6 +21,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
 COPY bin ./bin
 COPY src ./src
+# after src: the build must be newer than every source file, or bin/keyplane.mjs runs the sources
+COPY --from=deps /app/dist ./dist
 # The data dir holds the SQLite file, a generated master-key and the bootstrap admin-key; with
 # PostgreSQL and KEYPLANE_MASTER_KEY only admin-key is written there (by the node that bootstraps).
 RUN mkdir -p /data && chown node:node /data

@@ -1,6 +1,7 @@
 // Projects: created, renamed and archived, never deleted. An archived project can be read but not
 // changed, and nothing can be added to it.
 import type { Executor, Store } from '../store/db.ts';
+import { compiledOnce } from '../store/compiled.ts';
 import type { ProjectsTable } from '../store/schema.ts';
 import type { Selectable } from 'kysely';
 import { requireOrgAdmin, type Actor } from './actor.ts';
@@ -31,8 +32,11 @@ function cleanName(name: string | null | undefined): string {
 }
 
 /** Loads a project of the organization, or fails with not found. */
+// every admin request on a project starts here: built and compiled once (src/store/compiled.ts)
+const selectProject = compiledOnce(2, (db, orgId: string, projectId: string) => db.selectFrom('projects').selectAll().where('org_id', '=', orgId).where('id', '=', projectId));
+
 export async function loadProject(db: Executor, orgId: string, projectId: string): Promise<Project> {
-  const p = await db.selectFrom('projects').selectAll().where('org_id', '=', orgId).where('id', '=', projectId).executeTakeFirst();
+  const [p] = await selectProject(db, orgId, projectId);
   if (!p) throw notFound(`No such project: '${projectId}'.`, 'project_id');
   return p;
 }

@@ -8,7 +8,8 @@
 // Several faces may share a URL prefix (the OpenAI admin face and the gateway both live under
 // `/v1`): each is its own Fastify plugin with its own hooks and body options, and the not-found
 // handler is installed once, at the root, so there is no per-prefix handler to collide.
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import type { FastifyValidationResult } from 'fastify/types/schema.js';
 import sjson from 'secure-json-parse';
 import { Ajv } from 'ajv';
 import type { Core } from '../domain/core.ts';
@@ -244,6 +245,23 @@ async function verifyKey(token: string, ctx: FaceContext, req: FastifyRequest): 
   return principal ? keyActor(principal, requestContext(req)) : null;
 }
 
+/**
+ * A route's validator, compiled by Ajv on the route's first request rather than at start: compiling
+ * the schemas of every route of every face took a large share of a start (see bench/start.ts).
+ * Fastify reads `errors` off the function it was given after a `false`, so the wrapper carries them.
+ */
+function lazyValidator(ajv: Ajv, schema: object): FastifyValidationResult {
+  let compiled: ReturnType<Ajv['compile']> | null = null;
+  const validate = (data: unknown): boolean => {
+    compiled ??= ajv.compile(schema);
+    const ok = compiled(data) as boolean;
+    validate.errors = compiled.errors as FastifySchemaValidationError[] | null | undefined;
+    return ok;
+  };
+  validate.errors = null as FastifySchemaValidationError[] | null | undefined;
+  return validate;
+}
+
 /** Sends `err` in `render`'s envelope; a rate-limit refusal also says when to retry (`Retry-After`, every face). */
 function answer(render: Face['render'], reply: FastifyReply, err: unknown, req: FastifyRequest): FastifyReply {
   if (isDomainError(err) && err.rateLimit) reply.header('retry-after', String(err.rateLimit.retryAfterSeconds));
@@ -314,7 +332,7 @@ function facePlugin(face: Face, ctx: FaceContext): FastifyPluginAsync {
     const ajvOptions = { removeAdditional: body.removeUnknown, useDefaults: true, allErrors: false, strict: false } as const;
     const strictAjv = new Ajv({ ...ajvOptions, coerceTypes: false });
     const coercingAjv = new Ajv({ ...ajvOptions, coerceTypes: 'array' });
-    app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema));
+    app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(httpPart === 'body' ? strictAjv : coercingAjv, schema));
 
     app.removeAllContentTypeParsers();
     if (body.accept === 'json') addJsonParser(app);

@@ -38,7 +38,8 @@
 // over-count).
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Redis, type Cluster } from 'ioredis';
+import type { Redis, Cluster } from 'ioredis';
+import { loadLazily } from '../lazy.ts';
 import {
   MemoryLimiter,
   costsOf,
@@ -323,7 +324,8 @@ export class RedisLimiter implements Limiter {
       this.owns = false;
     } else {
       if (!opts.url) throw new TypeError('RedisLimiter needs a url or a client');
-      this.client = new Redis(opts.url, {
+      const { Redis: RedisClient } = loadLazily<typeof import('ioredis')>('ioredis'); // only with REDIS_URL
+      this.client = new RedisClient(opts.url, {
         // never queue a command while disconnected, never retry one: a failing command falls back at once
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,

@@ -1,8 +1,8 @@
 // Calls to upstream providers: one keep-alive undici Pool per origin, the provider's URL and auth
 // header from the credential, and the failures the client should see (504 timeout, 502 unreachable).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool, errors as undiciErrors } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import { loadLazily } from '../lazy.ts';
 import { DomainError } from '../domain/errors.ts';
 import { MasterKeyMismatchError } from '../domain/credentials.ts';
 import { PROVIDER_BASE_URL, type ModelRoute } from '../domain/model-routes.ts';
@@ -10,10 +10,13 @@ import type { ProviderSecret } from './credentials.ts';
 
 const pools = new Map<string, Pool>();
 
+/** undici, loaded by the first upstream call (a start does not need it). */
+const undici = (): typeof import('undici') => loadLazily<typeof import('undici')>('undici');
+
 function poolFor(origin: string): Pool {
   let p = pools.get(origin);
   if (!p) {
-    p = new Pool(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
+    p = new (undici().Pool)(origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
     pools.set(origin, p);
   }
   return p;
@@ -177,7 +180,7 @@ export function upstreamFailure(err: unknown): Error {
   if (err instanceof UpstreamError || err instanceof DomainError) return err;
   // not the upstream's fault: the vault cannot be opened until keyplane restarts with the new master key
   if (err instanceof MasterKeyMismatchError) return new UpstreamError(503, err.message, 'master_key_mismatch');
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as { code?: string })?.code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (err instanceof undici().errors.HeadersTimeoutError || err instanceof undici().errors.BodyTimeoutError || (err as { code?: string })?.code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new UpstreamError(504, 'The upstream provider did not answer in time.', 'upstream_timeout');
   }
   if ((err as { name?: string })?.name === 'AbortError' || (err as { code?: string })?.code === 'UND_ERR_ABORTED') return new UpstreamError(499, 'The client closed the request.', 'client_closed');
@@ -185,7 +188,7 @@ export function upstreamFailure(err: unknown): Error {
   if (err instanceof SyntaxError) return new UpstreamError(502, 'The upstream provider answered with a body that is not valid JSON.', 'upstream_invalid_response');
   // the network: undici's errors and the system's (ECONNREFUSED, ECONNRESET, ENOTFOUND…)
   const e = err as { code?: unknown; syscall?: unknown };
-  if (err instanceof undiciErrors.UndiciError || (typeof e?.code === 'string' && typeof e.syscall === 'string')) {
+  if (err instanceof undici().errors.UndiciError || (typeof e?.code === 'string' && typeof e.syscall === 'string')) {
     return new UpstreamError(502, 'The upstream provider could not be reached.', 'upstream_unreachable');
   }
   // anything else is keyplane's own failure: not the upstream's to be blamed for, logged as a 500

@@ -2,12 +2,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction, type TransactionBuilder } from 'kysely';
 import type { Database } from './schema.ts';
 import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
 import { watchDataVersion, type Watcher } from './watch.ts';
+import { loadLazily } from '../lazy.ts';
+import { cachingStatements, type StatementCache } from './statement-cache.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
@@ -36,6 +38,8 @@ export interface Store {
    * (src/store/usage-writes.ts); used only inside a Kysely transaction on it, never beside one.
    */
   readonly sqlite: SQLite.Database | null;
+  /** SQLite: the prepared statements Kysely's queries reuse (src/store/statement-cache.ts). */
+  readonly statements: StatementCache | null;
   migrate(): Promise<string[]>;
   /**
    * SQLite: checkpoints the write-ahead log from a worker thread from now until close()
@@ -56,12 +60,17 @@ export function isPostgresUrl(url: string | undefined): url is string {
   return !!url && /^postgres(ql)?:\/\//i.test(url);
 }
 
-// int8 (COUNT(*), bigint columns) as numbers: epoch milliseconds and counters stay far below 2^53.
-pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+/** The pg module, loaded by the first PostgreSQL store (a SQLite start never loads it). */
+export function loadPg(): typeof pg {
+  const mod = loadLazily<typeof pg>('pg');
+  // int8 (COUNT(*), bigint columns) as numbers: epoch milliseconds and counters stay far below 2^53.
+  mod.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+  return mod;
+}
 
 export function openStore(opts: StoreOptions): Store {
   if (isPostgresUrl(opts.databaseUrl)) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
+    const pool = new (loadPg().Pool)({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
     const db = new StoreKysely({ dialect: new PostgresDialect({ pool }) });
@@ -76,11 +85,12 @@ export function openStore(opts: StoreOptions): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new StoreKysely({ dialect: new SqliteDialect({ database: sqlite }) });
-  return makeStore(db, 'sqlite', file, null, sqlite);
+  const statements = cachingStatements(sqlite);
+  const db = new StoreKysely({ dialect: new SqliteDialect({ database: statements }) });
+  return makeStore(db, 'sqlite', file, null, sqlite, statements);
 }
 
-function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null, sqlite: SQLite.Database | null): Store {
+function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool | null, sqlite: SQLite.Database | null, statements: StatementCache | null = null): Store {
   let closed = false;
   let checkpoints: Checkpointer | null = null;
   const watchers = new Set<Watcher>();
@@ -90,6 +100,7 @@ function makeStore(db: Db, dialect: Dialect, file: string | null, pool: pg.Pool 
     file,
     pool,
     sqlite,
+    statements,
     migrate: () => migrateToLatest(db),
     startBackgroundCheckpoints(onError) {
       if (sqlite && file && !checkpoints && !closed) checkpoints = startCheckpoints(sqlite, file, onError);

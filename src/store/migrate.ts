@@ -33,8 +33,27 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
+/**
+ * True when the database has applied exactly this list of migrations: a start on an up-to-date
+ * database then reads one small table instead of running the Migrator (which introspects every
+ * table and takes its lock). Anything else (no table yet, a pending or an unknown migration) goes
+ * through the Migrator, which applies or reports it.
+ */
+async function upToDate(db: Kysely<any>): Promise<boolean> {
+  let rows: { name: string }[];
+  try {
+    rows = await db.selectFrom('kysely_migration').select('name').execute();
+  } catch {
+    return false; // a new database
+  }
+  const names = Object.keys(migrations);
+  const applied = new Set(rows.map((r) => r.name));
+  return applied.size === names.length && names.every((n) => applied.has(n));
+}
+
 /** Applies every pending migration; returns the names applied by this call. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  if (await upToDate(db)) return [];
   return settle(await new Migrator({ db, provider: new StaticProvider() }).migrateToLatest());
 }
 

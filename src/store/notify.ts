@@ -2,7 +2,8 @@
 // loses its listening connection clears its whole cache at once and again when it has resubscribed
 // (it may have missed notifications meanwhile): the first reconnection is tried after 250 ms, then
 // every second.
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from './db.ts';
 
 /** Tells every keyplane process that a key changed (the store's side of the domain's key cache). */
 export interface Invalidator {
@@ -67,7 +68,7 @@ export async function pgInvalidator(pool: pg.Pool, connectionString: string, hoo
   let retry: NodeJS.Timeout | null = null;
 
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString });
+    const c = new (loadPg().Client)({ connectionString });
     c.on('notification', (msg) => {
       if (msg.channel === KEY_CHANNEL && msg.payload) hooks.onKey(msg.payload);
       else if (msg.channel === CREDENTIAL_CHANNEL && msg.payload) hooks.onCredential?.(msg.payload);
