@@ -8,6 +8,7 @@
 // the APIs, never a tenant's data, and hold no example values.
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
+import pkg from '../../package.json' with { type: 'json' };
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -86,7 +87,8 @@ export async function registerFaceDocument(app: FastifyInstance, face: Documente
   });
 }
 
-const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+// imported (not required at run time): the build inlines it, so dist/ does not look for ../../package.json
+const VERSION: string = pkg.version;
 
 /** Swagger UI's files served under /docs, with their media types: nothing else of the package is reachable. */
 const UI_FILES: Record<string, string> = {

@@ -178,7 +178,7 @@ for (const dialect of await testDialects()) {
           invite('inv_6', 'b@example.com', 'pending', t + 5), // then the only pending one: kept
         ]).execute();
 
-        assert.deepEqual(await store.migrate(), ['0009_unique_rules']);
+        assert.equal((await store.migrate())[0], '0009_unique_rules'); // and any later migration
 
         const roles = Object.fromEntries((await db.selectFrom('roles').select(['id', 'name']).execute()).map((r) => [r.id, r.name]));
         assert.deepEqual(roles, {
