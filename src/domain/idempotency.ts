@@ -14,7 +14,9 @@
 // touches the pending row with that time, so a run whose claim was taken over changes nothing.
 import { createHash, hkdfSync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ExpressionBuilder } from 'kysely';
 import type { Store } from '../store/db.ts';
+import type { Database } from '../store/schema.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import { open, seal } from '../crypto/envelope.ts';
 
@@ -27,6 +29,12 @@ const POLL_MS = 20;
 
 /** status_code of a claimed key whose answer is not stored yet. */
 const PENDING = 0;
+
+/** The pending row of one claim (a claim taken over since has another `created_at`). */
+const pendingClaim =
+  (orgId: string, keyId: string, idemKey: string, claimedAt: number) =>
+  (eb: ExpressionBuilder<Database, 'idempotency_records'>) =>
+    eb.and([eb('org_id', '=', orgId), eb('key_id', '=', keyId), eb('idempotency_key', '=', idemKey), eb('created_at', '=', claimedAt), eb('status_code', '=', PENDING)]);
 
 export interface StoredAnswer {
   status: number;
@@ -138,11 +146,7 @@ export class IdempotencyService {
       await this.store.db
         .updateTable('idempotency_records')
         .set({ status_code: answer.status, response_body: sealed })
-        .where('org_id', '=', orgId)
-        .where('key_id', '=', keyId)
-        .where('idempotency_key', '=', idemKey)
-        .where('created_at', '=', claimedAt)
-        .where('status_code', '=', PENDING)
+        .where(pendingClaim(orgId, keyId, idemKey, claimedAt))
         .execute();
       return;
     }
@@ -160,11 +164,7 @@ export class IdempotencyService {
   async release(orgId: string, keyId: string, idemKey: string, claimedAt: number): Promise<void> {
     await this.store.db
       .deleteFrom('idempotency_records')
-      .where('org_id', '=', orgId)
-      .where('key_id', '=', keyId)
-      .where('idempotency_key', '=', idemKey)
-      .where('created_at', '=', claimedAt)
-      .where('status_code', '=', PENDING)
+      .where(pendingClaim(orgId, keyId, idemKey, claimedAt))
       .execute();
   }
 }
