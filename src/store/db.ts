@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import type pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction, type TransactionBuilder } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver, type SqliteDialectConfig, type Transaction, type TransactionBuilder } from 'kysely';
 import type { Database } from './schema.ts';
 import { startCheckpoints, type Checkpointer } from './checkpoints.ts';
 import { migrateToLatest } from './migrate.ts';
@@ -68,6 +68,28 @@ export function loadPg(): typeof pg {
   return mod;
 }
 
+/**
+ * SQLite transactions begin IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before the
+ * first read. A deferred transaction that read first cannot become a writer once another process (the
+ * CLI beside a server, a second node on the file) committed meanwhile: SQLite answers SQLITE_BUSY at
+ * once, without waiting, and the request would fail. Within one process nothing changes: Kysely runs
+ * one transaction at a time on its one connection.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqliteConfig: SqliteDialectConfig) {
+    super(sqliteConfig);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.sqliteConfig);
+  }
+}
+
 export function openStore(opts: StoreOptions): Store {
   if (isPostgresUrl(opts.databaseUrl)) {
     const pool = new (loadPg().Pool)({ connectionString: opts.databaseUrl, max: opts.poolMax ?? 10 });
@@ -86,7 +108,7 @@ export function openStore(opts: StoreOptions): Store {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const statements = cachingStatements(sqlite);
-  const db = new StoreKysely({ dialect: new SqliteDialect({ database: statements }) });
+  const db = new StoreKysely({ dialect: new ImmediateSqliteDialect({ database: statements }) });
   return makeStore(db, 'sqlite', file, null, sqlite, statements);
 }
 
