@@ -164,9 +164,10 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     listRoutesAs(docs, 'health');
     await docsRoutes(docs, app.openapiDocuments);
   });
-  // the console's page and its built assets (dist/console): public; its API is a face (/console/api)
+  // the console's page and its built assets (dist/console): public like /docs (listed with the probes;
+  // 'console' is the name of the console API's face, /console/api)
   await app.register(async (ui) => {
-    listRoutesAs(ui, 'console');
+    listRoutesAs(ui, 'health');
     await consoleRoutes(ui);
   });
   // after the faces: a refusal is rendered by the root error handler (the OpenAI envelope)
