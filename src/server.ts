@@ -165,11 +165,14 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     await docsRoutes(docs, app.openapiDocuments);
   });
   // the console's page and its built assets (dist/console): public like /docs (listed with the probes;
-  // 'console' is the name of the console API's face, /console/api)
-  await app.register(async (ui) => {
-    listRoutesAs(ui, 'health');
-    await consoleRoutes(ui);
-  });
+  // 'console' is the name of the console API's face, /console/api). Not on a gateway-only node, which
+  // has no admin API for the page to talk to.
+  if (role !== 'gateway') {
+    await app.register(async (ui) => {
+      listRoutesAs(ui, 'health');
+      await consoleRoutes(ui);
+    });
+  }
   // after the faces: a refusal is rendered by the root error handler (the OpenAI envelope)
   if (metrics && config.metricsToken !== undefined) {
     await app.register(async (m) => {

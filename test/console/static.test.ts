@@ -121,6 +121,19 @@ for (const dialect of await testDialects()) {
   });
 }
 
+describe('a gateway-only node', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer('sqlite', { role: 'gateway' });
+  });
+  after(() => s.close());
+
+  test('serves no console (it has no admin API for the page to talk to)', async () => {
+    assert.equal((await get(s.url, '/console')).status, 404);
+    assert.ok(!s.app.routeList.some((r) => r.url.startsWith('/console')));
+  });
+});
+
 describe('a console never built', () => {
   let base: string;
   const app = Fastify({ logger: false });
