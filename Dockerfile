@@ -10,6 +10,7 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
 COPY src ./src
+COPY console ./console
 RUN npm ci --omit=dev && npm cache clean --force
 
 FROM node:20-slim

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds dist/: the TypeScript sources and their runtime dependencies bundled by esbuild into a few
+// Builds dist/: the console (console/, built by Vite into dist/console) and the TypeScript sources and their runtime dependencies bundled by esbuild into a few
 // ES modules (dist/keyplane.mjs and lazily loaded chunks), so a start reads a handful of files instead
 // of resolving and compiling hundreds of modules. Run by `npm ci`/`npm install` (the `prepare`
 // script) and by `npm run build`. Type checking is `npm run typecheck` (tsc), not this.
@@ -16,7 +16,10 @@ if (!fs.existsSync(entry)) {
   console.error(`keyplane build: ${entry} is missing; copy src/ before building`);
   process.exit(1);
 }
-fs.rmSync(out, { recursive: true, force: true });
+// the server's previous output only (dist/keyplane.mjs and its chunks): dist/console is the console's
+for (const name of fs.existsSync(out) ? fs.readdirSync(out) : []) {
+  if (name.endsWith('.mjs')) fs.rmSync(path.join(out, name), { force: true });
+}
 await build({
   entryPoints: { keyplane: entry },
   outdir: out,
@@ -42,3 +45,12 @@ await build({
   logLevel: 'warning',
 });
 console.error(`keyplane build: ${path.relative(process.cwd(), out) || out}/keyplane.mjs written`);
+
+// The console: Preact pages bundled by Vite into dist/console (its config empties that directory
+// only), served by keyplane under /console. No CDN: everything the page loads is in there.
+const consoleConfig = path.join(root, 'console', 'vite.config.ts');
+if (fs.existsSync(consoleConfig)) {
+  const { build: viteBuild } = await import('vite');
+  await viteBuild({ configFile: consoleConfig, logLevel: 'warn' });
+  console.error(`keyplane build: ${path.relative(process.cwd(), path.join(out, 'console')) || out}/ written`);
+}

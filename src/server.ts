@@ -17,6 +17,7 @@ import { platformFace } from './faces/platform/face.ts';
 import { gatewayFace } from './gateway/face.ts';
 import { AuthFailureThrottle } from './faces/auth-throttle.ts';
 import { docsRoutes } from './faces/openapi.ts';
+import { consoleRoutes } from './faces/console-static.ts';
 import { unauthenticated } from './domain/errors.ts';
 import { Metrics } from './observe/metrics.ts';
 import { accessLogger, REQUEST_ID_PATTERN, RequestLogLines } from './observe/access-log.ts';
@@ -163,6 +164,15 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     listRoutesAs(docs, 'health');
     await docsRoutes(docs, app.openapiDocuments);
   });
+  // the console's page and its built assets (dist/console): public like /docs (listed with the probes;
+  // 'console' is the name of the console API's face, /console/api). Not on a gateway-only node, which
+  // has no admin API for the page to talk to.
+  if (role !== 'gateway') {
+    await app.register(async (ui) => {
+      listRoutesAs(ui, 'health');
+      await consoleRoutes(ui);
+    });
+  }
   // after the faces: a refusal is rendered by the root error handler (the OpenAI envelope)
   if (metrics && config.metricsToken !== undefined) {
     await app.register(async (m) => {

@@ -7,6 +7,8 @@
 // not in the security matrix"), so a new endpoint is covered or breaks the build.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import type { TestServer } from '../helpers/server.ts';
 import { readResponse } from '../helpers/http.ts';
@@ -14,6 +16,7 @@ import { SYSTEM } from '../../src/domain/actor.ts';
 import type { Core } from '../../src/domain/core.ts';
 import type { Store } from '../../src/store/db.ts';
 import { makeCertificate } from '../fixtures/certs.ts';
+import { consoleDir } from '../../src/faces/console-static.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Faces
@@ -435,6 +438,15 @@ export function leakedMarkers(t: Tenant, text: string, request: string): string[
 // Path parameters
 
 /** The value of path parameter `name` of `route` in tenant `t`; throws for a parameter it cannot fill. */
+/** The console's built asset files (dist/console/assets), none when it was never built. */
+function consoleAssets(): string[] {
+  try {
+    return readdirSync(join(consoleDir(), 'assets')).sort();
+  } catch {
+    return [];
+  }
+}
+
 export function paramValue(route: Route, face: FaceName, name: string, t: Tenant): string {
   const inProject = route.url.includes(':project_id');
   switch (name) {
@@ -468,6 +480,10 @@ export function paramValue(route: Route, face: FaceName, name: string, t: Tenant
     case 'provider':
       // an operator-global object (the platform's default credential of a provider): no tenant's
       if (face === 'platform') return 'matrix-provider';
+      break;
+    case 'file':
+      // the console's built assets (/console/assets/:file, public): a file the console build wrote
+      if (route.url === '/console/assets/:file') return consoleAssets()[0] ?? 'console-not-built.js';
       break;
     case 'key_id':
       if (face === 'openai') return t.targetAdminKeyId;

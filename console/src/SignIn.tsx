@@ -1,0 +1,62 @@
+import { useState } from 'preact/hooks';
+import type { JSX } from 'preact';
+import { api, ApiError, type Session } from './api.ts';
+import { Field, FormError } from './Field.tsx';
+
+type Errors = Partial<Record<'email' | 'password' | 'org' | 'root_key' | 'form', string>>;
+
+const message = (e: unknown): string => (e instanceof ApiError ? e.message : 'Something went wrong. Try again.');
+
+export function SignIn(props: { onSignedIn: (s: Session) => void }): JSX.Element {
+  const [tab, setTab] = useState<'user' | 'operator'>('user');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [org, setOrg] = useState('');
+  const [rootKey, setRootKey] = useState('');
+  const [errors, setErrors] = useState<Errors>({});
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    const found: Errors = {};
+    if (tab === 'user') {
+      if (!email.trim()) found.email = 'Enter your email address.';
+      else if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) found.email = 'This is not an email address.';
+      if (!password) found.password = 'Enter your password.';
+    } else if (!rootKey.trim()) found.root_key = 'Enter the root key.';
+    setErrors(found);
+    if (Object.keys(found).length) return;
+    setBusy(true);
+    try {
+      const creds = tab === 'user' ? { email: email.trim(), password, ...(org.trim() ? { org: org.trim() } : {}) } : { root_key: rootKey.trim() };
+      props.onSignedIn(await api.signIn(creds));
+    } catch (err) {
+      setErrors({ form: message(err) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main class="card narrow" aria-labelledby="signin-title">
+      <h1 id="signin-title">Sign in to keyplane</h1>
+      <div class="tabs" role="tablist" aria-label="How to sign in">
+        <button type="button" role="tab" id="tab-user" aria-selected={tab === 'user'} onClick={() => (setTab('user'), setErrors({}))}>Email and password</button>
+        <button type="button" role="tab" id="tab-operator" aria-selected={tab === 'operator'} onClick={() => (setTab('operator'), setErrors({}))}>Operator (root key)</button>
+      </div>
+      <form id="signin-form" onSubmit={submit} noValidate aria-describedby={errors.form ? 'signin-error' : undefined}>
+        {tab === 'user' ? (
+          <>
+            <Field id="email" label="Email" type="email" autoComplete="username" value={email} onInput={setEmail} error={errors.email} required />
+            <Field id="password" label="Password" type="password" autoComplete="current-password" value={password} onInput={setPassword} error={errors.password} required />
+            <Field id="org" label="Organization (optional)" hint="The organization's slug, if you belong to more than one." value={org} onInput={setOrg} error={errors.org} />
+          </>
+        ) : (
+          <Field id="root_key" label="Root key" type="password" autoComplete="off" hint="The operator's KEYPLANE_ROOT_KEY." value={rootKey} onInput={setRootKey} error={errors.root_key} required />
+        )}
+        <FormError id="signin-error" error={errors.form} />
+        <button type="submit" class="primary" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
+      </form>
+    </main>
+  );
+}
