@@ -46,7 +46,7 @@ export class InviteService {
       await tx.updateTable('invites').set({ status: 'expired' }).where('org_id', '=', orgId).where('email', '=', email).where('status', '=', 'pending').where('expires_at', '<=', now).execute();
       const pending = await tx.selectFrom('invites').select('id').where('org_id', '=', orgId).where('email', '=', email).where('status', '=', 'pending').where('expires_at', '>', now).executeTakeFirst();
       if (pending) throw invalid(`${email} already has a pending invite (${pending.id}).`, 'email', 'invite_exists');
-      const inv: Invite = { id: newId(ID_PREFIX.invite, now), org_id: orgId, email, role: input.role as OrgRole, status: 'pending', projects: JSON.stringify(projects), created_at: now, expires_at: now + INVITE_TTL_MS, accepted_at: null };
+      const inv: Invite = { id: newId(ID_PREFIX.invite, now), org_id: orgId, email, role: input.role as OrgRole, status: 'pending', projects: JSON.stringify(projects), created_at: now, expires_at: now + INVITE_TTL_MS, accepted_at: null, token_hash: null };
       await tx.insertInto('invites').values(inv).execute();
       await recordAudit(tx, actor, { orgId, type: 'invite.sent', targetType: 'invite', targetId: inv.id, payload: { email, role: inv.role, projects } }, now);
       return inv;
