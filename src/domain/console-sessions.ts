@@ -69,11 +69,25 @@ export class ConsoleSessionService {
   /** Sets (or replaces) a user's password. */
   async setPassword(userId: string, pw: string, db = this.store.db): Promise<void> {
     checkPassword(pw);
-    const hash = await this.hashPassword(pw);
+    await this.setPasswordHash(userId, await this.hashPassword(pw), db);
+  }
+
+  /** Stores an already computed hash (hashPassword) as the user's password, in `db` (a transaction). */
+  async setPasswordHash(userId: string, hash: string, db = this.store.db): Promise<void> {
     const now = this.now();
     const row = await db.selectFrom('user_passwords').select('user_id').where('user_id', '=', userId).executeTakeFirst();
     if (row) await db.updateTable('user_passwords').set({ hash, updated_at: now }).where('user_id', '=', userId).execute();
     else await db.insertInto('user_passwords').values({ user_id: userId, hash, updated_at: now }).execute();
+  }
+
+  /** The user's password hash, or null when they have none. */
+  async passwordHashOf(userId: string, db = this.store.db): Promise<string | null> {
+    return (await db.selectFrom('user_passwords').select('hash').where('user_id', '=', userId).executeTakeFirst())?.hash ?? null;
+  }
+
+  /** Whether `pw` matches `hash` (an argon2id PHC string). */
+  verifyPassword(hash: string, pw: string): Promise<boolean> {
+    return argonVerify(hash, pw).catch(() => false);
   }
 
   /** Whether `pw` is the user's password (false when the user has none). */

@@ -10,9 +10,9 @@
 // one, that is the server's own or in KEYPLANE_ALLOWED_ORIGINS; 403 csrf_failed otherwise.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { rootActor, type Actor } from '../../domain/actor.ts';
+import { isOrgAdmin, rootActor, type Actor } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { safeEqual, type SessionView } from '../../domain/console-sessions.ts';
+import { checkPassword, safeEqual, type SessionView } from '../../domain/console-sessions.ts';
 import { constantTimeEqual } from '../../crypto/keys.ts';
 import { classifyError } from '../common.ts';
 import { defineFace, JSON_ADMIN_BODY, type FaceContext } from '../kit.ts';
@@ -67,6 +67,9 @@ function clearSessionCookie(req: FastifyRequest, reply: FastifyReply): void {
   const tls = overTls(req);
   reply.header('set-cookie', `${tls ? SECURE_SESSION_COOKIE : SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${tls ? '; Secure' : ''}`);
 }
+
+/** The console URL of an invite's sign-up link (relative to the server). */
+export const inviteLinkUrl = (token: string): string => `/console/#/accept?token=${token}`;
 
 /** The session body every sign-in, invite acceptance and `GET /session` answers with. */
 export function sessionBody(s: SessionView) {
@@ -172,6 +175,69 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
   });
 
   app.get('/session', async (req) => sessionBody(requireSession(req)));
+
+  const AcceptBody = Type.Object({
+    token: Type.String({ minLength: 1, maxLength: 200 }),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  });
+  app.post('/invites/accept', { schema: { body: AcceptBody } }, async (req, reply) => {
+    const { token, name, password } = req.body;
+    checkPassword(password);
+    const hash = await sessions.hashPassword(password); // before the transaction: argon2 takes a while
+    const { secret: old } = stateOf(req);
+    if (old) await sessions.destroy(old);
+    const { member, invite } = await core.invites.acceptByLink(token, { name: name ?? null }, async (tx, m) => {
+      // a user who already has a password (a member of another organization) keeps it: the invite
+      // link of one organization must not reset an account; they confirm it instead
+      const existing = await sessions.passwordHashOf(m.id, tx);
+      if (existing === null) await sessions.setPasswordHash(m.id, hash, tx);
+      else if (!(await sessions.verifyPassword(existing, password))) {
+        throw new DomainError('invalid', 'You already have a keyplane password: enter it to accept this invite.', 'password', 'password_mismatch');
+      }
+    });
+    const { secret, session } = await sessions.create(member.id, invite.org_id, limits);
+    setSessionCookie(req, reply, secret, limits.maxMs);
+    return sessionBody(session);
+  });
+
+  app.post('/invites/:invite_id/link', { schema: { params: Type.Object({ invite_id: Type.String({ minLength: 1, maxLength: 100 }) }) } }, async (req) => {
+    const s = requireSession(req);
+    if (!s.org) throw new DomainError('forbidden', 'Sign in as a member of the invite\'s organization (the operator uses `keyplane invites link`).', null, 'insufficient_permissions');
+    const token = await core.invites.createLink(req.actor, s.org.id, req.params.invite_id);
+    return { url: inviteLinkUrl(token) };
+  });
+
+  const PasswordBody = Type.Object({
+    current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+    new_password: Type.String({ minLength: 1, maxLength: 1024 }),
+  });
+  app.post('/password', { schema: { body: PasswordBody } }, async (req, reply) => {
+    const s = requireSession(req);
+    if (!s.user) throw new DomainError('invalid', 'The operator has no password: the root key signs in.', null, 'no_password');
+    const account = s.user.email;
+    throttled(req, account);
+    if (!(await sessions.passwordMatches(s.user.id, req.body.current_password))) {
+      failedSignIn(req, account);
+      throw new DomainError('invalid', 'The current password is wrong.', 'current_password', 'invalid_credentials');
+    }
+    checkPassword(req.body.new_password, 'new_password');
+    await sessions.setPassword(s.user.id, req.body.new_password);
+    await sessions.destroyOthers(s.user.id, s.id);
+    return reply.code(204).send();
+  });
+
+  app.get('/me/permissions', async (req) => {
+    const s = requireSession(req);
+    if (s.operator) return { operator: true, org_role: null, can: { manage_platform: true } };
+    const admin = isOrgAdmin(req.actor, s.org!.id);
+    return {
+      operator: false,
+      org_role: s.org!.role,
+      // what the domain allows this role: an owner administers the organization, a reader none of it
+      can: { manage_platform: false, manage_members: admin, manage_invites: admin, manage_projects: admin, manage_keys: admin, manage_credentials: admin, view_usage: admin, view_audit_log: admin, change_own_password: true },
+    };
+  });
 
   app.delete('/session', async (req, reply) => {
     requireSession(req);
