@@ -95,9 +95,12 @@ export class InviteService {
   private async acceptIn(tx: Tx, actor: Actor, inv: Invite, input: { name?: string | null }): Promise<{ invite: Invite; member: OrgMember }> {
     const now = this.now();
     const orgId = inv.org_id;
+    // the invite is claimed first, by a conditional update: of concurrent acceptances one claims it
+    // and the others (blocked on the row until it commits, on PostgreSQL) see it accepted
+    const claimed = await tx.updateTable('invites').set({ status: 'accepted', accepted_at: now, token_hash: null }).where('id', '=', inv.id).where('status', '=', 'pending').executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1) throw invalid('This invite is accepted.', 'invite_id', 'invite_accepted');
     const member = await this.users.addMember(actor, orgId, { email: inv.email, name: input.name ?? null, role: inv.role }, tx);
     for (const p of inviteProjects(inv)) await addProjectMember(tx, actor, orgId, p.id, member.id, p.role, now);
-    await tx.updateTable('invites').set({ status: 'accepted', accepted_at: now, token_hash: null }).where('id', '=', inv.id).execute();
     await recordAudit(tx, actor, { orgId, type: 'invite.accepted', targetType: 'invite', targetId: inv.id, payload: { userId: member.id } }, now);
     return { invite: { ...inv, status: 'accepted' as const, accepted_at: now, token_hash: null }, member };
   }
@@ -129,7 +132,13 @@ export class InviteService {
     return this.store.db.transaction().execute(async (tx) => {
       const raw = await tx.selectFrom('invites').selectAll().where('token_hash', '=', tokenHash(token)).executeTakeFirst();
       if (!raw || this.view(raw).status !== 'pending') throw bad();
-      const done = await this.acceptIn(tx, SYSTEM, raw, input);
+      let done: { invite: Invite; member: OrgMember };
+      try {
+        done = await this.acceptIn(tx, SYSTEM, raw, input);
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'invite_accepted') throw bad(); // accepted meanwhile
+        throw err;
+      }
       await then?.(tx, done.member);
       return done;
     });
