@@ -126,7 +126,8 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
   const sessions = core.consoleSessions;
   const limits = limitsOf(ctx);
 
-  app.addHook('preHandler', async (req) => checkCsrf(req, ctx));
+  // before the body is validated: a forged or anonymous write learns nothing about its input
+  app.addHook('preValidation', async (req) => checkCsrf(req, ctx));
 
   /** Refuses a throttled address or account before any password is checked (429 too_many_attempts). */
   function throttled(req: FastifyRequest, account: string | null): void {

@@ -6,6 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { tmpDir } from '../../helpers/db.ts';
 import { randomBytes } from 'node:crypto';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects } from '../../helpers/db.ts';
@@ -260,6 +264,53 @@ for (const dialect of await testDialects()) {
           for (const x of [PASSWORD, secret, csrf]) assert.ok(!bytes.includes(Buffer.from(x)), `${x.slice(0, 4)}… not in ${f}`);
         }
       }
+    });
+  });
+
+  describe(`console cookie over TLS (${dialect})`, () => {
+    let s: TestServer;
+    let tls: https.Server;
+    let port = 0;
+    before(async () => {
+      s = await startServer(dialect);
+      // the same app behind a TLS listener of its own (a self-signed certificate made by openssl):
+      // Fastify routes the decrypted requests, so the requests really come over TLS
+      const dir = tmpDir('kp-tls');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+      tls = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) }, (req, res) => s.app.routing(req, res));
+      await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+      port = (tls.address() as { port: number }).port;
+    });
+    after(async () => {
+      tls?.closeAllConnections();
+      await new Promise((r) => tls?.close(r));
+      await s?.close();
+    });
+
+    function post(body: unknown, cookie?: string): Promise<{ status: number; setCookie: string[]; json: any }> {
+      return new Promise((resolve, reject) => {
+        const data = JSON.stringify(body);
+        const req = https.request({ host: '127.0.0.1', port, method: 'POST', path: '/console/api/session', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...(cookie ? { cookie } : {}) } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, setCookie: res.headers['set-cookie'] ?? [], json: text ? JSON.parse(text) : undefined }));
+        });
+        req.on('error', reject);
+        req.end(data);
+      });
+    }
+
+    test('over TLS the cookie is __Host-kp_session with Secure, HttpOnly, SameSite=Strict, Path=/', async () => {
+      const email = `tls-${randomBytes(3).toString('hex')}@example.com`;
+      const m = await s.rt.core.users.addMember(SYSTEM, (await s.rt.store.db.selectFrom('organizations').select('id').where('slug', '=', 'main').executeTakeFirstOrThrow()).id, { email, role: 'owner' });
+      await s.rt.core.consoleSessions.setPassword(m.id, PASSWORD);
+      const res = await post({ email, password: PASSWORD });
+      assert.equal(res.status, 200, JSON.stringify(res.json));
+      assert.equal(res.setCookie.length, 1);
+      const attrs = res.setCookie[0]!.split(';').map((a) => a.trim());
+      assert.match(attrs[0]!, /^__Host-kp_session=[A-Za-z0-9_-]{40,}$/);
+      for (const a of ['Secure', 'HttpOnly', 'SameSite=Strict', 'Path=/']) assert.ok(attrs.includes(a), `${a} in ${res.setCookie[0]}`);
+      assert.ok(!attrs.some((a) => a.toLowerCase().startsWith('domain=')), '__Host- cookies name no Domain');
     });
   });
 
