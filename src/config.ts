@@ -56,6 +56,16 @@ export interface Config {
   authFailureBurst: number;
   /** Time for a throttled address's allowance to refill completely (burst per window). */
   authFailureWindowMs: number;
+  /** Failed console sign-ins one account (email) may make before its sign-ins are refused 429 (refilling over signinFailureWindowMs). */
+  signinFailureBurst: number;
+  /** Failed console sign-ins one client address may make before its sign-ins are refused 429. */
+  signinAddressBurst: number;
+  /** Time for a throttled account's or address's sign-in allowance to refill completely. */
+  signinFailureWindowMs: number;
+  /** A console session unused this long ends. */
+  sessionIdleMinutes: number;
+  /** A console session ends this long after sign-in, used or not. */
+  sessionMaxHours: number;
   modelsFile: { path: string; catalog: ModelCatalog; /** The parsed file, for the routes (providers, aliases, prices) beside the limits. */ entries: unknown } | undefined;
   /** Bearer token that `GET /metrics` on the main port requires; undefined: no /metrics on the main port. */
   metricsToken: string | undefined;
@@ -101,9 +111,14 @@ export const SETTINGS = {
   freeTrialDays: { env: 'KEYPLANE_FREE_TRIAL_DAYS', flag: '--free-trial-days', describe: 'gateway: days a free trial lasts from its start, unless its metadata says {"days": n} (0: no time limit)' },
   spendAlertWebhookUrl: { env: 'KEYPLANE_SPEND_ALERT_WEBHOOK_URL', flag: '--spend-alert-webhook-url', describe: 'http(s) URL each triggered spend alert is POSTed to, signed per organization (keyplane-signature header)', secret: true },
   spendAlertWebhookRetryMs: { env: 'KEYPLANE_SPEND_ALERT_WEBHOOK_RETRY_MS', flag: '--spend-alert-webhook-retry-ms', describe: 'wait before a failed spend-alert webhook delivery is retried, doubled each time (6 tries in all)' },
-  allowedOrigins: { env: 'KEYPLANE_ALLOWED_ORIGINS', flag: '--allowed-origins', describe: 'comma-separated origins (https://console.example.com) besides the server\'s own whose cookie-authenticated writes the WhyLabs face (/v0) accepts' },
+  allowedOrigins: { env: 'KEYPLANE_ALLOWED_ORIGINS', flag: '--allowed-origins', describe: 'comma-separated origins (https://console.example.com) besides the server\'s own whose cookie-authenticated writes the WhyLabs face (/v0) and the console (/console/api) accept' },
   authFailureBurst: { env: 'KEYPLANE_AUTH_FAILURE_BURST', flag: '--auth-failure-burst', describe: 'failed authentications (401s) a client address may make at once on any face; past it, its failures get 429 with Retry-After (valid keys always pass; 0: no throttle)' },
   authFailureWindowMs: { env: 'KEYPLANE_AUTH_FAILURE_WINDOW_MS', flag: '--auth-failure-window-ms', describe: 'time in which a throttled address\'s allowance of failed authentications refills completely (burst per window)' },
+  signinFailureBurst: { env: 'KEYPLANE_SIGNIN_FAILURE_BURST', flag: '--signin-failure-burst', describe: 'failed console sign-ins one account (email) may make; past it, its sign-ins get 429 with Retry-After, even with the right password, until the allowance refills (0: no per-account throttle)' },
+  signinAddressBurst: { env: 'KEYPLANE_SIGNIN_ADDRESS_BURST', flag: '--signin-address-burst', describe: 'failed console sign-ins one client address may make; past it, its sign-ins get 429 with Retry-After (0: no per-address throttle)' },
+  signinFailureWindowMs: { env: 'KEYPLANE_SIGNIN_FAILURE_WINDOW_MS', flag: '--signin-failure-window-ms', describe: 'time in which a throttled account\'s or address\'s allowance of failed console sign-ins refills completely' },
+  sessionIdleMinutes: { env: 'KEYPLANE_SESSION_IDLE_MINUTES', flag: '--session-idle-minutes', describe: 'a console session unused this many minutes ends' },
+  sessionMaxHours: { env: 'KEYPLANE_SESSION_MAX_HOURS', flag: '--session-max-hours', describe: 'a console session ends this many hours after sign-in, used or not' },
   modelsFile: { env: 'KEYPLANE_MODELS_FILE', flag: '--models-file', describe: 'JSON file of the model catalog and default per-model rate limits' },
   metricsToken: { env: 'KEYPLANE_METRICS_TOKEN', flag: '--metrics-token', describe: 'bearer token GET /metrics (Prometheus) needs on the main port; unset: no /metrics there', secret: true },
   metricsPort: { env: 'KEYPLANE_METRICS_PORT', flag: '--metrics-port', describe: 'port of a separate listener serving GET /metrics without a token (keep it private); unset: none' },
@@ -275,6 +290,11 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     allowedOrigins,
     authFailureBurst: int('authFailureBurst', 20, 0, 1_000_000),
     authFailureWindowMs: int('authFailureWindowMs', 60_000, 1, 86_400_000),
+    signinFailureBurst: int('signinFailureBurst', 5, 0, 1_000_000),
+    signinAddressBurst: int('signinAddressBurst', 20, 0, 1_000_000),
+    signinFailureWindowMs: int('signinFailureWindowMs', 900_000, 1, 86_400_000),
+    sessionIdleMinutes: int('sessionIdleMinutes', 60, 1, 525_600),
+    sessionMaxHours: int('sessionMaxHours', 12, 1, 8_760),
     modelsFile,
     metricsToken,
     metricsPort: raw('metricsPort') === undefined ? undefined : int('metricsPort', 0, 0, 65535),

@@ -1,6 +1,7 @@
 // Everything keyplane opens at start, in order: master key, store, migrations, vault check, core.
 // Used by `keyplane serve`, by the other CLI commands and by the tests.
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from './config.ts';
 import { loadMasterKey, settleStagedMasterKey, STAGED_MASTER_KEY_FILE, type MasterKey, type StagedKeyOutcome } from './crypto/master-key.ts';
@@ -114,6 +115,8 @@ export interface BootstrapOutcome {
   /** The generated secret, to print once; undefined when the operator supplied it. */
   printableSecret?: string;
   keyFile?: string;
+  /** The owner's console sign-in, to print once: their email and a generated password (stored only as its argon2id hash). */
+  ownerSignIn?: { email: string; password: string };
 }
 
 /** First start: creates organization `main` and writes its admin key to `<data dir>/admin-key` (0600). */
@@ -124,10 +127,14 @@ export async function runBootstrap(rt: Runtime): Promise<BootstrapOutcome> {
   fs.mkdirSync(rt.config.dataDir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(keyFile, created.adminKey.secret + '\n', { mode: 0o600 });
   fs.chmodSync(keyFile, 0o600); // mode only applies when the file is new
+  // the owner signs in to the console with this password (printed once by `keyplane serve`)
+  const password = randomBytes(18).toString('base64url');
+  await rt.core.consoleSessions.setPassword(created.owner.id, password);
   return {
     created: true,
     orgSlug: created.org.slug,
     keyFile,
     ...(rt.config.bootstrapAdminKey ? {} : { printableSecret: created.adminKey.secret }),
+    ownerSignIn: { email: created.owner.email, password },
   };
 }

@@ -14,6 +14,7 @@ import { h2ogpteFace } from './faces/h2ogpte/face.ts';
 import { whylabsFace } from './faces/whylabs/face.ts';
 import { iblaiFace } from './faces/iblai/face.ts';
 import { platformFace } from './faces/platform/face.ts';
+import { consoleFace } from './faces/console/face.ts';
 import { gatewayFace } from './gateway/face.ts';
 import { AuthFailureThrottle } from './faces/auth-throttle.ts';
 import { docsRoutes } from './faces/openapi.ts';
@@ -30,10 +31,10 @@ declare module 'fastify' {
 }
 
 /** Every face keyplane serves. A new face is a folder under src/faces/ and one entry here. */
-export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace];
+export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace, consoleFace];
 
 export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> &
-  Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins' | 'host' | 'metricsToken' | 'metricsPort' | 'metricsHost' | 'accessLog' | 'accessLogSample' | 'authFailureBurst' | 'authFailureWindowMs'>>;
+  Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins' | 'host' | 'metricsToken' | 'metricsPort' | 'metricsHost' | 'accessLog' | 'accessLogSample' | 'authFailureBurst' | 'authFailureWindowMs' | 'signinFailureBurst' | 'signinAddressBurst' | 'signinFailureWindowMs' | 'sessionIdleMinutes' | 'sessionMaxHours'>>;
 
 /** The face of the data plane; every other face is an admin face. */
 export const GATEWAY_FACE = gatewayFace.name;
@@ -88,6 +89,19 @@ function authThrottleOf(config: ServerConfig): AuthFailureThrottle | undefined {
   return burst > 0 ? new AuthFailureThrottle(burst, config.authFailureWindowMs ?? 60_000) : undefined;
 }
 
+/** The console's session lifetimes and sign-in throttles (5 failures per account, 20 per address, per 15 minutes by default). */
+function consoleSettingsOf(config: ServerConfig): NonNullable<FaceContext['console']> {
+  const windowMs = config.signinFailureWindowMs ?? 900_000;
+  const account = config.signinFailureBurst ?? 5;
+  const address = config.signinAddressBurst ?? 20;
+  return {
+    idleMs: (config.sessionIdleMinutes ?? 60) * 60_000,
+    maxMs: (config.sessionMaxHours ?? 12) * 3_600_000,
+    accountThrottle: account > 0 ? new AuthFailureThrottle(account, windowMs) : undefined,
+    addressThrottle: address > 0 ? new AuthFailureThrottle(address, windowMs) : undefined,
+  };
+}
+
 export async function buildServer(config: ServerConfig, core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const gatewayStatus: GatewayStatus = {};
   // Prometheus metrics only when asked for: a token for /metrics on this port, or a port of their own
@@ -100,6 +114,7 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     rootKey: config.rootKey,
     allowedOrigins: config.allowedOrigins ?? [],
     authThrottle: authThrottleOf(config),
+    console: consoleSettingsOf(config),
     gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl, status: gatewayStatus, ...(metrics ? { observer: metrics.gateway } : {}) },
   };
   const role = config.role ?? 'all';

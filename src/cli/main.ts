@@ -1,12 +1,14 @@
 // The `keyplane` command: serve (default), migrate, orgs create|list|show|disable|enable, keys
-// create-admin|list|revoke|deactivate, invites accept, defaults set-credential|list|delete, vault
+// create-admin|list|revoke|deactivate, invites accept|link, defaults set-credential|list|delete, vault
 // rotate-master-key, backup, restore. The commands' code is in this directory; this file wires them.
 // Every command takes the same settings as flags or environment variables (see config.ts / README).
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError, loadConfig, type FlagValues } from '../config.ts';
 import { DomainError } from '../domain/errors.ts';
-import { SYSTEM } from '../domain/actor.ts';
+import { OPERATOR_CLI, SYSTEM } from '../domain/actor.ts';
+import { notFound } from '../domain/errors.ts';
+import { inviteLinkUrl } from '../faces/console/face.ts';
 import { StartupError } from '../runtime.ts';
 import { examples, STORE_SETTINGS, withRuntime, withSettings } from './common.ts';
 import { registerBackupCommands } from './backup.ts';
@@ -121,6 +123,24 @@ examples(
     const org = await rt.core.orgs.getBySlug(SYSTEM, opts.org);
     const { member } = await rt.core.invites.accept(SYSTEM, org.id, opts.invite, { name: opts.name ?? null });
     process.stdout.write(`invite ${opts.invite} accepted: ${member.email} is user ${member.id} (${member.role}) of ${org.slug}\n`);
+  });
+});
+
+examples(
+  withSettings(
+    invites
+      .command('link')
+      .description("print a single-use console sign-up link for a pending invite (voids the invite's previous link); the invitee sets their password with it")
+      .argument('<invite>', 'invite id (invite-…)'),
+    STORE_SETTINGS,
+  ),
+  ['keyplane invites link invite-01m8n5yyp9x05xg92zy9h1a6a3'],
+).action(async (invite: string, opts: FlagValues) => {
+  await withRuntime(opts, async (rt) => {
+    const row = await rt.store.db.selectFrom('invites').select('org_id').where('id', '=', invite).executeTakeFirst();
+    if (!row) throw notFound(`No such invite: '${invite}'.`, 'invite_id');
+    const token = await rt.core.invites.createLink(OPERATOR_CLI, row.org_id, invite);
+    process.stdout.write(`${inviteLinkUrl(token)}\n`);
   });
 });
 

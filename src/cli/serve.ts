@@ -35,6 +35,10 @@ export async function serve(config: Config): Promise<void> {
     } else {
       log.info({ keyFile: boot.keyFile }, `created organization '${boot.orgSlug}' with the admin key from KEYPLANE_BOOTSTRAP_ADMIN_KEY`);
     }
+    if (boot.ownerSignIn) {
+      // shown this once, never logged: the owner's console sign-in (change the password once signed in)
+      process.stdout.write(`keyplane: the owner of '${boot.orgSlug}' signs in to the console (/console) with (shown once):\n\n    email:    ${boot.ownerSignIn.email}\n    password: ${boot.ownerSignIn.password}\n\n`);
+    }
   } else if (config.bootstrapAdminKey && config.role === 'gateway') {
     log.warn('KEYPLANE_BOOTSTRAP_ADMIN_KEY ignored: a gateway node does not bootstrap (an admin node does)');
   } else if (config.bootstrapAdminKey) {

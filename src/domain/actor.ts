@@ -36,7 +36,18 @@ export type Actor =
   /** The operator's platform API, authenticated by KEYPLANE_ROOT_KEY. */
   | { type: 'root'; request?: RequestContext }
   /** A caller holding an API key of some organization. */
-  | { type: 'key'; key: KeyPrincipal; request?: RequestContext };
+  | { type: 'key'; key: KeyPrincipal; request?: RequestContext }
+  /** A user signed in to the console (src/domain/console-sessions.ts), acting in one organization with their role there. */
+  | { type: 'console_user'; user: ConsoleUserPrincipal; request?: RequestContext }
+  /** A console request without a session (sign-in, invite acceptance): may do nothing in the domain. */
+  | { type: 'console_anonymous'; request?: RequestContext };
+
+/** A user signed in to the console: who, in which organization, with which role. */
+export interface ConsoleUserPrincipal {
+  userId: string;
+  orgId: string;
+  role: 'owner' | 'reader';
+}
 
 export const SYSTEM: Actor = { type: 'system' };
 export const ROOT: Actor = { type: 'root' };
@@ -64,6 +75,7 @@ export function isOperator(actor: Actor): boolean {
  */
 export function isOrgAdmin(actor: Actor, orgId: string): boolean {
   if (isOperator(actor)) return true;
+  if (actor.type === 'console_user') return actor.user.orgId === orgId && actor.user.role === 'owner';
   if (actor.type !== 'key' || actor.key.orgId !== orgId) return false;
   return actor.key.kind === 'admin' || (actor.key.kind === 'user' && actor.key.ownerOrgRole === 'owner');
 }
@@ -155,6 +167,10 @@ export function auditActor(actor: Actor): { actor_type: string; actor_id: string
       return { actor_type: 'operator_cli', actor_id: null, actor_key_id: null };
     case 'key':
       return { actor_type: 'api_key', actor_id: actor.key.ownerId, actor_key_id: actor.key.keyId };
+    case 'console_user':
+      return { actor_type: 'console_user', actor_id: actor.user.userId, actor_key_id: null };
+    case 'console_anonymous':
+      return { actor_type: 'console_anonymous', actor_id: null, actor_key_id: null };
   }
 }
 

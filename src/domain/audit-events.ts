@@ -53,6 +53,8 @@ export interface AuditEvents {
   'invite.sent': { email: string; role: string; projects: Array<{ id: string; role: string }> };
   'invite.deleted': { email: string };
   'invite.accepted': { userId: string };
+  /** A sign-up link was made for the invite (the console; any earlier link is void). */
+  'invite.link_created': { email: string };
 
   // ---- projects ----
   'project.created': { name: string; externalKeyId: string | null };
@@ -205,6 +207,7 @@ const TYPES: { [T in AuditEventType]: true } = {
   'invite.sent': true,
   'invite.deleted': true,
   'invite.accepted': true,
+  'invite.link_created': true,
   'project.created': true,
   'project.updated': true,
   'project.archived': true,

@@ -7,6 +7,7 @@ import { OrganizationService } from './organizations.ts';
 import { ProjectService } from './projects.ts';
 import { ProjectUserService } from './project-users.ts';
 import { InviteService } from './invites.ts';
+import { ConsoleSessionService } from './console-sessions.ts';
 import { ServiceAccountService } from './service-accounts.ts';
 import { ProjectKeyService } from './project-keys.ts';
 import { IdempotencyService } from './idempotency.ts';
@@ -77,6 +78,8 @@ export class Core {
   readonly groups: GroupService;
   readonly projectUsers: ProjectUserService;
   readonly invites: InviteService;
+  /** Console passwords and sessions (src/faces/console). */
+  readonly consoleSessions: ConsoleSessionService;
   readonly serviceAccounts: ServiceAccountService;
   readonly projectKeys: ProjectKeyService;
   readonly idempotency: IdempotencyService;
@@ -140,6 +143,7 @@ export class Core {
     this.groups = new GroupService(store, now);
     this.projectUsers = new ProjectUserService(store, now);
     this.invites = new InviteService(store, this.users, now);
+    this.consoleSessions = new ConsoleSessionService(store, now);
     this.serviceAccounts = new ServiceAccountService(store, this.keys, now);
     this.projectKeys = new ProjectKeyService(store, this.keys);
     this.userKeys = new UserKeyService(store, this.keys, now);

@@ -83,6 +83,26 @@ export class AuthFailureThrottle {
     return outcome;
   }
 
+  /**
+   * Whether `key`'s allowance is used up, without counting anything: the console's sign-in asks this
+   * before checking a password, so a locked account is refused even with the right password.
+   */
+  exhausted(key: string): DomainError | null {
+    const b = this.buckets.get(key);
+    if (!b) return null;
+    const now = this.now();
+    const tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.at) * this.perMs);
+    if (tokens >= 1) return null;
+    return rateLimited({
+      message: 'Too many failed sign-in attempts; try again later.',
+      limitName: 'sign_in_failures',
+      limit: this.burst,
+      remaining: 0,
+      resetAt: now + Math.ceil((this.burst - tokens) / this.perMs),
+      retryAfterSeconds: (1 - tokens) / this.perMs / 1000,
+    });
+  }
+
   /** Addresses currently remembered. */
   get size(): number {
     return this.buckets.size;

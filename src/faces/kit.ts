@@ -60,6 +60,15 @@ export interface FaceContext {
    * and answered 429 past the burst; absent (or burst 0): not throttled.
    */
   authThrottle?: AuthFailureThrottle | undefined;
+  /** The console's sign-in settings (src/faces/console): session lifetimes and the sign-in throttles. */
+  console?: {
+    idleMs: number;
+    maxMs: number;
+    /** Failed sign-ins per account (email); absent: not throttled. */
+    accountThrottle?: AuthFailureThrottle | undefined;
+    /** Failed sign-ins per client address; absent: not throttled. */
+    addressThrottle?: AuthFailureThrottle | undefined;
+  };
   /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS, REDIS_URL…). */
   gateway: {
     upstreamTimeoutMs: number;

@@ -10,6 +10,7 @@ import * as m0007 from './migrations/0007_spend.ts';
 import * as m0008 from './migrations/0008_project_settings.ts';
 import * as m0009 from './migrations/0009_unique_rules.ts';
 import * as m0010 from './migrations/0010_org_disabled.ts';
+import * as m0011 from './migrations/0011_console_auth.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_core_model': m0001,
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '0008_project_settings': m0008,
   '0009_unique_rules': m0009,
   '0010_org_disabled': m0010,
+  '0011_console_auth': m0011,
 };
 
 /** Every migration this build knows, in order (a database that applied another one is newer than this build). */

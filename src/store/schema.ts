@@ -41,6 +41,25 @@ export interface InvitesTable {
   created_at: number; // when the invite was sent
   expires_at: number;
   accepted_at: number | null;
+  /** SHA-256 of the invite's current sign-up link token (migration 0011); null: no link. */
+  token_hash?: string | null;
+}
+
+/** A user's console password: an argon2id PHC string (migration 0011). */
+export interface UserPasswordsTable {
+  user_id: string;
+  hash: string;
+  updated_at: number;
+}
+
+/** A console session: id = SHA-256 of the cookie secret; user and org null for the operator's. */
+export interface ConsoleSessionsTable {
+  id: string;
+  user_id: string | null;
+  org_id: string | null;
+  created_at: number;
+  expires_at: number;
+  last_seen_at: number;
 }
 
 export interface ProjectsTable {
@@ -373,6 +392,8 @@ export interface Database {
   users: UsersTable;
   org_memberships: OrgMembershipsTable;
   invites: InvitesTable;
+  user_passwords: UserPasswordsTable;
+  console_sessions: ConsoleSessionsTable;
   projects: ProjectsTable;
   project_members: ProjectMembersTable;
   groups: GroupsTable;

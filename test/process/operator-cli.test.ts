@@ -45,7 +45,7 @@ describe('--help', () => {
   test('every command prints its usage and ends with examples', async () => {
     const commands = [
       ['serve'], ['migrate'], ['orgs', 'create'], ['orgs', 'list'], ['orgs', 'show'], ['orgs', 'disable'], ['orgs', 'enable'],
-      ['keys', 'create-admin'], ['keys', 'list'], ['keys', 'revoke'], ['keys', 'deactivate'], ['invites', 'accept'],
+      ['keys', 'create-admin'], ['keys', 'list'], ['keys', 'revoke'], ['keys', 'deactivate'], ['invites', 'accept'], ['invites', 'link'],
       ['defaults', 'set-credential'], ['defaults', 'list'], ['defaults', 'delete'], ['vault', 'rotate-master-key'], ['backup'], ['restore'],
     ];
     for (const cmd of commands) {

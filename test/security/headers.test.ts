@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { testDialects } from '../helpers/db.ts';
 import { MAX_HEADER_BYTES } from '../../src/faces/client-errors.ts';
-import { assertNoStackTrace, FACES, makeTenant, type FaceName, type Tenant } from './matrix.ts';
+import { assertNoStackTrace, FACES, makeTenant, type KeyFaceName, type Tenant } from './matrix.ts';
 
 interface RawAnswer {
   status: number;
@@ -65,7 +65,7 @@ for (const dialect of await testDialects()) {
     });
     after(() => s?.close());
 
-    const urls = (): Array<[Exclude<FaceName, 'health'>, string]> => [
+    const urls = (): Array<[KeyFaceName, string]> => [
       ['openai', '/v1/organization/projects'],
       ['gateway', '/v1/chat/completions'],
       ['gateway', '/v1/messages'],
@@ -107,7 +107,7 @@ for (const dialect of await testDialects()) {
     });
 
     test('a malformed request: a clean 400 in the envelope of its URL, or OpenAI\'s', async () => {
-      const cases: Array<[Exclude<FaceName, 'health'>, string]> = [
+      const cases: Array<[KeyFaceName, string]> = [
         ['openai', 'GARBAGE\r\n\r\n'],
         ['openai', 'GET /v1/organization/projects HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n'],
         ['h2ogpte', 'GET /api/v1/admin/api-keys HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n'],

@@ -15,6 +15,8 @@ import {
   assertNoStackTrace,
   assertUnchanged,
   checkCovered,
+  CONSOLE_PUBLIC_WRITES,
+  consoleEnvelope,
   FACES,
   FOREIGN_FILTERS,
   fillPath,
@@ -125,7 +127,9 @@ for (const dialect of await testDialects()) {
           if (REPORT) console.log(`MATRIX ${dialect} ${name} | ${c.label} | expected ${c.status} | got ${res.status}`);
           try {
             assert.equal(res.status, c.status, `expected ${c.status}: ${what}`);
-            if (res.status >= 400 && c.face !== 'health') FACES[c.face].envelope(res.status, res.json, what);
+            const f = c.face;
+            if (res.status >= 400 && f === 'console') consoleEnvelope(res.status, res.json, what);
+            else if (res.status >= 400 && f !== 'health' && f !== 'console') FACES[f].envelope(res.status, res.json, what);
             assertNoStackTrace(res.text, what);
             const request = `${c.req.path} ${typeof c.req.body === 'string' ? c.req.body : JSON.stringify(c.req.body ?? '')}`;
             if (c.control && c.noDataOf[0] === B) for (const m of A.markers) if (res.text.includes(m)) seenOwn.add(m);
@@ -176,7 +180,7 @@ function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: s
   const name = routeName(route);
   const input = ROUTE_INPUTS[name] ?? {};
   const pathOf = (own: Tenant, other: Tenant = own) => {
-    const spec = face !== 'health' ? FACES[face] : undefined;
+    const spec = face !== 'health' && face !== 'console' ? FACES[face] : undefined;
     return fillPath(route, (p) => paramValue(route, face, p, p === spec?.orgParam ? own : other));
   };
   const withQuery = (path: string, q: string | undefined) => (q ? `${path}?${q}` : path);
@@ -191,6 +195,22 @@ function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: s
     return [
       { label: 'no credentials', req: base(A), status: 200, noDataOf: [A, B], face },
       { label: 'garbage credentials', req: { ...base(A), headers: { authorization: 'Bearer !!garbage!!' } }, status: 200, noDataOf: [A, B], face },
+    ];
+  }
+
+  if (face === 'console') {
+    // cookie sessions, not keys: without a session every route is a 401 (or, for the writes that
+    // start a session, a 400 for the empty input), whatever key or made-up cookie comes with it —
+    // sign-in, CSRF, throttles and fixation are tested in test/faces/console/
+    const public_ = CONSOLE_PUBLIC_WRITES.has(name);
+    const req = (headers: Record<string, string>): Req => ({ method: route.method, path: route.url.replace(/:[a-z_]+/g, 'x'), ...(route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH' ? { body: {} } : {}), headers });
+    const status = public_ ? 400 : 401;
+    return [
+      { label: 'no credentials', req: req({}), status, noDataOf: [A, B], face },
+      { label: 'admin key as bearer', req: req({ authorization: `Bearer ${A.keys.admin}` }), status, noDataOf: [A, B], face },
+      { label: 'admin key as session cookie', req: req({ cookie: `kp_session=${A.keys.admin}` }), status, noDataOf: [A, B], face },
+      { label: 'root key as session cookie', req: req({ cookie: `kp_session=${rootKey}` }), status, noDataOf: [A, B], face },
+      { label: 'made-up session cookie', req: req({ cookie: `kp_session=${randomBytes(32).toString('base64url')}`, 'x-csrf-token': 'x' }), status, noDataOf: [A, B], face },
     ];
   }
 

@@ -21,7 +21,9 @@ import { consoleDir } from '../../src/faces/console-static.ts';
 // ---------------------------------------------------------------------------------------------
 // Faces
 
-export type FaceName = 'openai' | 'gateway' | 'h2ogpte' | 'whylabs' | 'iblai' | 'platform' | 'health';
+export type FaceName = 'openai' | 'gateway' | 'h2ogpte' | 'whylabs' | 'iblai' | 'platform' | 'health' | 'console';
+/** The faces authenticated by API keys (the console's is a session cookie: see CONSOLE_PUBLIC_WRITES). */
+export type KeyFaceName = Exclude<FaceName, 'health' | 'console'>;
 
 export interface Route {
   /** The face that registered the route (the face kit's name for it). */
@@ -39,6 +41,7 @@ const FACE_NAMES: Record<string, FaceName> = {
   iblai: 'iblai',
   platform: 'platform',
   health: 'health',
+  console: 'console',
 };
 
 /** The face serving a registered route; undefined for a face this matrix does not know yet. */
@@ -92,7 +95,22 @@ function openaiEnvelope(status: number, body: any, text: string): void {
   assert.ok(body.error.code === null || typeof body.error.code === 'string', text);
 }
 
-export const FACES: Record<Exclude<FaceName, 'health'>, FaceSpec> = {
+/** The console's envelope (src/faces/console/face.ts): `{"error":{"message","code"}}`. */
+export function consoleEnvelope(_status: number, body: any, text: string): void {
+  assert.ok(body && typeof body === 'object' && !Array.isArray(body), `a console error object: ${text}`);
+  assert.deepEqual(Object.keys(body), ['error'], text);
+  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message'], text);
+  assert.equal(typeof body.error.message, 'string', text);
+  assert.equal(typeof body.error.code, 'string', text);
+}
+
+/**
+ * The console's writes that need no session (they start one): without valid input they are a 400;
+ * every other console route without a session is a 401 `not_signed_in`, whatever API key comes with it.
+ */
+export const CONSOLE_PUBLIC_WRITES = new Set(['POST /console/api/session', 'POST /console/api/invites/accept']);
+
+export const FACES: Record<KeyFaceName, FaceSpec> = {
   // Admin keys only (src/faces/openai/plugin.ts): every other key of the organization is a 403.
   openai: {
     auth: bearer,
@@ -823,6 +841,7 @@ export function checkCovered(r: Route): FaceName {
   const name = routeName(r);
   if (!face) throw new Error(`route ${name} is not in the security matrix: its face '${r.face}' is unknown here (add it to FACE_NAMES and FACES in test/security/matrix.ts)`);
   if (face === 'health') return face; // public
+  if (face === 'console') return face; // cookie sessions: the cases of casesFor's console branch
   const input = ROUTE_INPUTS[name];
   const writes = r.method === 'POST' || r.method === 'PUT' || r.method === 'PATCH';
   if (writes && !input) throw new Error(`route ${name} is not in the security matrix: add its request inputs to ROUTE_INPUTS in test/security/matrix.ts`);

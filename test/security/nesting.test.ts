@@ -18,7 +18,7 @@ import { jsonTooDeep, MAX_JSON_DEPTH } from '../../src/faces/json-depth.ts';
 import { maskSecrets } from '../../src/domain/credentials.ts';
 import { hasNul } from '../../src/faces/kit.ts';
 import { startMockUpstream, type MockUpstream } from '../gateway/mock-upstream.ts';
-import { assertNoStackTrace, FACES, makeTenant, send, snapshot, assertUnchanged, type FaceName, type Tenant } from './matrix.ts';
+import { assertNoStackTrace, FACES, makeTenant, send, snapshot, assertUnchanged, type KeyFaceName, type Tenant } from './matrix.ts';
 
 const SPEC = 'openai-admin.subset.json';
 const DEEP = 5000;
@@ -134,7 +134,7 @@ for (const dialect of await testDialects()) {
     });
 
     /** A request per face, its body nested `depth` deep. */
-    const cases = (depth: number): Array<{ face: Exclude<FaceName, 'health'>; label: string; method: string; path: () => string; headers: () => Record<string, string>; body: () => string; contentType?: string }> => [
+    const cases = (depth: number): Array<{ face: KeyFaceName; label: string; method: string; path: () => string; headers: () => Record<string, string>; body: () => string; contentType?: string }> => [
       { face: 'openai', label: 'create a project', method: 'POST', path: () => '/v1/organization/projects', headers: () => FACES.openai.auth(T.keys.admin), body: () => bodyWith({ name: 'deep project' }, 'metadata', depth) },
       { face: 'platform', label: 'set a default credential', method: 'PUT', path: () => '/platform/v1/default_credentials/openai', headers: () => FACES.platform.auth(rootKey), body: () => defaultCredentialBody(depth) },
       { face: 'iblai', label: 'create a credential (JSON)', method: 'POST', path: () => `/api/ai-account/orgs/${T.slug}/credential/`, headers: () => FACES.iblai.auth(T.keys.admin), body: () => bodyWith({ name: 'deep-cred', platform: T.slug }, 'value', depth) },

@@ -12,6 +12,7 @@ const TABLES = [
   'idempotency_records', 'platform_data_key', 'platform_credentials',
   'spend_limits', 'spend_alerts', 'spend_alert_firings', // 0007
   'project_settings', 'organization_data_retention', // 0008
+  'user_passwords', 'console_sessions', // 0011
 ];
 
 for (const dialect of await testDialects()) {
@@ -29,7 +30,7 @@ for (const dialect of await testDialects()) {
 
     test('migrations create the whole model once; a second run applies nothing', async () => {
       const applied = await store.migrate();
-      assert.deepEqual(applied, ['0001_core_model', '0002_audit_request_context', '0003_gateway_usage', '0004_platform_credentials', '0005_free_trial_start', '0006_usage_rollups', '0007_spend', '0008_project_settings', '0009_unique_rules', '0010_org_disabled']);
+      assert.deepEqual(applied, ['0001_core_model', '0002_audit_request_context', '0003_gateway_usage', '0004_platform_credentials', '0005_free_trial_start', '0006_usage_rollups', '0007_spend', '0008_project_settings', '0009_unique_rules', '0010_org_disabled', '0011_console_auth']);
       assert.deepEqual(await store.migrate(), []);
       const tables = (await store.db.introspection.getTables()).map((t) => t.name);
       for (const t of TABLES) assert.ok(tables.includes(t), `table ${t}`);

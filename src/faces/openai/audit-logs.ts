@@ -256,6 +256,7 @@ const VIEWS: Views = {
   'organization.free_trial_updated': HIDDEN,
   'organization.disabled': HIDDEN,
   'organization.enabled': HIDDEN,
+  'invite.link_created': HIDDEN,
   // project settings: keyplane's own event types (OpenAI's audit log has none for them)
   'project.model_permissions_updated': HIDDEN,
   'project.model_permissions_deleted': HIDDEN,

@@ -58,6 +58,16 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function checkCookieOrigin(req: FastifyRequest, allowed: readonly string[]): void {
   if (SAFE_METHODS.has(req.method) || !cookieAuthenticated(req)) return;
+  if (originAccepted(req, allowed, true)) return;
+  throw forbidden('Cross-origin request refused: a write authenticated by the X-API-Key cookie must come from this server\'s origin or one in KEYPLANE_ALLOWED_ORIGINS (or send the key in the X-API-Key header).');
+}
+
+/**
+ * Whether the request's origin (its Origin header, else its Referer's origin) is the server's own or
+ * one of `allowed`; a request naming neither passes only when `required` is false. Also used by the
+ * console's CSRF guard (src/faces/console/face.ts).
+ */
+export function originAccepted(req: FastifyRequest, allowed: readonly string[], required: boolean): boolean {
   let origin: string | null = null;
   const o = req.headers.origin;
   const r = req.headers.referer;
@@ -69,11 +79,10 @@ export function checkCookieOrigin(req: FastifyRequest, allowed: readonly string[
     } catch {
       origin = null;
     }
-  }
+  } else if (!required) return true;
   const host = req.headers.host;
   const own = typeof host === 'string' && host ? parseOrigin(`${req.protocol}://${host}`) : null;
-  if (origin !== null && (origin === own || allowed.includes(origin))) return;
-  throw forbidden('Cross-origin request refused: a write authenticated by the X-API-Key cookie must come from this server\'s origin or one in KEYPLANE_ALLOWED_ORIGINS (or send the key in the X-API-Key header).');
+  return origin !== null && (origin === own || allowed.includes(origin));
 }
 
 /** The key presented in `X-API-Key` (header first, then cookie), without its optional `:<orgId>` suffix. */
