@@ -3,7 +3,7 @@
 // ES modules (dist/keyplane.mjs and lazily loaded chunks), so a start reads a handful of files instead
 // of resolving and compiling hundreds of modules. Run by `npm ci`/`npm install` (the `prepare`
 // script) and by `npm run build`. Type checking is `npm run typecheck` (tsc), not this.
-// better-sqlite3 stays external (a native addon, loaded from node_modules); pg-native is optional.
+// better-sqlite3 and @node-rs/argon2 stay external (native addons, loaded from node_modules); pg-native is optional.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'pg-native'],
+  external: ['better-sqlite3', 'pg-native', '@node-rs/argon2'],
   // CommonJS dependencies bundled into ES modules still call require() and read __dirname
   banner: {
     js: [
