@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyRequest } from 'fastify';
 import { isDomainError, type DomainErrorKind } from '../domain/errors.ts';
 import { isUniqueViolation } from '../store/db.ts';
+import { parseOrigin } from '../config.ts';
 
 /** The token after `<scheme> ` in the Authorization header (scheme matched case-insensitively). */
 export function authToken(req: FastifyRequest, schemes: string[] = ['Bearer']): string | null {
@@ -74,4 +75,27 @@ function describeValidation(where: string, field: string | null, message: string
   if (params?.additionalProperty) return `Unrecognized ${where === 'body' ? 'request argument' : 'parameter'}: '${field}'.`;
   const allowed = Array.isArray(params?.allowedValues) ? ` (one of: ${(params.allowedValues as unknown[]).join(', ')})` : '';
   return field ? `Invalid value for '${field}': ${message}${allowed}.` : `Invalid ${where}: ${message}${allowed}.`;
+}
+
+/**
+ * Whether the request's origin (its Origin header, else its Referer's origin) is the server's own or
+ * one of `allowed`; a request naming neither passes only when `required` is false. Used by the WhyLabs
+ * face's cookie-write check and the console's CSRF guard.
+ */
+export function originAccepted(req: FastifyRequest, allowed: readonly string[], required: boolean): boolean {
+  let origin: string | null = null;
+  const o = req.headers.origin;
+  const r = req.headers.referer;
+  if (typeof o === 'string' && o.trim()) origin = parseOrigin(o.trim());
+  else if (typeof r === 'string' && r.trim()) {
+    try {
+      const u = new URL(r.trim());
+      origin = u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : null;
+    } catch {
+      origin = null;
+    }
+  } else if (!required) return true;
+  const host = req.headers.host;
+  const own = typeof host === 'string' && host ? parseOrigin(`${req.protocol}://${host}`) : null;
+  return origin !== null && (origin === own || allowed.includes(origin));
 }

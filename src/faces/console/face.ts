@@ -14,10 +14,9 @@ import { isOrgAdmin, rootActor, type Actor } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { checkPassword, safeEqual, type SessionView } from '../../domain/console-sessions.ts';
 import { constantTimeEqual } from '../../crypto/keys.ts';
-import { classifyError } from '../common.ts';
+import { classifyError, originAccepted } from '../common.ts';
 import { defineFace, JSON_ADMIN_BODY, type FaceContext } from '../kit.ts';
 import { requestContext } from '../request-context.ts';
-import { originAccepted } from '../whylabs/envelope.ts';
 
 export const CONSOLE_PREFIX = '/console/api';
 export const SESSION_COOKIE = 'kp_session';

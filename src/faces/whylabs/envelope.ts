@@ -1,8 +1,7 @@
 // The WhyLabs ("Songbird") wire conventions: error bodies `{message, requestId, type}` and the
 // X-API-Key credential (header or cookie, optionally suffixed with `:<orgId>`). See reference §2.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { classifyError } from '../common.ts';
-import { parseOrigin } from '../../config.ts';
+import { classifyError, originAccepted } from '../common.ts';
 import { forbidden } from '../../domain/errors.ts';
 
 export interface WhyLabsError {
@@ -60,29 +59,6 @@ export function checkCookieOrigin(req: FastifyRequest, allowed: readonly string[
   if (SAFE_METHODS.has(req.method) || !cookieAuthenticated(req)) return;
   if (originAccepted(req, allowed, true)) return;
   throw forbidden('Cross-origin request refused: a write authenticated by the X-API-Key cookie must come from this server\'s origin or one in KEYPLANE_ALLOWED_ORIGINS (or send the key in the X-API-Key header).');
-}
-
-/**
- * Whether the request's origin (its Origin header, else its Referer's origin) is the server's own or
- * one of `allowed`; a request naming neither passes only when `required` is false. Also used by the
- * console's CSRF guard (src/faces/console/face.ts).
- */
-export function originAccepted(req: FastifyRequest, allowed: readonly string[], required: boolean): boolean {
-  let origin: string | null = null;
-  const o = req.headers.origin;
-  const r = req.headers.referer;
-  if (typeof o === 'string' && o.trim()) origin = parseOrigin(o.trim());
-  else if (typeof r === 'string' && r.trim()) {
-    try {
-      const u = new URL(r.trim());
-      origin = u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : null;
-    } catch {
-      origin = null;
-    }
-  } else if (!required) return true;
-  const host = req.headers.host;
-  const own = typeof host === 'string' && host ? parseOrigin(`${req.protocol}://${host}`) : null;
-  return origin !== null && (origin === own || allowed.includes(origin));
 }
 
 /** The key presented in `X-API-Key` (header first, then cookie), without its optional `:<orgId>` suffix. */
