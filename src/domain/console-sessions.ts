@@ -4,13 +4,18 @@
 // A session ends when it was idle too long, at its absolute lifetime, when signed out, when its user
 // leaves the organization, or when the organization is disabled.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hash as argonHash, verify as argonVerify, type Algorithm } from '@node-rs/argon2';
+import type * as Argon2 from '@node-rs/argon2';
+import type { Algorithm } from '@node-rs/argon2';
+import { loadLazily } from '../lazy.ts';
 import type { Store } from '../store/db.ts';
 import { invalid } from './errors.ts';
 import { normalizeEmail } from './users.ts';
 
 /** OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane. */
 // Algorithm is a const enum (not importable at run time under isolated modules): 2 is Argon2id
+/** The native argon2 addon, loaded at the first password operation rather than at every start. */
+const argon2 = (): typeof Argon2 => loadLazily<typeof Argon2>('@node-rs/argon2');
+
 const ARGON = { algorithm: 2 as Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 export const PASSWORD_MIN = 12;
 export const PASSWORD_MAX = 256;
@@ -63,7 +68,7 @@ export class ConsoleSessionService {
   ) {}
 
   hashPassword(pw: string): Promise<string> {
-    return argonHash(pw, ARGON);
+    return argon2().hash(pw, ARGON);
   }
 
   /** Sets (or replaces) a user's password. */
@@ -87,7 +92,7 @@ export class ConsoleSessionService {
 
   /** Whether `pw` matches `hash` (an argon2id PHC string). */
   verifyPassword(hash: string, pw: string): Promise<boolean> {
-    return argonVerify(hash, pw).catch(() => false);
+    return argon2().verify(hash, pw).catch(() => false);
   }
 
   /** Whether `pw` is the user's password (false when the user has none). */
@@ -100,10 +105,10 @@ export class ConsoleSessionService {
   private async verifyHash(hash: string | null, pw: string): Promise<boolean> {
     if (hash === null) {
       this.dummyHash ??= this.hashPassword(randomBytes(16).toString('hex'));
-      await argonVerify(await this.dummyHash, pw).catch(() => false);
+      await argon2().verify(await this.dummyHash, pw).catch(() => false);
       return false;
     }
-    return argonVerify(hash, pw).catch(() => false);
+    return argon2().verify(hash, pw).catch(() => false);
   }
 
   /** The user of `email` when `pw` is their password and they belong to an enabled organization; null otherwise. */
