@@ -1,6 +1,7 @@
 // The acting principal of every service call, resolved by a face from the caller's key.
 import { forbidden } from './errors.ts';
 import type { ApiKeyKind } from '../store/schema.ts';
+import type { Grants, ProjectAccess } from './access.ts';
 
 /** What a verified API key stands for. */
 export interface KeyPrincipal {
@@ -47,6 +48,8 @@ export interface ConsoleUserPrincipal {
   userId: string;
   orgId: string;
   role: 'owner' | 'reader';
+  /** What their roles allow (src/domain/access.ts), resolved for each request. */
+  grants: Grants;
 }
 
 export const SYSTEM: Actor = { type: 'system' };
@@ -75,7 +78,7 @@ export function isOperator(actor: Actor): boolean {
  */
 export function isOrgAdmin(actor: Actor, orgId: string): boolean {
   if (isOperator(actor)) return true;
-  if (actor.type === 'console_user') return actor.user.orgId === orgId && actor.user.role === 'owner';
+  if (actor.type === 'console_user') return actor.user.orgId === orgId && actor.user.grants.orgWrite;
   if (actor.type !== 'key' || actor.key.orgId !== orgId) return false;
   return actor.key.kind === 'admin' || (actor.key.kind === 'user' && actor.key.ownerOrgRole === 'owner');
 }
@@ -90,9 +93,61 @@ export function requireOrgAdmin(actor: Actor, orgId: string): void {
   );
 }
 
+/**
+ * Reading the organization (members, groups, roles, invites, masked credentials, usage, audit log):
+ * its administrators (isOrgAdmin) and every console user of the organization. A key reads what it
+ * administers: for keys this is isOrgAdmin.
+ */
+export function canReadOrg(actor: Actor, orgId: string): boolean {
+  if (isOrgAdmin(actor, orgId)) return true;
+  return actor.type === 'console_user' && actor.user.orgId === orgId && actor.user.grants.orgRead;
+}
+
+/** canReadOrg, or forbidden. */
+export function requireOrgRead(actor: Actor, orgId: string): void {
+  if (canReadOrg(actor, orgId)) return;
+  requireOrgAdmin(actor, orgId); // throws the usual forbidden
+}
+
+/**
+ * The actor's level in a project of `orgId`: `write` for the organization's administrators, a console
+ * user's project grant otherwise (null: the project is not theirs to see).
+ */
+export function projectAccess(actor: Actor, orgId: string, projectId: string): ProjectAccess | null {
+  if (isOrgAdmin(actor, orgId)) return 'write';
+  if (actor.type !== 'console_user' || actor.user.orgId !== orgId) return null;
+  return actor.user.grants.projects.get(projectId) ?? null;
+}
+
+/**
+ * The projects of `orgId` the actor may see: null for all of them (an administrator), else the list
+ * of a console user's projects ([] for a caller with none).
+ */
+export function visibleProjects(actor: Actor, orgId: string): string[] | null {
+  if (isOrgAdmin(actor, orgId)) return null;
+  if (actor.type !== 'console_user' || actor.user.orgId !== orgId) return [];
+  return [...actor.user.grants.projects.keys()];
+}
+
+/** Seeing a project and what is in it (members, keys, limits, settings): any level in it. */
+export function requireProjectRead(actor: Actor, orgId: string, projectId: string): void {
+  if (projectAccess(actor, orgId, projectId)) return;
+  if (actor.type === 'console_user' && actor.user.orgId === orgId) throw forbidden('You are not a member of this project.');
+  requireOrgAdmin(actor, orgId); // throws the usual forbidden
+}
+
+/** Changing a project (members, service accounts, keys, limits, settings): `write` in it. */
+export function requireProjectWrite(actor: Actor, orgId: string, projectId: string): void {
+  if (projectAccess(actor, orgId, projectId) === 'write') return;
+  if (actor.type === 'console_user' && actor.user.orgId === orgId) throw forbidden('Your role does not allow changing this project.');
+  requireOrgAdmin(actor, orgId); // throws the usual forbidden
+}
+
 /** A key as far as who may manage it goes: its kind and owner (from a row: kind, owner_type, owner_id). */
 export interface ManagedKey {
   kind: ApiKeyKind;
+  /** The project of a project key (a console user with write access to it may manage it). */
+  projectId?: string | null;
   ownerType: 'user' | 'service_account' | null;
   ownerId: string | null;
 }
@@ -110,6 +165,12 @@ function isSelfServiceKey(actor: Actor, orgId: string): actor is { type: 'key'; 
  */
 export function canManageKey(actor: Actor, orgId: string, key: ManagedKey): boolean {
   if (isOrgAdmin(actor, orgId)) return true;
+  if (key.kind === 'project' && key.projectId) {
+    // project owners manage the project's keys; members (`api.project.api_keys.own`) their own
+    const level = projectAccess(actor, orgId, key.projectId);
+    if (level === 'write') return true;
+    if (level === 'member' && actor.type === 'console_user' && key.ownerType === 'user' && key.ownerId === actor.user.userId) return true;
+  }
   return isSelfServiceKey(actor, orgId) && key.kind === 'user' && key.ownerType === 'user' && key.ownerId === actor.key.ownerId;
 }
 
@@ -120,6 +181,12 @@ export function requireCanManageKey(actor: Actor, orgId: string, key: ManagedKey
   requireOrgAdmin(actor, orgId); // throws the usual forbidden
 }
 
+/** Seeing a key: whoever may manage it, and anyone who may see its project (a project key). */
+export function requireCanReadKey(actor: Actor, orgId: string, key: ManagedKey): void {
+  if (key.kind === 'project' && key.projectId && projectAccess(actor, orgId, key.projectId)) return;
+  requireCanManageKey(actor, orgId, key);
+}
+
 /**
  * Before a key is loaded: refuses callers who could manage no key of `orgId` at all (neither an
  * admin nor a user key holder), so they learn nothing about which keys exist. Check the loaded key
@@ -127,12 +194,14 @@ export function requireCanManageKey(actor: Actor, orgId: string, key: ManagedKey
  */
 export function requireKeyManager(actor: Actor, orgId: string): void {
   if (isOrgAdmin(actor, orgId) || isSelfServiceKey(actor, orgId)) return;
+  // a console user: each key is checked by requireCanManageKey / requireCanReadKey
+  if (actor.type === 'console_user' && actor.user.orgId === orgId) return;
   requireOrgAdmin(actor, orgId); // throws
 }
 
 /** The rule's view of a stored key row. */
-export function managedKeyOf(row: { kind: ApiKeyKind; owner_type: 'user' | 'service_account' | null; owner_id: string | null }): ManagedKey {
-  return { kind: row.kind, ownerType: row.owner_type, ownerId: row.owner_id };
+export function managedKeyOf(row: { kind: ApiKeyKind; project_id?: string | null; owner_type: 'user' | 'service_account' | null; owner_id: string | null }): ManagedKey {
+  return { kind: row.kind, projectId: row.project_id ?? null, ownerType: row.owner_type, ownerId: row.owner_id };
 }
 
 /** Operator-only actions: creating organizations, issuing keys across tenants. */

@@ -1,7 +1,7 @@
 // Audit events: written by the same transaction as the change they describe.
 import type { Executor, Store } from '../store/db.ts';
 import type { AuditLogRow } from '../store/schema.ts';
-import { auditActor, auditRequest, requireOrgAdmin, type Actor } from './actor.ts';
+import { auditActor, auditRequest, type Actor, requireOrgRead } from './actor.ts';
 import type { AuditEventType, AuditPayload } from './audit-events.ts';
 import { invalid } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -97,7 +97,7 @@ export class AuditService {
 
   /** Audit entries of an organization, for its admins. `types: []` matches nothing. */
   async list(actor: Actor, orgId: string, filter: AuditFilter, page: AuditPageQuery): Promise<Page<AuditEntry>> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     if (filter.types && !filter.types.length) return { items: [], hasMore: false }; // no type can match
     const db = this.store.db;
     let p: Page<AuditLogRow>;

@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { Executor, Store } from '../store/db.ts';
 import type { CertificatesTable } from '../store/schema.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { requireOrgAdmin, type Actor, requireProjectRead, requireOrgRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -121,13 +121,13 @@ export class CertificateService {
   }
 
   async get(actor: Actor, orgId: string, certificateId: string): Promise<Certificate> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     return loadCertificate(this.store.db, orgId, certificateId);
   }
 
   /** The organization's certificates, `active` at organization level. */
   async list(actor: Actor, orgId: string, page: PageQuery): Promise<Page<ScopedCertificate>> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     const q = this.store.db.selectFrom('certificates').selectAll().where('org_id', '=', orgId);
     const p = await keysetPage(q, 'certificates', page);
     return { items: p.items.map((c) => ({ ...c, active: c.org_active === 1 })), hasMore: p.hasMore };
@@ -194,7 +194,7 @@ export class CertificateService {
 
   /** The organization's certificates, `active` for one project (archived projects can be read). */
   async listForProject(actor: Actor, orgId: string, projectId: string, page: PageQuery): Promise<Page<ScopedCertificate>> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     const db = this.store.db;
     await loadProject(db, orgId, projectId);
     const q = db

@@ -8,6 +8,7 @@ import { ProjectService } from './projects.ts';
 import { ProjectUserService } from './project-users.ts';
 import { InviteService } from './invites.ts';
 import { ConsoleSessionService } from './console-sessions.ts';
+import { AccessService } from './access.ts';
 import { ServiceAccountService } from './service-accounts.ts';
 import { ProjectKeyService } from './project-keys.ts';
 import { IdempotencyService } from './idempotency.ts';
@@ -80,6 +81,8 @@ export class Core {
   readonly invites: InviteService;
   /** Console passwords and sessions (src/faces/console). */
   readonly consoleSessions: ConsoleSessionService;
+  /** A console user's grants from their roles, groups and project memberships. */
+  readonly access: AccessService;
   readonly serviceAccounts: ServiceAccountService;
   readonly projectKeys: ProjectKeyService;
   readonly idempotency: IdempotencyService;
@@ -144,6 +147,7 @@ export class Core {
     this.projectUsers = new ProjectUserService(store, now);
     this.invites = new InviteService(store, this.users, now);
     this.consoleSessions = new ConsoleSessionService(store, now);
+    this.access = new AccessService(store);
     this.serviceAccounts = new ServiceAccountService(store, this.keys, now);
     this.projectKeys = new ProjectKeyService(store, this.keys);
     this.userKeys = new UserKeyService(store, this.keys, now);

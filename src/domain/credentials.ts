@@ -7,7 +7,7 @@ import type { Selectable } from 'kysely';
 import type { Executor, Store, Tx } from '../store/db.ts';
 import type { CredentialsTable } from '../store/schema.ts';
 import { generateKey, keyFingerprint, open, seal, SEALED_VERSION, sealedVersion, unwrapDataKey, VERSIONED_MARKER, wrapDataKey } from '../crypto/envelope.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { requireOrgAdmin, type Actor, requireOrgRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -258,12 +258,12 @@ export class CredentialService {
   }
 
   async get(actor: Actor, orgId: string, kind: CredentialKind, name: string): Promise<Credential> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     return this.store.db.transaction().execute(async (tx) => this.view(tx, actor, await this.load(tx, orgId, kind, name)));
   }
 
   async list(actor: Actor, orgId: string, kind: CredentialKind): Promise<Credential[]> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     return this.store.db.transaction().execute(async (tx) => {
       const rows = await tx.selectFrom('credentials').selectAll().where('org_id', '=', orgId).where('kind', '=', kind).orderBy('created_at').orderBy('id').execute();
       const out: Credential[] = [];

@@ -4,7 +4,7 @@
 import type { Selectable } from 'kysely';
 import type { Executor, Store } from '../store/db.ts';
 import type { GroupsTable } from '../store/schema.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { requireOrgAdmin, type Actor, requireProjectWrite, requireProjectRead, requireOrgRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -77,12 +77,12 @@ export class GroupService {
   // ---- groups ----
 
   async list(actor: Actor, orgId: string, page: PageQuery): Promise<Page<Group>> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     return keysetPage(this.store.db.selectFrom('groups').selectAll().where('org_id', '=', orgId), 'groups', page);
   }
 
   async get(actor: Actor, orgId: string, groupId: string): Promise<Group> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     return loadGroup(this.store.db, orgId, groupId);
   }
 
@@ -128,13 +128,13 @@ export class GroupService {
   // ---- group users ----
 
   async listUsers(actor: Actor, orgId: string, groupId: string, page: PageQuery): Promise<Page<GroupUser>> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     await loadGroup(this.store.db, orgId, groupId);
     return keysetPage(groupUsersQuery(this.store.db, groupId), 'group_members', page, 'user_id');
   }
 
   async getUser(actor: Actor, orgId: string, groupId: string, userId: string): Promise<GroupUser> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     await loadGroup(this.store.db, orgId, groupId);
     const u = await groupUsersQuery(this.store.db, groupId).where('group_members.user_id', '=', userId).executeTakeFirst();
     if (!u) throw notFound(`No such user in group: '${userId}'.`, 'user_id');
@@ -170,13 +170,13 @@ export class GroupService {
   // ---- project groups ----
 
   async listProjectGroups(actor: Actor, orgId: string, projectId: string, page: PageQuery): Promise<Page<ProjectGroup>> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadProject(this.store.db, orgId, projectId);
     return keysetPage(projectGroupsQuery(this.store.db, orgId, projectId), 'project_groups', page, 'group_id');
   }
 
   async getProjectGroup(actor: Actor, orgId: string, projectId: string, groupId: string): Promise<ProjectGroup> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadProject(this.store.db, orgId, projectId);
     const pg = await projectGroupsQuery(this.store.db, orgId, projectId).where('project_groups.group_id', '=', groupId).executeTakeFirst();
     if (!pg) throw notFound(`No such group in project: '${groupId}'.`, 'group_id');
@@ -185,7 +185,7 @@ export class GroupService {
 
   /** Gives a group access to an active project with a role of that project. */
   async addToProject(actor: Actor, orgId: string, projectId: string, input: { groupId: string; roleId: string }): Promise<ProjectGroup> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       const group = await loadGroup(tx, orgId, input.groupId);
@@ -207,7 +207,7 @@ export class GroupService {
 
   /** Revokes a group's access to a project, with its role assignments in it. */
   async removeFromProject(actor: Actor, orgId: string, projectId: string, groupId: string): Promise<ProjectGroup> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       const pg = await projectGroupsQuery(tx, orgId, projectId).where('project_groups.group_id', '=', groupId).executeTakeFirst();

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Store, Tx } from '../store/db.ts';
 import type { InvitesTable } from '../store/schema.ts';
 import type { Selectable } from 'kysely';
-import { requireOrgAdmin, requireOperator, SYSTEM, type Actor } from './actor.ts';
+import { requireOrgAdmin, requireOperator, SYSTEM, type Actor, requireOrgRead } from './actor.ts';
 import { DomainError } from './errors.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
@@ -56,20 +56,21 @@ export class InviteService {
   }
 
   async list(actor: Actor, orgId: string, page: PageQuery): Promise<Page<Invite>> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     const q = this.store.db.selectFrom('invites').selectAll().where('org_id', '=', orgId);
     const p = await keysetPage(q, 'invites', page);
     return { items: p.items.map((i) => this.view(i)), hasMore: p.hasMore };
   }
 
   async get(actor: Actor, orgId: string, inviteId: string): Promise<Invite> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     const inv = await this.store.db.selectFrom('invites').selectAll().where('org_id', '=', orgId).where('id', '=', inviteId).executeTakeFirst();
     if (!inv) throw notFound(`No such invite: '${inviteId}'.`, 'invite_id');
     return this.view(inv);
   }
 
   async delete(actor: Actor, orgId: string, inviteId: string): Promise<Invite> {
+    requireOrgAdmin(actor, orgId);
     const inv = await this.get(actor, orgId, inviteId);
     if (inv.status === 'accepted') throw invalid('An accepted invite cannot be deleted.', 'invite_id', 'invite_accepted');
     await this.store.db.transaction().execute(async (tx) => {
@@ -111,6 +112,7 @@ export class InviteService {
    * (acceptByLink) without an operator.
    */
   async createLink(actor: Actor, orgId: string, inviteId: string): Promise<string> {
+    requireOrgAdmin(actor, orgId);
     const inv = await this.get(actor, orgId, inviteId);
     if (inv.status !== 'pending') throw invalid(`This invite is ${inv.status}.`, 'invite_id', `invite_${inv.status}`);
     const token = randomBytes(32).toString('base64url');

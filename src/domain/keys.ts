@@ -5,7 +5,7 @@ import type { Executor, Store, Tx } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import type { ApiKeyKind, ApiKeyRow, ApiKeyStatus } from '../store/schema.ts';
 import { generateSecret, hashSecret, KEY_PREFIX, redactSecret } from '../crypto/keys.ts';
-import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOperator, requireOrgAdmin, type Actor, type KeyPrincipal } from './actor.ts';
+import { canManageKey, managedKeyOf, requireCanManageKey, requireKeyManager, requireOperator, requireOrgAdmin, type Actor, type KeyPrincipal, projectAccess, requireCanReadKey } from './actor.ts';
 import { recordAudit, type AuditPayload } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import { expiryFrom, type ExpiryInput } from './expiry.ts';
@@ -231,7 +231,7 @@ export class KeyService {
     if (kind) q = q.where('kind', '=', kind);
     const row = await q.executeTakeFirst();
     if (!row) throw notFound(`No such API key: '${keyId}'.`, 'key_id');
-    requireCanManageKey(actor, orgId, managedKeyOf(row));
+    requireCanReadKey(actor, orgId, managedKeyOf(row));
     return row;
   }
 
@@ -246,7 +246,8 @@ export class KeyService {
   async list(actor: Actor, orgId: string, filter: KeyFilter, page: PageQuery): Promise<Page<ApiKeyRow>> {
     // a user key may list its owner's own user keys; everything else is for administrators
     const own = filter.kind === 'user' && !!filter.ownerId && canManageKey(actor, orgId, { kind: 'user', ownerType: 'user', ownerId: filter.ownerId });
-    if (!own) requireOrgAdmin(actor, orgId);
+    // a project's keys: whoever may see the project (checked as for any key: an administrator, or a console user with a level in it)
+    if (!own && !(filter.projectId && projectAccess(actor, orgId, filter.projectId))) requireOrgAdmin(actor, orgId);
     if (filter.projectId) await loadProject(this.store.db, orgId, filter.projectId);
     // A project's keys are found through the project index alone: the project was just checked to
     // belong to `orgId`, and adding `org_id =` here would let the planner walk the

@@ -5,7 +5,7 @@
 import type { Selectable } from 'kysely';
 import type { Executor, Store } from '../store/db.ts';
 import type { Organization, PlatformSettingsTable } from '../store/schema.ts';
-import { isOperator, requireOrgAdmin, type Actor } from './actor.ts';
+import { isOperator, requireOrgAdmin, type Actor, requireOrgRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { MAX_VALUE_BYTES, type CredentialService } from './credentials.ts';
 import { forbidden, invalid, notFound } from './errors.ts';
@@ -128,7 +128,7 @@ export class PlatformService {
   }
 
   async settings(actor: Actor, orgId: string): Promise<TenantSettings> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     const org = await loadOrg(this.store.db, orgId);
     return {
       useDefaultLlmKey: org.use_default_llm_key === 1,
@@ -210,14 +210,14 @@ export class PlatformService {
 
   /** Whether requests of this user (a member, by id or email) may use the platform's default LLM key. */
   async userUsesDefaultLlmKey(actor: Actor, orgId: string, userRef: string): Promise<boolean> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     await resolveOrgUser(this.store.db, orgId, userRef);
     return (await this.settings(actor, orgId)).useDefaultLlmKey;
   }
 
   /** Whether this user (a member, by id or email) is in the tenant's free trial. */
   async userInFreeTrial(actor: Actor, orgId: string, userRef: string): Promise<boolean> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     await resolveOrgUser(this.store.db, orgId, userRef);
     return (await this.settings(actor, orgId)).freeTrialEnabled;
   }
@@ -330,7 +330,7 @@ export class PlatformService {
 
   /** The platform metadata; not found until some was created. */
   async getMetadata(actor: Actor, orgId: string): Promise<PlatformMetadata> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     const row = await this.row(this.store.db, orgId);
     if (!row) throw notFound('No platform metadata for this organization.');
     return this.build(orgId, row);

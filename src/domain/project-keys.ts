@@ -2,7 +2,7 @@
 // accounts, with their owners resolved.
 import type { Store } from '../store/db.ts';
 import type { ApiKeyRow } from '../store/schema.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { type Actor, requireProjectWrite, requireProjectRead, projectAccess } from './actor.ts';
 import { notFound } from './errors.ts';
 import type { ExpiryInput } from './expiry.ts';
 import type { IssuedKey, KeyService } from './keys.ts';
@@ -29,14 +29,14 @@ export class ProjectKeyService {
   ) {}
 
   async list(actor: Actor, orgId: string, projectId: string, access: OwnerAccess, page: PageQuery): Promise<Page<ApiKeyRow>> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadProject(this.store.db, orgId, projectId);
     const statuses = access === 'active' ? (['active'] as const) : access === 'inactive' ? (['deactivated', 'revoked'] as const) : undefined;
     return this.keys.list(actor, orgId, { kind: 'project', projectId, ...(statuses ? { statuses: [...statuses] } : {}) }, page);
   }
 
   async get(actor: Actor, orgId: string, projectId: string, keyId: string): Promise<ApiKeyRow> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadProject(this.store.db, orgId, projectId);
     const row = await this.keys.get(actor, orgId, keyId, 'project');
     if (row.project_id !== projectId) throw notFound(`No such API key: '${keyId}'.`, 'api_key_id');
@@ -44,14 +44,16 @@ export class ProjectKeyService {
   }
 
   async update(actor: Actor, orgId: string, projectId: string, keyId: string, input: { scopes?: string[] | undefined } & ExpiryInput): Promise<ApiKeyRow> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     await loadActiveProject(this.store.db, orgId, projectId);
     return this.keys.modify(actor, orgId, keyId, input, { kind: 'project', projectId });
   }
 
   /** Issues a project key owned by a project member (the secret is returned once). */
   async createForUser(actor: Actor, orgId: string, projectId: string, userId: string, input: { name?: string | undefined } & ExpiryInput): Promise<IssuedKey> {
-    requireOrgAdmin(actor, orgId);
+    // project owners issue keys to any member; a member (`api.project.api_keys.own`) to themselves
+    const self = actor.type === 'console_user' && actor.user.userId === userId && projectAccess(actor, orgId, projectId) === 'member';
+    if (!self) requireProjectWrite(actor, orgId, projectId);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       await loadProjectUser(tx, projectId, userId);
@@ -67,7 +69,7 @@ export class ProjectKeyService {
 
   /** The owners of `keys` (users with their project role, service accounts), by owner id. */
   async owners(actor: Actor, orgId: string, projectId: string, keys: ApiKeyRow[]): Promise<Map<string, KeyOwner>> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     const out = new Map<string, KeyOwner>();
     const userIds = [...new Set(keys.filter((k) => k.owner_type === 'user' && k.owner_id).map((k) => k.owner_id!))];
     const saIds = [...new Set(keys.filter((k) => k.owner_type === 'service_account' && k.owner_id).map((k) => k.owner_id!))];

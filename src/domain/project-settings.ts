@@ -12,7 +12,7 @@
 // allow list allows gpt-4o-mini under both names, and in a deny list denies it under both.
 import type { Executor, Store } from '../store/db.ts';
 import type { ProjectSettingsTable } from '../store/schema.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { requireOrgAdmin, type Actor, requireProjectWrite, requireProjectRead, requireOrgRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid } from './errors.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
@@ -180,7 +180,7 @@ export class ProjectSettingsService {
 
   /** A project's settings (archived projects can be read). */
   async get(actor: Actor, orgId: string, projectId: string): Promise<ProjectSettings> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadProject(this.store.db, orgId, projectId);
     return settingsOf(await this.row(this.store.db, projectId));
   }
@@ -208,7 +208,7 @@ export class ProjectSettingsService {
 
   /** Replaces a project's model permissions. */
   async setModelPermissions(actor: Actor, orgId: string, projectId: string, input: { mode: unknown; modelIds: unknown }): Promise<ModelPermissions> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     if (typeof input.mode !== 'string' || !(MODEL_MODES as readonly string[]).includes(input.mode)) throw invalid(`mode must be one of ${MODEL_MODES.join(', ')}.`, 'mode');
     const mode = input.mode as ModelMode;
     if (!Array.isArray(input.modelIds)) throw invalid('model_ids must be an array of model ids.', 'model_ids');
@@ -231,7 +231,7 @@ export class ProjectSettingsService {
 
   /** Removes a project's model permissions (every model allowed again); true when it had some. */
   async deleteModelPermissions(actor: Actor, orgId: string, projectId: string): Promise<boolean> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const had = await this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       const row = await this.row(tx, projectId);
@@ -247,7 +247,7 @@ export class ProjectSettingsService {
 
   /** Enables or disables some hosted tools; the others keep their state. */
   async updateHostedTools(actor: Actor, orgId: string, projectId: string, changes: Partial<HostedToolPermissions>): Promise<HostedToolPermissions> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const set: Partial<Row> = {};
     const given: Partial<HostedToolPermissions> = {};
     for (const t of HOSTED_TOOLS) {
@@ -272,7 +272,7 @@ export class ProjectSettingsService {
 
   /** Sets the default tier, the enabled tiers, or both (at least one). */
   async updateServiceTiers(actor: Actor, orgId: string, projectId: string, changes: ServiceTierChanges): Promise<ServiceTierSettings> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     if (changes.default === undefined && changes.enabledTiers === undefined) throw invalid('Supply at least one of default and enabled_tiers.', null, 'missing_required_parameter');
     if (changes.default !== undefined && !(DEFAULT_TIERS as readonly string[]).includes(changes.default)) throw invalid(`default must be one of ${DEFAULT_TIERS.join(', ')}.`, 'default');
     let enabled: 'all' | OptionalTier[] | undefined;
@@ -312,7 +312,7 @@ export class ProjectSettingsService {
 
   /** Sets a project's data retention type. */
   async setProjectRetention(actor: Actor, orgId: string, projectId: string, type: unknown): Promise<ProjectRetentionType> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     if (typeof type !== 'string' || !(PROJECT_RETENTION_TYPES as readonly string[]).includes(type)) throw invalid(`retention_type must be one of ${PROJECT_RETENTION_TYPES.join(', ')}.`, 'retention_type');
     const t = type as ProjectRetentionType;
     await this.store.db.transaction().execute(async (tx) => {
@@ -326,7 +326,7 @@ export class ProjectSettingsService {
 
   /** The organization's data retention type. */
   async orgRetention(actor: Actor, orgId: string): Promise<OrgRetentionType> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     const row = await this.store.db.selectFrom('organization_data_retention').select('retention_type').where('org_id', '=', orgId).executeTakeFirst();
     return row && (ORG_RETENTION_TYPES as readonly string[]).includes(row.retention_type) ? (row.retention_type as OrgRetentionType) : DEFAULT_ORG_RETENTION;
   }

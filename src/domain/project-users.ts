@@ -1,6 +1,6 @@
 // Project memberships: organization members added to a project as `owner` or `member`.
 import type { Executor, Store, Tx } from '../store/db.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { type Actor, requireProjectWrite, requireProjectRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { conflict, invalid, notFound } from './errors.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
@@ -55,7 +55,7 @@ export class ProjectUserService {
   ) {}
 
   async list(actor: Actor, orgId: string, projectId: string, page: PageQuery): Promise<Page<ProjectUser>> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     const project = await loadProject(this.store.db, orgId, projectId);
     if (project.status === 'archived') throw invalid(`Project '${projectId}' is archived.`, 'project_id', 'project_archived');
     return keysetPage(projectUsersQuery(this.store.db, projectId), 'project_members', page, 'user_id');
@@ -63,7 +63,7 @@ export class ProjectUserService {
 
   /** Adds a user by id or email; they must already belong to the organization. */
   async add(actor: Actor, orgId: string, projectId: string, input: { userId?: string | null; email?: string | null; role: string }): Promise<ProjectUser> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const role = checkProjectRole(input.role);
     if (!input.userId && !input.email) throw invalid('Give the user_id or the email of an organization member.', 'user_id');
     return this.store.db.transaction().execute(async (tx) => {
@@ -79,13 +79,13 @@ export class ProjectUserService {
   }
 
   async get(actor: Actor, orgId: string, projectId: string, userId: string): Promise<ProjectUser> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadProject(this.store.db, orgId, projectId);
     return loadProjectUser(this.store.db, projectId, userId);
   }
 
   async updateRole(actor: Actor, orgId: string, projectId: string, userId: string, role: string | null | undefined): Promise<ProjectUser> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const newRole = checkProjectRole(role);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
@@ -99,7 +99,7 @@ export class ProjectUserService {
 
   /** Removes a user from a project; their project API keys in it are deleted with them. */
   async remove(actor: Actor, orgId: string, projectId: string, userId: string, onKeysGone: (hashes: string[]) => Promise<void>): Promise<ProjectUser> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const { user, hashes } = await this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       const user = await loadProjectUser(tx, projectId, userId);

@@ -4,7 +4,7 @@ import type { Executor, Store } from '../store/db.ts';
 import { compiledOnce } from '../store/compiled.ts';
 import type { ProjectsTable } from '../store/schema.ts';
 import type { Selectable } from 'kysely';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { requireOrgAdmin, type Actor, requireProjectWrite, requireProjectRead, requireOrgRead, visibleProjects } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -87,19 +87,22 @@ export class ProjectService {
   }
 
   async get(actor: Actor, orgId: string, projectId: string): Promise<Project> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     return loadProject(this.store.db, orgId, projectId);
   }
 
   async list(actor: Actor, orgId: string, opts: { includeArchived: boolean }, page: PageQuery): Promise<Page<Project>> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     let q = this.store.db.selectFrom('projects').selectAll().where('org_id', '=', orgId);
+    // a console user without organization write sees the projects they have a role in, only
+    const visible = visibleProjects(actor, orgId);
+    if (visible) q = q.where('id', 'in', visible.length ? visible : ['']);
     if (!opts.includeArchived) q = q.where('status', '=', 'active');
     return keysetPage(q, 'projects', page);
   }
 
   async update(actor: Actor, orgId: string, projectId: string, input: ProjectInput): Promise<Project> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     return this.store.db.transaction().execute(async (tx) => {
       const p = await loadActiveProject(tx, orgId, projectId);
       const set: Partial<Project> = {};
@@ -114,7 +117,7 @@ export class ProjectService {
 
   /** Archives a project (idempotent). Its keys stop working: the gateway refuses archived projects. */
   async archive(actor: Actor, orgId: string, projectId: string): Promise<Project> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     let archived = false;
     const project = await this.store.db.transaction().execute(async (tx) => {
       const p = await loadProject(tx, orgId, projectId);

@@ -3,7 +3,7 @@
 // field by what was set for the project (table rate_limits, one row per project and model, NULL
 // meaning "the default"). A limit's id is `rl-<model>`, as in OpenAI's API.
 import type { Executor, Store } from '../store/db.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { type Actor, requireProjectWrite, requireProjectRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -92,7 +92,7 @@ export class RateLimitService {
 
   /** The project's rate limits, in catalog order; archived projects can be read. */
   async list(actor: Actor, orgId: string, projectId: string, page: RateLimitPageQuery): Promise<Page<RateLimit>> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadProject(this.store.db, orgId, projectId);
     const start = page.after !== undefined ? this.index(page.after, 'after') + 1 : 0;
     const end = page.before !== undefined ? this.index(page.before, 'before') : this.models.length;
@@ -113,7 +113,7 @@ export class RateLimitService {
 
   /** Sets some limits of one model for an active project; the others keep their values. */
   async update(actor: Actor, orgId: string, projectId: string, id: string, changes: RateLimitChanges): Promise<RateLimit> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const model = id.startsWith(RATE_LIMIT_ID_PREFIX) ? id.slice(RATE_LIMIT_ID_PREFIX.length) : '';
     const defaults = this.catalog.get(model);
     const set: RateLimitChanges = {};

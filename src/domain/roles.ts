@@ -4,7 +4,7 @@
 // Predefined roles (predefined = 1) cannot be changed or deleted; deleting a role removes its
 // assignments.
 import type { Executor, Store, Tx } from '../store/db.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { requireOrgAdmin, type Actor, requireProjectRead, requireOrgRead } from './actor.ts';
 import { recordAudit, type AuditPayload } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { loadGroup, type Group } from './groups.ts';
@@ -81,7 +81,7 @@ export class RoleService {
 
   /** Roles of the organization (`projectId` null) or of one project. */
   async list(actor: Actor, orgId: string, projectId: string | null, page: PageQuery): Promise<Page<Role>> {
-    requireOrgAdmin(actor, orgId);
+    (projectId === null ? requireOrgRead(actor, orgId) : requireProjectRead(actor, orgId, projectId));
     if (projectId !== null) await loadProject(this.store.db, orgId, projectId);
     let q = this.store.db.selectFrom('roles').selectAll().where('org_id', '=', orgId);
     q = projectId === null ? q.where('project_id', 'is', null) : q.where('project_id', '=', projectId);
@@ -90,7 +90,7 @@ export class RoleService {
   }
 
   async get(actor: Actor, orgId: string, projectId: string | null, roleId: string): Promise<Role> {
-    requireOrgAdmin(actor, orgId);
+    (projectId === null ? requireOrgRead(actor, orgId) : requireProjectRead(actor, orgId, projectId));
     if (projectId !== null) await loadProject(this.store.db, orgId, projectId);
     return loadRole(this.store.db, orgId, projectId, roleId);
   }
@@ -242,7 +242,7 @@ export class RoleService {
 
   /** Roles assigned directly to a principal at organization level (`projectId` null) or in a project. */
   async listAssignments(actor: Actor, orgId: string, principal: Principal, projectId: string | null, page: PageQuery): Promise<Page<AssignedRole>> {
-    requireOrgAdmin(actor, orgId);
+    (projectId === null ? requireOrgRead(actor, orgId) : requireProjectRead(actor, orgId, projectId));
     const db = this.store.db;
     if (projectId !== null) await loadProject(db, orgId, projectId);
     await this.loadPrincipal(db, orgId, principal, projectId);
@@ -251,7 +251,7 @@ export class RoleService {
   }
 
   async getAssignment(actor: Actor, orgId: string, principal: Principal, projectId: string | null, roleId: string): Promise<AssignedRole> {
-    requireOrgAdmin(actor, orgId);
+    (projectId === null ? requireOrgRead(actor, orgId) : requireProjectRead(actor, orgId, projectId));
     const db = this.store.db;
     if (projectId !== null) await loadProject(db, orgId, projectId);
     await this.loadPrincipal(db, orgId, principal, projectId);

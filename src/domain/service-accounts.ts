@@ -3,7 +3,7 @@ import type { Executor, Store } from '../store/db.ts';
 import type { ServiceAccountsTable } from '../store/schema.ts';
 import type { Selectable } from 'kysely';
 import { KEY_PREFIX } from '../crypto/keys.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { type Actor, requireProjectWrite, requireProjectRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -35,7 +35,7 @@ export class ServiceAccountService {
 
   /** Creates a service account and, unless `accountOnly`, its first API key (returned once). */
   async create(actor: Actor, orgId: string, projectId: string, input: { name: string; accountOnly?: boolean } & ExpiryInput): Promise<{ account: ServiceAccount; key: IssuedKey | null }> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const name = cleanName(input.name);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
@@ -51,20 +51,20 @@ export class ServiceAccountService {
   }
 
   async list(actor: Actor, orgId: string, projectId: string, page: PageQuery): Promise<Page<ServiceAccount>> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadActiveProject(this.store.db, orgId, projectId);
     const q = this.store.db.selectFrom('service_accounts').selectAll().where('org_id', '=', orgId).where('project_id', '=', projectId);
     return keysetPage(q, 'service_accounts', page);
   }
 
   async get(actor: Actor, orgId: string, projectId: string, id: string): Promise<ServiceAccount> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectRead(actor, orgId, projectId);
     await loadProject(this.store.db, orgId, projectId);
     return loadServiceAccount(this.store.db, orgId, projectId, id);
   }
 
   async update(actor: Actor, orgId: string, projectId: string, id: string, input: { name?: string; role?: string }): Promise<ServiceAccount> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     if (input.role !== undefined && input.role !== 'owner' && input.role !== 'member') throw invalid(`Invalid role '${input.role}': use owner or member.`, 'role');
     const set: Partial<ServiceAccount> = {};
     if (input.name !== undefined) set.name = cleanName(input.name);
@@ -81,7 +81,7 @@ export class ServiceAccountService {
 
   /** Deletes a service account and every key it owns; the keys are refused on the very next request. */
   async delete(actor: Actor, orgId: string, projectId: string, id: string): Promise<ServiceAccount> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const { sa, hashes } = await this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);
       const sa = await loadServiceAccount(tx, orgId, projectId, id);
@@ -97,7 +97,7 @@ export class ServiceAccountService {
 
   /** Issues another key for a service account (the secret is returned once). */
   async createKey(actor: Actor, orgId: string, projectId: string, id: string, input: { name?: string | undefined; scopes?: string[] | undefined } & ExpiryInput): Promise<IssuedKey> {
-    requireOrgAdmin(actor, orgId);
+    requireProjectWrite(actor, orgId, projectId);
     const name = input.name === undefined ? 'Secret Key' : cleanName(input.name);
     return this.store.db.transaction().execute(async (tx) => {
       await loadActiveProject(tx, orgId, projectId);

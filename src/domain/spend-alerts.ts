@@ -7,7 +7,7 @@
 // The check runs after each usage flush of this node (checkAfterFlush), never on a request path.
 import type { Executor, Store } from '../store/db.ts';
 import type { SpendAlertsTable } from '../store/schema.ts';
-import { requireOrgAdmin, SYSTEM, type Actor } from './actor.ts';
+import { requireOrgAdmin, SYSTEM, type Actor, requireOrgRead, requireProjectRead, requireProjectWrite } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
@@ -121,7 +121,8 @@ export class SpendAlertService {
   }
 
   private async scope(db: Executor, actor: Actor, orgId: string, projectId: string | null, write: boolean): Promise<void> {
-    requireOrgAdmin(actor, orgId);
+    if (projectId === null) (write ? requireOrgAdmin : requireOrgRead)(actor, orgId);
+    else (write ? requireProjectWrite : requireProjectRead)(actor, orgId, projectId);
     if (projectId !== null) await (write ? loadActiveProject(db, orgId, projectId) : loadProject(db, orgId, projectId));
   }
 
@@ -168,7 +169,7 @@ export class SpendAlertService {
     const id = newId(ID_PREFIX.spendAlert, now);
     const row: SpendAlertsTable = { id, org_id: orgId, project_id: projectId ?? '', ...settingsOf(input, now), created_at: now };
     await this.store.db.transaction().execute(async (tx) => {
-      requireOrgAdmin(actor, orgId);
+      (projectId === null ? requireOrgAdmin(actor, orgId) : requireProjectWrite(actor, orgId, projectId));
       await lockOrganization(tx, orgId); // the cap is a count: concurrent creates take turns (locks.ts)
       await this.scope(tx, actor, orgId, projectId, true);
       const n = await tx.selectFrom('spend_alerts').select((eb) => eb.fn.countAll<number>().as('n')).where('org_id', '=', orgId).where('project_id', '=', projectId ?? '').executeTakeFirst();

@@ -4,7 +4,7 @@
 // not flushed yet and its open reservations: src/gateway/spend.ts). A change is audited and, once
 // committed, announced through onChange (Core turns it into a cache-drop notice for every node).
 import type { Executor, Store } from '../store/db.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { requireOrgAdmin, type Actor, requireProjectWrite, requireProjectRead, requireOrgRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { notFound } from './errors.ts';
 import { loadActiveProject, loadProject } from './projects.ts';
@@ -108,7 +108,7 @@ export class SpendLimitService {
 
   /** The limit of the organization (projectId null) or of one of its projects; 404 when none is set. */
   async get(actor: Actor, orgId: string, projectId: string | null): Promise<SpendLimit> {
-    requireOrgAdmin(actor, orgId);
+    (projectId === null ? requireOrgRead(actor, orgId) : requireProjectRead(actor, orgId, projectId));
     const db = this.store.db;
     if (projectId !== null) await loadProject(db, orgId, projectId);
     const r = await this.row(db, orgId, projectId);
@@ -119,7 +119,7 @@ export class SpendLimitService {
 
   /** Creates or replaces the limit; an archived project's limit cannot be set. */
   async set(actor: Actor, orgId: string, projectId: string | null, input: SpendLimitInput): Promise<SpendLimit> {
-    requireOrgAdmin(actor, orgId);
+    (projectId === null ? requireOrgAdmin(actor, orgId) : requireProjectWrite(actor, orgId, projectId));
     const now = this.now();
     const spent = await this.store.db.transaction().execute(async (tx) => {
       if (projectId !== null) await loadActiveProject(tx, orgId, projectId);
@@ -150,7 +150,7 @@ export class SpendLimitService {
 
   /** Deletes the limit; 404 when none is set. */
   async delete(actor: Actor, orgId: string, projectId: string | null): Promise<void> {
-    requireOrgAdmin(actor, orgId);
+    (projectId === null ? requireOrgAdmin(actor, orgId) : requireProjectWrite(actor, orgId, projectId));
     const now = this.now();
     await this.store.db.transaction().execute(async (tx) => {
       if (projectId !== null) await loadProject(tx, orgId, projectId);

@@ -3,7 +3,7 @@
 // records through UsageRecorder (usage-recorder.ts), buffered, into the same tables.
 import { sql } from 'kysely';
 import type { Executor, Store } from '../store/db.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { type Actor, requireOrgRead } from './actor.ts';
 import { invalid, notFound } from './errors.ts';
 import { ID_PREFIX, newId } from './ids.ts';
 
@@ -116,7 +116,7 @@ export class UsageService {
    * organization nor an end user with usage in it, and a session with no usage in it, are not found.
    */
   async tokensPerDay(actor: Actor, orgId: string, filter: { userId?: string | undefined; username?: string | undefined; sessionId?: string | undefined } = {}): Promise<DailyTokens[]> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     const db = this.store.db;
     // a username is a keyplane user of the tenant (its id or email), a former member with usage
     // here, or an end user as a gateway client named it (any string recorded in the rollups); when

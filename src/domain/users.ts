@@ -1,6 +1,6 @@
 // Users are global (one row per email) and belong to organizations through memberships.
 import type { Executor, Store, Tx } from '../store/db.ts';
-import { requireOrgAdmin, type Actor } from './actor.ts';
+import { requireOrgAdmin, type Actor, requireOrgRead } from './actor.ts';
 import { recordAudit } from './audit.ts';
 import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import type { User } from '../store/schema.ts';
@@ -81,7 +81,7 @@ export class UserService {
   }
 
   async listMembers(actor: Actor, orgId: string, filter: { emails?: string[] }, page: PageQuery): Promise<Page<OrgMember>> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     let q = this.store.db
       .selectFrom('org_memberships')
       .innerJoin('users', 'users.id', 'org_memberships.user_id')
@@ -92,7 +92,7 @@ export class UserService {
   }
 
   async getMember(actor: Actor, orgId: string, userId: string): Promise<OrgMember> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     return loadMember(this.store.db, orgId, userId);
   }
 
@@ -140,7 +140,7 @@ export class UserService {
 
   /** Members of the organization among `userIds`, for rendering owners and actors. */
   async membersByIds(actor: Actor, orgId: string, userIds: string[]): Promise<Map<string, OrgMember>> {
-    requireOrgAdmin(actor, orgId);
+    requireOrgRead(actor, orgId);
     return membersByIds(this.store.db, orgId, userIds.filter(Boolean));
   }
 }

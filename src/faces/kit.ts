@@ -18,6 +18,7 @@ import { forbidden, invalid, isDomainError, notFound, unauthenticated } from '..
 import { requestContext } from './request-context.ts';
 import { jsonTooDeep, JsonTooDeepError } from './json-depth.ts';
 import type { AuthFailureThrottle } from './auth-throttle.ts';
+import { sessionCredential } from './session.ts';
 import { registerFaceDocument, type FaceDocs } from './openapi.ts';
 import type { GatewayObserver } from '../observe/metrics.ts';
 
@@ -146,6 +147,11 @@ export interface Face {
   /** Message of the 404 for a URL under the face's paths that no route matches. */
   notFoundMessage(req: FastifyRequest): string;
   body: BodyOptions;
+  /**
+   * Also accept a console session cookie (src/faces/session.ts) from a request without an
+   * Authorization header: the console calls this face's routes as the signed-in user or operator.
+   */
+  acceptsSession?: boolean;
   /** Whether a matched route must have an organization (the old `orgOf` check). Default true. */
   needsOrg?: boolean;
   /** The face's routes (and any hooks of its own, such as the OpenAI face's Idempotency-Key). */
@@ -222,6 +228,14 @@ export class FaceTable {
 
 /** Authenticates a request for `face`: credential → principal → organization → admission. */
 async function authenticate(face: Face, req: FastifyRequest, ctx: FaceContext): Promise<{ actor: Actor; org: RequestOrg | null }> {
+  if (face.acceptsSession) {
+    const fromSession = await sessionCredential(req, ctx);
+    if (fromSession) {
+      const org = await face.org(req, fromSession.actor, ctx);
+      face.admit(fromSession.actor, org);
+      return { actor: fromSession.actor, org };
+    }
+  }
   let token: string | null;
   try {
     token = face.auth.token(req);

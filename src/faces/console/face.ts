@@ -10,18 +10,17 @@
 // one, that is the server's own or in KEYPLANE_ALLOWED_ORIGINS; 403 csrf_failed otherwise.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isOrgAdmin, rootActor, type Actor } from '../../domain/actor.ts';
+import { isOrgAdmin, type Actor } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { checkPassword, safeEqual, type SessionView } from '../../domain/console-sessions.ts';
+import { checkPassword, type SessionView } from '../../domain/console-sessions.ts';
+import { checkSessionCsrf, csrfFailed, overTls, presentedSecret, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionActor, sessionLimitsOf } from '../session.ts';
 import { constantTimeEqual } from '../../crypto/keys.ts';
 import { classifyError, originAccepted } from '../common.ts';
 import { defineFace, JSON_ADMIN_BODY, type FaceContext } from '../kit.ts';
 import { requestContext } from '../request-context.ts';
 
 export const CONSOLE_PREFIX = '/console/api';
-export const SESSION_COOKIE = 'kp_session';
-/** The cookie's name over TLS: `__Host-` binds it to this host, Path=/, Secure. */
-export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+export { SESSION_COOKIE, SECURE_SESSION_COOKIE } from '../session.ts';
 /** State-changing routes that need no session (and so no CSRF token): they start one. */
 const PUBLIC_WRITES = new Set([`POST ${CONSOLE_PREFIX}/session`, `POST ${CONSOLE_PREFIX}/invites/accept`]);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -35,26 +34,7 @@ const state = new WeakMap<FastifyRequest, ConsoleRequest>();
 const stateOf = (req: FastifyRequest): ConsoleRequest => state.get(req) ?? { session: null, secret: null };
 
 const notSignedIn = () => new DomainError('unauthenticated', 'You are not signed in.', null, 'not_signed_in');
-const csrfFailed = (why: string) => new DomainError('forbidden', `Request refused (CSRF protection): ${why}`, null, 'csrf_failed');
 const invalidCredentials = () => new DomainError('unauthenticated', 'Wrong email or password.', null, 'invalid_credentials');
-
-function cookieValue(header: string | undefined, name: string): string | null {
-  if (typeof header !== 'string') return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    const v = part.slice(eq + 1).trim();
-    return v && /^[A-Za-z0-9_-]{1,200}$/.test(v) ? v : null;
-  }
-  return null;
-}
-
-const overTls = (req: FastifyRequest): boolean => req.protocol === 'https';
-
-/** The session secret the request presents (the `__Host-` cookie over TLS, the plain one otherwise). */
-function presentedSecret(req: FastifyRequest): string | null {
-  return overTls(req) ? cookieValue(req.headers.cookie, SECURE_SESSION_COOKIE) ?? cookieValue(req.headers.cookie, SESSION_COOKIE) : cookieValue(req.headers.cookie, SESSION_COOKIE);
-}
 
 function setSessionCookie(req: FastifyRequest, reply: FastifyReply, secret: string, maxMs: number): void {
   const tls = overTls(req);
@@ -90,8 +70,7 @@ function checkCsrf(req: FastifyRequest, ctx: FaceContext): void {
   if (PUBLIC_WRITES.has(route)) return;
   const { session } = stateOf(req);
   if (!session) throw notSignedIn();
-  const token = req.headers['x-csrf-token'];
-  if (typeof token !== 'string' || !safeEqual(token, session.csrfToken)) throw csrfFailed('the x-csrf-token header is missing or wrong.');
+  checkSessionCsrf(req, session, ctx);
 }
 
 /** The signed-in session of a request, or 401 not_signed_in. */
@@ -101,9 +80,7 @@ export function requireSession(req: FastifyRequest): SessionView {
   return session;
 }
 
-function limitsOf(ctx: FaceContext) {
-  return { idleMs: ctx.console?.idleMs ?? 3_600_000, maxMs: ctx.console?.maxMs ?? 12 * 3_600_000 };
-}
+const limitsOf = sessionLimitsOf;
 
 export function sendConsoleError(reply: FastifyReply, err: unknown): FastifyReply {
   const c = classifyError(err);
@@ -259,10 +236,7 @@ export const consoleFace = defineFace({
       const secret = presentedSecret(req);
       const session = secret ? await ctx.core.consoleSessions.resolve(secret, limitsOf(ctx)) : null;
       state.set(req, { session, secret });
-      const request = requestContext(req);
-      if (session?.operator) return rootActor(request);
-      if (session?.user && session.org) return { type: 'console_user', user: { userId: session.user.id, orgId: session.org.id, role: session.org.role }, request };
-      return { type: 'console_anonymous', request };
+      return session ? sessionActor(session, req, ctx) : { type: 'console_anonymous', request: requestContext(req) };
     },
   },
   needsOrg: false,

@@ -2,7 +2,7 @@
 // Api-Token <key>` (or `Api-Key <key>`), the `{org}` path segment is the organization's slug and must
 // be the key's own organization, tenant administrators only, Django REST framework error bodies.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { requireOrgAdmin } from '../../domain/actor.ts';
+import { requireOrgAdmin, requireOrgRead } from '../../domain/actor.ts';
 import { isDomainError, notFound, unauthenticated } from '../../domain/errors.ts';
 import { SLUG } from '../../domain/organizations.ts';
 import { defineFace, JSON_ADMIN_BODY, type FaceContext } from '../kit.ts';
@@ -35,14 +35,18 @@ export const iblaiFace = defineFace({
   // An unknown slug and another tenant's answer alike (404), so tenants cannot be discovered.
   async org(req, actor, { core }) {
     const slug = (req.params as Record<string, unknown> | undefined)?.org;
-    if (typeof slug !== 'string' || actor.type !== 'key') return null; // no route matched: the not-found handler answers
+    const own = actor.type === 'key' ? actor.key.orgId : actor.type === 'console_user' ? actor.user.orgId : null;
+    if (typeof slug !== 'string' || own === null) return null; // no route matched: the not-found handler answers
     const org = SLUG.test(slug) ? await core.orgs.getBySlug(actor, slug).catch((e: unknown) => (isDomainError(e) ? null : Promise.reject(e))) : null;
-    if (!org || org.id !== actor.key.orgId) throw notFound(DRF.notFound);
+    if (!org || org.id !== own) throw notFound(DRF.notFound);
     return { id: org.id, slug: org.slug };
   },
-  // "Accessible to tenant admins only": other keys get 403
+  // the console calls these routes with its session (src/faces/session.ts)
+  acceptsSession: true,
+  // "Accessible to tenant admins only": other keys get 403; a console user may read (every write
+  // is checked again in the domain, which refuses one who is not an administrator)
   admit(actor, org) {
-    if (org) requireOrgAdmin(actor, org.id);
+    if (org) (actor.type === 'console_user' ? requireOrgRead : requireOrgAdmin)(actor, org.id);
   },
   render: (reply, err, req) => sendIblaiError(reply, err, req),
   notFoundMessage: () => DRF.notFound,

@@ -48,10 +48,13 @@ export const openaiAdminFace = defineFace({
       "You didn't provide an API key. You need to provide your admin API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
     invalid: 'Incorrect API key provided.',
   },
-  // every admin endpoint acts in the admin key's organization
-  org: (_req, actor) => (actor.type === 'key' ? { id: actor.key.orgId, slug: null } : null),
+  // the console calls these routes with its session (src/faces/session.ts); the domain checks the
+  // signed-in user's grants on every operation
+  acceptsSession: true,
+  // every admin endpoint acts in the admin key's (or the console session's) organization
+  org: (_req, actor) => (actor.type === 'key' ? { id: actor.key.orgId, slug: null } : actor.type === 'console_user' ? { id: actor.user.orgId, slug: null } : null),
   admit(actor) {
-    if (!isAdminKey(actor)) throw forbidden('This endpoint needs an admin API key (sk-admin-…); the key you provided is not one.');
+    if (!isAdminKey(actor) && actor.type !== 'console_user') throw forbidden('This endpoint needs an admin API key (sk-admin-…); the key you provided is not one.');
   },
   render: (reply, err) => sendOpenAIError(reply, err),
   notFoundMessage: (req) => `Invalid URL (${req.method} ${req.url.split('?')[0]}).`,

@@ -92,6 +92,8 @@ export const platformFace = defineFace({
   // the operator acts across organizations: each route names the one it acts in
   org: () => null,
   needsOrg: false,
+  // the console's operator view calls these routes with an operator session (src/faces/session.ts)
+  acceptsSession: true,
   admit(actor) {
     if (!isOperator(actor)) throw forbidden('This operation is reserved to the keyplane operator.');
   },
