@@ -1,24 +1,23 @@
 import type { JSX } from 'preact';
-import type { Session } from './api.ts';
+import { api, type Session } from './api.ts';
+import type { Route } from './route.ts';
 import { Sparkline } from './Sparkline.tsx';
-
-export const NAV = [
-  { path: '/organization', label: 'Organization' },
-  { path: '/projects', label: 'Projects' },
-  { path: '/credentials', label: 'Credentials' },
-  { path: '/usage', label: 'Usage' },
-  { path: '/audit', label: 'Audit log' },
-] as const;
+import { PAGES, pageFor } from './pages/index.ts';
+import { ErrorNote, useLoad } from './ui.tsx';
 
 // sample figures for the placeholder chart: 14 days, clearly labelled as sample data
 const DAY = 86_400;
 const SAMPLE_X = Array.from({ length: 14 }, (_, i) => 1_767_225_600 + i * DAY);
 const SAMPLE_Y = [120, 180, 150, 210, 260, 240, 300, 280, 320, 310, 360, 400, 380, 430];
 
-export function Shell(props: { session: Session; path: string; onSignOut: () => void; signOutError?: string | undefined }): JSX.Element {
-  const { session, path } = props;
+export function Shell(props: { session: Session; route: Route; onSignOut: () => void; signOutError?: string | undefined }): JSX.Element {
+  const { session, route } = props;
+  const path = route.path;
   const orgName = session.org?.name ?? (session.operator ? 'Operator' : 'No organization');
-  const page = NAV.find((n) => n.path === path);
+  const perms = useLoad(() => api.permissions(), [session.org?.id, session.operator]);
+  const nav = PAGES.filter((p) => (session.operator ? p.for === 'operator' : p.for === 'member'));
+  const page = pageFor(path);
+  const Component = page && nav.includes(page) ? page.component : undefined;
   return (
     <div class="shell">
       <header class="top">
@@ -30,22 +29,16 @@ export function Shell(props: { session: Session; path: string; onSignOut: () => 
       </header>
       <nav aria-label="Sections">
         <ul>
-          {NAV.map((n) => (
+          {nav.map((n) => (
             <li key={n.path}>
-              <a href={'#' + n.path} aria-current={n.path === path ? 'page' : undefined}>{n.label}</a>
+              <a href={'#' + n.path} aria-current={page === n ? 'page' : undefined}>{n.label}</a>
             </li>
           ))}
         </ul>
       </nav>
       <main class="content" id="content">
-        {page ? (
-          <section aria-labelledby="page-title">
-            <h1 id="page-title">{page.label}</h1>
-            <p class="coming-soon">Coming soon.</p>
-          </section>
-        ) : (
-          <Home session={session} />
-        )}
+        {perms.error && <ErrorNote id="permissions-error" error={perms.error} />}
+        {Component ? perms.data ? <Component session={session} perms={perms.data} route={route} /> : <p class="loading">Loading…</p> : <Home session={session} />}
       </main>
     </div>
   );

@@ -18,6 +18,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     readonly retryAfter?: number,
+    /** The request field the error is about (OpenAI's `param`, a DRF field name), to show it next to that field. */
+    readonly param?: string | null,
   ) {
     super(message);
   }
@@ -60,6 +62,71 @@ async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: u
   return data as T;
 }
 
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * Calls any keyplane route the console session may use — the OpenAI admin face (`/v1/organization/…`),
+ * the ibl.ai face (`/api/ai-account/…`), the platform face (`/v1/platform/…`, operator) and the
+ * console API — with the session cookie and the CSRF token. Each face's error envelope becomes an
+ * ApiError in plain words: OpenAI's `{error:{message,param,code}}`, the console's
+ * `{error:{message,code}}`, DRF's `{detail}` or `{field: [messages]}`.
+ */
+export async function request<T>(method: Method, url: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError('keyplane could not be reached. Check your connection and try again.', 0, 'network');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: any = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (res.ok) return (data ?? text) as T;
+  const retry = Number(res.headers.get('retry-after')) || undefined;
+  let message: string | undefined;
+  let code = 'error';
+  let param: string | null = null;
+  if (data && typeof data === 'object') {
+    if (data.error && typeof data.error === 'object') {
+      message = data.error.message;
+      code = data.error.code ?? data.error.type ?? code;
+      param = data.error.param ?? null;
+    } else if (typeof data.detail === 'string') message = data.detail;
+    else {
+      // DRF field errors: {"name": ["This field is required."]}
+      const [field, msgs] = Object.entries(data)[0] ?? [];
+      if (field) {
+        param = field;
+        message = `${field}: ${Array.isArray(msgs) ? msgs.join(' ') : String(msgs)}`;
+      }
+    }
+  }
+  if (res.status === 403 && !message) message = 'Your role does not allow this.';
+  throw new ApiError(plainMessage(res.status, code, message, retry), res.status, code, retry, param);
+}
+
+/** A message for any error (an ApiError's plain words, or a generic sentence). */
+export const errorText = (e: unknown): string => (e instanceof ApiError ? e.message : 'Something went wrong. Try again.');
+
+/** What the signed-in user may do (GET /console/api/me/permissions): mirrors the domain's grants. */
+export interface Permissions {
+  operator: boolean;
+  org_role: 'owner' | 'reader' | null;
+  /** Administers the organization (members, invites, groups, roles, credentials, every project). */
+  org_write: boolean;
+  org_read: boolean;
+  /** Their level in each project they have one in (`write`, `member`, `read`); every project is `write` with org_write. */
+  projects: Record<string, 'write' | 'member' | 'read'>;
+}
+
 function remember(s: Session): Session {
   csrfToken = s.csrf_token;
   return s;
@@ -82,6 +149,7 @@ export const api = {
     await call<void>('DELETE', '/session');
     csrfToken = '';
   },
+  permissions: () => call<Permissions>('GET', '/me/permissions'),
   async acceptInvite(input: { token: string; name: string; password: string }): Promise<Session> {
     return remember(await call<Session>('POST', '/invites/accept', input));
   },

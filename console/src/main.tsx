@@ -51,7 +51,7 @@ function App(): JSX.Element {
       </>
     );
   }
-  return <Shell session={session} path={route.path} onSignOut={signOut} signOutError={signOutError} />;
+  return <Shell session={session} route={route} onSignOut={signOut} signOutError={signOutError} />;
 }
 
 render(<App />, document.getElementById('app')!);

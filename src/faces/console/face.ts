@@ -10,7 +10,7 @@
 // one, that is the server's own or in KEYPLANE_ALLOWED_ORIGINS; 403 csrf_failed otherwise.
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isOrgAdmin, type Actor } from '../../domain/actor.ts';
+import type { Actor } from '../../domain/actor.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { checkPassword, type SessionView } from '../../domain/console-sessions.ts';
 import { checkSessionCsrf, csrfFailed, overTls, presentedSecret, SECURE_SESSION_COOKIE, SESSION_COOKIE, sessionActor, sessionLimitsOf } from '../session.ts';
@@ -204,16 +204,14 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
     return reply.code(204).send();
   });
 
+  // what the domain will allow this user (src/domain/access.ts): the console shows only that, and the
+  // server refuses the rest anyway
   app.get('/me/permissions', async (req) => {
     const s = requireSession(req);
-    if (s.operator) return { operator: true, org_role: null, can: { manage_platform: true } };
-    const admin = isOrgAdmin(req.actor, s.org!.id);
-    return {
-      operator: false,
-      org_role: s.org!.role,
-      // what the domain allows this role: an owner administers the organization, a reader none of it
-      can: { manage_platform: false, manage_members: admin, manage_invites: admin, manage_projects: admin, manage_keys: admin, manage_credentials: admin, view_usage: admin, view_audit_log: admin, change_own_password: true },
-    };
+    const a = req.actor;
+    if (s.operator || a.type !== 'console_user') return { operator: true, org_role: null, org_write: false, org_read: false, projects: {} };
+    const g = a.user.grants;
+    return { operator: false, org_role: s.org!.role, org_write: g.orgWrite, org_read: g.orgRead, projects: Object.fromEntries(g.projects) };
   });
 
   app.delete('/session', async (req, reply) => {

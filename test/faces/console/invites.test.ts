@@ -160,11 +160,13 @@ for (const dialect of await testDialects()) {
       const reader = await member('reader');
       const o = await call(s, 'GET', '/console/api/me/permissions', { cookie: owner.cookie });
       assert.equal(o.json.org_role, 'owner');
-      assert.equal(o.json.can.manage_members, true);
-      assert.equal(o.json.can.manage_keys, true);
+      assert.equal(o.json.org_write, true);
+      assert.equal(o.json.org_read, true);
       const r = await call(s, 'GET', '/console/api/me/permissions', { cookie: reader.cookie });
       assert.equal(r.json.org_role, 'reader');
-      assert.deepEqual(Object.entries(r.json.can).filter(([, v]) => v).map(([k]) => k), ['change_own_password']);
+      assert.equal(r.json.org_write, false);
+      assert.equal(r.json.org_read, true);
+      assert.deepEqual(r.json.projects, {});
       assertError(await call(s, 'GET', '/console/api/me/permissions'), 401, 'not_signed_in');
     });
   });

@@ -1,0 +1,11 @@
+import type { JSX } from 'preact';
+import type { PageProps } from './index.ts';
+import { Page } from '../ui.tsx';
+
+export function AuditPage(_props: PageProps): JSX.Element {
+  return (
+    <Page title="Audit log">
+      <p class="coming-soon">Coming soon.</p>
+    </Page>
+  );
+}
