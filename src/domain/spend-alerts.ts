@@ -120,9 +120,10 @@ export class SpendAlertService {
     for (const l of this.listeners) l(orgId);
   }
 
-  private async scope(db: Executor, actor: Actor, orgId: string, projectId: string | null, write: boolean): Promise<void> {
-    if (projectId === null) (write ? requireOrgAdmin : requireOrgRead)(actor, orgId);
-    else (write ? requireProjectWrite : requireProjectRead)(actor, orgId, projectId);
+  /** `write`: the project must be active; `mutates`: the caller changes something (a delete may act on an archived project's alert). */
+  private async scope(db: Executor, actor: Actor, orgId: string, projectId: string | null, write: boolean, mutates = write): Promise<void> {
+    if (projectId === null) (mutates ? requireOrgAdmin : requireOrgRead)(actor, orgId);
+    else (mutates ? requireProjectWrite : requireProjectRead)(actor, orgId, projectId);
     if (projectId !== null) await (write ? loadActiveProject(db, orgId, projectId) : loadProject(db, orgId, projectId));
   }
 
@@ -201,7 +202,7 @@ export class SpendAlertService {
   async delete(actor: Actor, orgId: string, projectId: string | null, id: string): Promise<void> {
     const now = this.now();
     await this.store.db.transaction().execute(async (tx) => {
-      await this.scope(tx, actor, orgId, projectId, false);
+      await this.scope(tx, actor, orgId, projectId, false, true);
       const before = await this.one(tx, orgId, projectId, id);
       await tx.deleteFrom('spend_alert_firings').where('alert_id', '=', id).execute();
       await tx.deleteFrom('spend_alerts').where('id', '=', id).execute();

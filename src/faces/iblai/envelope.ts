@@ -43,6 +43,8 @@ export function iblaiError(err: unknown, req?: FastifyRequest): { status: number
     if (isDomainError(err)) return { status: 400, body: { non_field_errors: [c.message] } };
     return { status: 400, body: { detail: c.message } };
   }
+  // DRF's own wording for a session write without a valid CSRF token (SessionAuthentication)
+  if (c.status === 403 && c.code === 'csrf_failed') return { status: 403, body: { detail: `CSRF Failed: ${c.message.replace(/^Request refused \(CSRF protection\): /, '')}` } };
   if (c.status === 403) return { status: 403, body: { detail: DRF.forbidden } };
   if (c.status === 415) {
     const ct = req?.headers['content-type'];
