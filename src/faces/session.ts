@@ -13,8 +13,15 @@ import { rootActor } from '../domain/actor.ts';
 import { DomainError } from '../domain/errors.ts';
 import { safeEqual, type SessionLimits, type SessionView } from '../domain/console-sessions.ts';
 import { originAccepted } from './common.ts';
-import type { FaceContext } from './kit.ts';
+import type { Core } from '../domain/core.ts';
 import { requestContext } from './request-context.ts';
+
+/** What the session rules need of a face's context (FaceContext has it; not imported, to keep kit.ts → session.ts one-way). */
+export interface SessionContext {
+  core: Core;
+  allowedOrigins?: readonly string[] | undefined;
+  console?: { idleMs?: number | undefined; maxMs?: number | undefined } | undefined;
+}
 
 export const SESSION_COOKIE = 'kp_session';
 /** The cookie's name over TLS: `__Host-` binds it to this host, Path=/, Secure. */
@@ -39,14 +46,14 @@ export function presentedSecret(req: FastifyRequest): string | null {
   return overTls(req) ? cookieValue(req.headers.cookie, SECURE_SESSION_COOKIE) ?? cookieValue(req.headers.cookie, SESSION_COOKIE) : cookieValue(req.headers.cookie, SESSION_COOKIE);
 }
 
-export function sessionLimitsOf(ctx: FaceContext): SessionLimits {
+export function sessionLimitsOf(ctx: SessionContext): SessionLimits {
   return { idleMs: ctx.console?.idleMs ?? 3_600_000, maxMs: ctx.console?.maxMs ?? 12 * 3_600_000 };
 }
 
 export const csrfFailed = (why: string) => new DomainError('forbidden', `Request refused (CSRF protection): ${why}`, null, 'csrf_failed');
 
 /** The CSRF rule for a session-authenticated request (see the top of this file); throws csrf_failed. */
-export function checkSessionCsrf(req: FastifyRequest, session: SessionView, ctx: FaceContext): void {
+export function checkSessionCsrf(req: FastifyRequest, session: SessionView, ctx: SessionContext): void {
   if (SAFE_METHODS.has(req.method)) return;
   if (!originAccepted(req, ctx.allowedOrigins ?? [], false)) throw csrfFailed('the request comes from a foreign origin.');
   const token = req.headers['x-csrf-token'];
@@ -54,7 +61,7 @@ export function checkSessionCsrf(req: FastifyRequest, session: SessionView, ctx:
 }
 
 /** The actor of a session: the operator, or a user acting in the session's organization with their grants. */
-export async function sessionActor(session: SessionView, req: FastifyRequest, ctx: FaceContext): Promise<Actor> {
+export async function sessionActor(session: SessionView, req: FastifyRequest, ctx: SessionContext): Promise<Actor> {
   const request = requestContext(req);
   if (session.operator) return rootActor(request);
   if (session.user && session.org) {
@@ -68,7 +75,7 @@ export async function sessionActor(session: SessionView, req: FastifyRequest, ct
  * For a face that accepts sessions: the request's session actor when it has no Authorization header
  * and presents a live session cookie (CSRF-checked), else null (the face's own credential applies).
  */
-export async function sessionCredential(req: FastifyRequest, ctx: FaceContext): Promise<{ actor: Actor; session: SessionView } | null> {
+export async function sessionCredential(req: FastifyRequest, ctx: SessionContext): Promise<{ actor: Actor; session: SessionView } | null> {
   if (req.headers.authorization !== undefined) return null;
   const secret = presentedSecret(req);
   if (!secret) return null;

@@ -620,6 +620,7 @@ const EXCLUDED: Record<string, string> = {
   'POST /console/api/session': 'a console sign-in (cookie session, not a key): every call mints a new session by design; tested in test/faces/console/',
   'POST /console/api/invites/accept': 'accepts an invite by its single-use link token (console; tested in test/faces/console/invites.test.ts)',
   'POST /console/api/invites/:invite_id/link': "replaces an invite's sign-up link (update; console session; tested in test/faces/console/invites.test.ts)",
+  'POST /console/api/projects/:project_id/api_keys': 'mints a new project key on every call (console session): the same domain call as the platform face\'s POST /platform/v1/organizations/:slug/projects/:project_id/api_keys, swept above; tested in test/faces/console/roles.test.ts',
   'POST /console/api/password': 'changes the signed-in user\'s password (update; console session; tested in test/faces/console/invites.test.ts)',
   'POST /v1/organization/projects/:project_id': 'renames a project (update)',
   'POST /v1/organization/projects/:project_id/archive': 'archives a project (idempotent state change)',

@@ -18,6 +18,9 @@ import { constantTimeEqual } from '../../crypto/keys.ts';
 import { classifyError, originAccepted } from '../common.ts';
 import { defineFace, JSON_ADMIN_BODY, type FaceContext } from '../kit.ts';
 import { requestContext } from '../request-context.ts';
+import { projectKeyRoutes } from './project-keys.ts';
+import { notSignedIn, requireSession, state, stateOf } from './state.ts';
+export { requireSession } from './state.ts';
 
 export const CONSOLE_PREFIX = '/console/api';
 export { SESSION_COOKIE, SECURE_SESSION_COOKIE } from '../session.ts';
@@ -25,15 +28,6 @@ export { SESSION_COOKIE, SECURE_SESSION_COOKIE } from '../session.ts';
 const PUBLIC_WRITES = new Set([`POST ${CONSOLE_PREFIX}/session`, `POST ${CONSOLE_PREFIX}/invites/accept`]);
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** What the console knows about a request: its session (or none) and the cookie secret it came with. */
-interface ConsoleRequest {
-  session: SessionView | null;
-  secret: string | null;
-}
-const state = new WeakMap<FastifyRequest, ConsoleRequest>();
-const stateOf = (req: FastifyRequest): ConsoleRequest => state.get(req) ?? { session: null, secret: null };
-
-const notSignedIn = () => new DomainError('unauthenticated', 'You are not signed in.', null, 'not_signed_in');
 const invalidCredentials = () => new DomainError('unauthenticated', 'Wrong email or password.', null, 'invalid_credentials');
 
 function setSessionCookie(req: FastifyRequest, reply: FastifyReply, secret: string, maxMs: number): void {
@@ -73,12 +67,6 @@ function checkCsrf(req: FastifyRequest, ctx: FaceContext): void {
   checkSessionCsrf(req, session, ctx);
 }
 
-/** The signed-in session of a request, or 401 not_signed_in. */
-export function requireSession(req: FastifyRequest): SessionView {
-  const { session } = stateOf(req);
-  if (!session) throw notSignedIn();
-  return session;
-}
 
 const limitsOf = sessionLimitsOf;
 
@@ -213,6 +201,9 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
     const g = a.user.grants;
     return { operator: false, org_role: s.org!.role, org_write: g.orgWrite, org_read: g.orgRead, projects: Object.fromEntries(g.projects) };
   });
+
+  // project API keys issued from the console (src/faces/console/project-keys.ts)
+  await app.register(projectKeyRoutes, ctx);
 
   app.delete('/session', async (req, reply) => {
     requireSession(req);
