@@ -18,6 +18,8 @@ const argon2 = (): typeof Argon2 => loadLazily<typeof Argon2>('@node-rs/argon2')
 
 const ARGON = { algorithm: 2 as Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 export const PASSWORD_MIN = 12;
+/** How stale a session's `last_seen_at` may be before a request writes it again. */
+const SEEN_GRANULARITY_MS = 30_000;
 export const PASSWORD_MAX = 256;
 
 export interface OrgChoice {
@@ -177,7 +179,9 @@ export class ConsoleSessionService {
       }
       view = { id, operator: false, user, org, orgs, csrfToken: csrfTokenOf(secret) };
     }
-    await this.store.db.updateTable('console_sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
+    // the idle clock is kept to the half-minute: a write per request would cost every console call a
+    // write transaction (and on SQLite the one write lock) for no gain
+    if (now - row.last_seen_at >= SEEN_GRANULARITY_MS) await this.store.db.updateTable('console_sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
     return view;
   }
 

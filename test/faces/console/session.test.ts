@@ -203,6 +203,22 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(left, [], 'expired sessions are deleted');
     });
 
+    test('a request keeps an active session alive (last seen written at most every 30 s)', async () => {
+      const u = await member();
+      const a = await signIn(u.email);
+      const db = s.rt.store.db;
+      const row = await db.selectFrom('console_sessions').select(['id', 'last_seen_at']).where('user_id', '=', u.id).executeTakeFirstOrThrow();
+      // used again at once: no write (the stored time stays)
+      assert.equal((await call(s, 'GET', '/console/api/session', { cookie: a.cookie })).status, 200);
+      assert.equal((await db.selectFrom('console_sessions').select('last_seen_at').where('id', '=', row.id).executeTakeFirstOrThrow()).last_seen_at, row.last_seen_at);
+      // last seen 59 minutes ago (idle limit 60): the request is let in and moves the idle clock to now
+      const old = Date.now() - 59 * 60_000;
+      await db.updateTable('console_sessions').set({ last_seen_at: old }).where('id', '=', row.id).execute();
+      assert.equal((await call(s, 'GET', '/console/api/session', { cookie: a.cookie })).status, 200);
+      const seen = Number((await db.selectFrom('console_sessions').select('last_seen_at').where('id', '=', row.id).executeTakeFirstOrThrow()).last_seen_at);
+      assert.ok(seen > Date.now() - 60_000, `last seen moved to now (${new Date(seen).toISOString()})`);
+    });
+
     test('sessions of a user removed from the organization, or of a disabled organization, stop working', async () => {
       const u = await member();
       const { cookie } = await signIn(u.email);
