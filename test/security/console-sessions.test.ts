@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { testDialects } from '../helpers/db.ts';
-import { assertNoStackTrace, assertUnchanged, FACES, faceOf, fillPath, leakedMarkers, makeTenant, paramNames, paramValue, pool, ROUTE_INPUTS, routeName, send, snapshot, type Route, type Tenant } from './matrix.ts';
+import { assertNoStackTrace, assertUnchanged, CONSOLE_PUBLIC_WRITES, FACES, faceOf, fillPath, leakedMarkers, makeTenant, paramNames, paramValue, pool, ROUTE_INPUTS, routeName, send, snapshot, type Route, type Tenant } from './matrix.ts';
 
 const PASSWORD = 'console matrix password 1';
 const SESSION_FACES = new Set(['openai', 'iblai', 'platform'] as const);
@@ -53,6 +53,28 @@ for (const dialect of await testDialects()) {
     test('the session faces have write routes to try', () => {
       const per = (f: string) => routes.filter((r) => faceOf(r) === f).length;
       assert.ok(per('openai') > 50 && per('iblai') > 5 && per('platform') > 3, `openai ${per('openai')}, iblai ${per('iblai')}, platform ${per('platform')}`);
+    });
+
+    // the console's own writes (but sign-in and invite acceptance, which start a session): an owner's
+    // session without the token, with a wrong one, or from a foreign origin is 403 csrf_failed
+    test("the console API's own writes need the CSRF token and the server's origin", async () => {
+      const own = (s.app.routeList as Route[]).filter((r) => faceOf(r) === 'console' && WRITES.has(r.method) && !CONSOLE_PUBLIC_WRITES.has(routeName(r)));
+      assert.ok(own.length >= 4, own.map(routeName).join(', '));
+      const before = await snapshot(store);
+      for (const r of own) {
+        const path = r.url.replace(':invite_id', A.inviteId).replace(':project_id', A.projectId);
+        const body = r.method === 'DELETE' ? undefined : { user_id: A.ownerId, current_password: PASSWORD, new_password: 'another long password' };
+        for (const [label, headers] of [
+          ['no token', { cookie: owner.cookie }],
+          ['wrong token', { cookie: owner.cookie, 'x-csrf-token': reader.csrf }],
+          ['foreign origin', { cookie: owner.cookie, 'x-csrf-token': owner.csrf, origin: 'https://evil.example' }],
+        ] as const) {
+          const res = await send(s, { method: r.method, path, headers: { ...headers }, ...(body ? { body } : {}) });
+          assert.equal(res.status, 403, `${routeName(r)} [${label}] → ${res.status} ${res.text}`);
+          assert.equal(res.json.error.code, 'csrf_failed', res.text);
+        }
+      }
+      assertUnchanged(before, await snapshot(store), 'console writes refused by CSRF', ['console_sessions']);
     });
 
     function request(route: Route, t: Tenant, headers: Record<string, string>) {
