@@ -56,6 +56,14 @@ export interface AuditEvents {
   /** A sign-up link was made for the invite (the console; any earlier link is void). */
   'invite.link_created': { email: string };
 
+  // ---- console sign-in ----
+  /** A user signed in to the console in this organization (`password`, or `invite`: by accepting an invite link). */
+  'console.signed_in': { method: 'password' | 'invite' | 'oidc' };
+  /** A wrong password was given for a member of this organization (recorded in each of their organizations). */
+  'console.sign_in_failed': { email: string; reason: 'wrong_password' };
+  /** A user changed their console password (their other sessions ended). */
+  'console.password_changed': Record<string, never>;
+
   // ---- projects ----
   'project.created': { name: string; externalKeyId: string | null };
   'project.updated': { changes: { name?: string; externalKeyId?: string | null } };
@@ -208,6 +216,9 @@ const TYPES: { [T in AuditEventType]: true } = {
   'invite.deleted': true,
   'invite.accepted': true,
   'invite.link_created': true,
+  'console.signed_in': true,
+  'console.sign_in_failed': true,
+  'console.password_changed': true,
   'project.created': true,
   'project.updated': true,
   'project.archived': true,

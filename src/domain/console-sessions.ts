@@ -9,6 +9,8 @@ import type { Algorithm } from '@node-rs/argon2';
 import { loadLazily } from '../lazy.ts';
 import type { Store } from '../store/db.ts';
 import { invalid } from './errors.ts';
+import type { Actor } from './actor.ts';
+import { recordAudit } from './audit.ts';
 import { normalizeEmail } from './users.ts';
 
 /** OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane. */
@@ -131,6 +133,39 @@ export class ConsoleSessionService {
   }
 
   /** The enabled organizations a user belongs to, by name. */
+  /**
+   * Audits a console sign-in (`console.signed_in`) in the session's organization, or a wrong
+   * password for a known email (`console.sign_in_failed`) in each of that user's organizations
+   * (failures are bounded by the sign-in throttles; an unknown email records nothing: no
+   * organization to record it in).
+   */
+  async auditSignIn(actor: Actor, outcome: { userId: string; orgId: string; method: 'password' | 'invite' | 'oidc' } | { failedEmail: string }): Promise<void> {
+    if ('userId' in outcome) {
+      await recordAudit(this.store.db, actor, { orgId: outcome.orgId, type: 'console.signed_in', targetType: 'user', targetId: outcome.userId, payload: { method: outcome.method } });
+      return;
+    }
+    let email: string;
+    try {
+      email = normalizeEmail(outcome.failedEmail);
+    } catch {
+      return;
+    }
+    const user = await this.store.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+    if (!user) return;
+    const orgs = await this.orgsOf(user.id);
+    const now = this.now();
+    await this.store.db.transaction().execute(async (tx) => {
+      for (const o of orgs) await recordAudit(tx, actor, { orgId: o.id, type: 'console.sign_in_failed', targetType: 'user', targetId: user.id, payload: { email, reason: 'wrong_password' } }, now);
+    });
+  }
+
+  async auditPasswordChange(actor: Actor, userId: string): Promise<void> {
+    const orgs = await this.orgsOf(userId);
+    await this.store.db.transaction().execute(async (tx) => {
+      for (const o of orgs) await recordAudit(tx, actor, { orgId: o.id, type: 'console.password_changed', targetType: 'user', targetId: userId, payload: {} });
+    });
+  }
+
   async orgsOf(userId: string): Promise<OrgChoice[]> {
     const rows = await this.store.db
       .selectFrom('org_memberships')

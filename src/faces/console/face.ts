@@ -130,11 +130,13 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
     const found = await sessions.checkCredentials(body.email, body.password);
     if (!found) {
       failedSignIn(req, account);
+      await sessions.auditSignIn(req.actor, { failedEmail: body.email });
       throw invalidCredentials();
     }
     const org = body.org === undefined ? found.orgs[0]! : found.orgs.find((o) => o.slug === body.org);
     if (!org) throw new DomainError('forbidden', `You are not a member of an organization '${body.org}'.`, 'org', 'not_a_member');
     const { secret, session } = await sessions.create(found.userId, org.id, limits);
+    await sessions.auditSignIn(await sessionActor(session, req, ctx), { userId: found.userId, orgId: org.id, method: 'password' });
     setSessionCookie(req, reply, secret, limits.maxMs);
     return sessionBody(session);
   });
@@ -162,6 +164,7 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
       }
     });
     const { secret, session } = await sessions.create(member.id, invite.org_id, limits);
+    await sessions.auditSignIn(await sessionActor(session, req, ctx), { userId: member.id, orgId: invite.org_id, method: 'invite' });
     setSessionCookie(req, reply, secret, limits.maxMs);
     return sessionBody(session);
   });
@@ -189,6 +192,7 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
     checkPassword(req.body.new_password, 'new_password');
     await sessions.setPassword(s.user.id, req.body.new_password);
     await sessions.destroyOthers(s.user.id, s.id);
+    await sessions.auditPasswordChange(req.actor, s.user.id);
     return reply.code(204).send();
   });
 

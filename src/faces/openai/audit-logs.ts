@@ -257,6 +257,9 @@ const VIEWS: Views = {
   'organization.disabled': HIDDEN,
   'organization.enabled': HIDDEN,
   'invite.link_created': HIDDEN,
+  'console.signed_in': HIDDEN,
+  'console.sign_in_failed': HIDDEN,
+  'console.password_changed': HIDDEN,
   // project settings: keyplane's own event types (OpenAI's audit log has none for them)
   'project.model_permissions_updated': HIDDEN,
   'project.model_permissions_deleted': HIDDEN,

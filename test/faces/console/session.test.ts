@@ -203,6 +203,32 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(left, [], 'expired sessions are deleted');
     });
 
+    test('sign-ins, wrong passwords and password changes are audited in the organization (keyplane-own types)', async () => {
+      const u = await member();
+      const events = async () =>
+        (await s.rt.store.db.selectFrom('audit_logs').select(['type', 'actor_type', 'actor_id', 'target_id', 'client_ip', 'payload']).where('org_id', '=', mainOrg.id).where('target_id', '=', u.id).where('type', 'like', 'console.%').orderBy('id').execute()).map((e) => ({ ...e, payload: JSON.parse(String(e.payload)) }));
+      const bad = await call(s, 'POST', '/console/api/session', { body: { email: u.email, password: 'not the password at all' } });
+      assert.equal(bad.status, 401);
+      await call(s, 'POST', '/console/api/session', { body: { email: `nobody-${u.id}@example.com`, password: 'not the password at all' } });
+      const ok = await signIn(u.email);
+      const res = await call(s, 'POST', '/console/api/password', { cookie: ok.cookie, csrf: ok.csrf, body: { current_password: PASSWORD, new_password: PASSWORD } });
+      assert.equal(res.status, 204);
+      const got = await events();
+      assert.deepEqual(got.map((e) => [e.type, e.actor_type]), [
+        ['console.sign_in_failed', 'console_anonymous'],
+        ['console.signed_in', 'console_user'],
+        ['console.password_changed', 'console_user'],
+      ]);
+      assert.deepEqual(got[0]!.payload, { email: u.email, reason: 'wrong_password' });
+      assert.equal(got[1]!.actor_id, u.id);
+      assert.deepEqual(got[1]!.payload, { method: 'password' });
+      assert.ok(got.every((e) => e.client_ip), 'with the client address');
+      assert.ok(!JSON.stringify(got).includes('not the password'), 'no password in the audit log');
+      // OpenAI's audit log has no such types: its face does not show them
+      const openai = await fetch(`${s.url}/v1/organization/audit_logs?limit=100`, { headers: { authorization: `Bearer ${s.adminKey}` } });
+      assert.ok(!(await openai.text()).includes('console.'), 'hidden from /v1/organization/audit_logs');
+    });
+
     test('a request keeps an active session alive (last seen written at most every 30 s)', async () => {
       const u = await member();
       const a = await signIn(u.email);
