@@ -18,6 +18,7 @@ import { constantTimeEqual } from '../../crypto/keys.ts';
 import { classifyError, originAccepted } from '../common.ts';
 import { defineFace, JSON_ADMIN_BODY, type FaceContext } from '../kit.ts';
 import { requestContext } from '../request-context.ts';
+import { oidcRoutes } from './oidc.ts';
 
 export const CONSOLE_PREFIX = '/console/api';
 export { SESSION_COOKIE, SECURE_SESSION_COOKIE } from '../session.ts';
@@ -117,6 +118,18 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
     if (account !== null) ctx.console?.accountThrottle?.fail(account);
     req.log.info({ clientAddress: req.ip }, 'console sign-in failed');
   }
+
+  // OpenID Connect sign-in (src/faces/console/oidc.ts): the same throttles, the same sessions
+  await oidcRoutes(app, ctx, {
+    throttled,
+    failedSignIn,
+    async startSession(req, reply, userId, orgId) {
+      const { secret: old } = stateOf(req);
+      if (old) await sessions.destroy(old);
+      const { secret } = await sessions.create(userId, orgId, limits);
+      setSessionCookie(req, reply, secret, limits.maxMs);
+    },
+  });
 
   app.post('/session', { schema: { body: SignInBody } }, async (req, reply) => {
     const body = req.body;
