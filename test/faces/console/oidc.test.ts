@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects } from '../../helpers/db.ts';
 import { SYSTEM } from '../../../src/domain/actor.ts';
+import { chromiumPresent, collectProblems, launchBrowser, screenshot } from '../../helpers/browser.ts';
 
 const CLIENT_ID = 'keyplane-console';
 const CLIENT_SECRET = 'client-secret-' + randomBytes(8).toString('hex');
@@ -237,6 +238,34 @@ for (const dialect of await testDialects()) {
         if (what.startsWith('email_verified')) assert.match(message, /not verified/);
       });
     }
+
+    test('in the browser: the sign-in page offers the provider, signs a member in, and says why an unknown email is refused', { skip: !chromiumPresent() && 'no chromium' }, async () => {
+      const b = await launchBrowser();
+      try {
+        const page = await b.newPage(1280, 800);
+        const problems = collectProblems(page);
+        idp.next = { email: member };
+        await page.goto(`${s.url}/console/#/signin`);
+        const button = page.locator('#signin-oidc');
+        await button.waitFor();
+        assert.equal(await button.textContent(), `Sign in with ${new URL(idp.issuer).host}`);
+        await screenshot(page, `signin-oidc-${dialect}`);
+        await button.click();
+        await page.locator('#whoami').waitFor();
+        assert.match((await page.locator('#whoami').textContent()) ?? '', new RegExp(member.replace('.', '\\.')));
+        const other = await b.newPage(375, 740);
+        idp.next = { email: 'stranger@example.com' };
+        await other.goto(`${s.url}/console/#/signin`);
+        await other.locator('#signin-oidc').click();
+        await other.locator('#signin-oidc-error').waitFor();
+        assert.match((await other.locator('#signin-oidc-error').textContent()) ?? '', /No keyplane account with the email stranger@example\.com/);
+        await screenshot(other, `signin-oidc-refused-375-${dialect}`);
+        // 401: the session probe before sign-in; 404: the browser's /favicon.ico
+        assert.deepEqual(problems.filter((p) => !/status of (401|404)/.test(p)), []);
+      } finally {
+        await b.close();
+      }
+    });
 
     test('a callback without the login cookie (or with a forged one) is refused', async () => {
       idp.next = { email: member };

@@ -106,14 +106,14 @@ export function OrgList(): JSX.Element {
           <div class="table-wrap">
             <table id="operator-orgs">
               <thead>
-                <tr><th>Name</th><th>Slug</th><th>Id</th><th>Created</th></tr>
+                <tr><th>Name</th><th>Slug</th><th class="wide-only">Id</th><th>Created</th></tr>
               </thead>
               <tbody>
                 {pager.items.map((o) => (
                   <tr key={o.id} data-slug={o.slug}>
                     <td><a href={`#/operator/orgs/${encodeURIComponent(o.slug)}`} id={`operator-org-link-${o.slug}`}>{o.name}</a></td>
                     <td><code>{o.slug}</code></td>
-                    <td class="muted">{o.id}</td>
+                    <td class="muted wide-only">{o.id}</td>
                     <td>{when(o.created_at)}</td>
                   </tr>
                 ))}
