@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from '../../helpers/server.ts';
 import { testDialects } from '../../helpers/db.ts';
 import { SYSTEM } from '../../../src/domain/actor.ts';
+import { ConfigError, loadConfig } from '../../../src/config.ts';
 import { chromiumPresent, collectProblems, launchBrowser, screenshot } from '../../helpers/browser.ts';
 
 const CLIENT_ID = 'keyplane-console';
@@ -150,6 +151,21 @@ function signInError(location: string | null): string | null {
   const m = location?.match(/^\/console\/#\/signin\?error=(.*)$/);
   return m ? decodeURIComponent(m[1]!) : null;
 }
+
+test('the OpenID Connect settings go together and the issuer is https (http only on loopback)', () => {
+  const env = { KEYPLANE_OIDC_ISSUER: 'https://accounts.example.com', KEYPLANE_OIDC_CLIENT_ID: 'kp', KEYPLANE_OIDC_CLIENT_SECRET: 's3cret-value' };
+  const ok = loadConfig({}, env);
+  assert.equal(ok.oidcIssuer, 'https://accounts.example.com');
+  assert.equal(ok.oidcRedirectUrl, undefined);
+  assert.equal(loadConfig({}, {}).oidcIssuer, undefined);
+  assert.equal(loadConfig({}, { ...env, KEYPLANE_OIDC_ISSUER: 'http://127.0.0.1:8000' }).oidcIssuer, 'http://127.0.0.1:8000');
+  const refused = (e: Record<string, string>, setting: string) =>
+    assert.throws(() => loadConfig({}, e), (err: unknown) => err instanceof ConfigError && err.message.includes(setting) && !err.message.includes('s3cret-value'));
+  refused({ ...env, KEYPLANE_OIDC_ISSUER: 'http://accounts.example.com' }, 'KEYPLANE_OIDC_ISSUER');
+  refused({ KEYPLANE_OIDC_ISSUER: env.KEYPLANE_OIDC_ISSUER, KEYPLANE_OIDC_CLIENT_ID: 'kp' }, 'KEYPLANE_OIDC_CLIENT_SECRET');
+  refused({ KEYPLANE_OIDC_CLIENT_ID: 'kp', KEYPLANE_OIDC_CLIENT_SECRET: 's3cret-value' }, 'KEYPLANE_OIDC_ISSUER');
+  refused({ ...env, KEYPLANE_OIDC_REDIRECT_URL: 'not a url' }, 'KEYPLANE_OIDC_REDIRECT_URL');
+});
 
 for (const dialect of await testDialects()) {
   describe(`console OpenID Connect sign-in (${dialect})`, () => {
