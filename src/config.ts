@@ -77,6 +77,14 @@ export interface Config {
   accessLog: boolean;
   /** Fraction (0..1) of successful requests (status < 400) logged; every 4xx/5xx is. */
   accessLogSample: number;
+  /** OpenID Connect sign-in for the console: the issuer URL; undefined (with the client id and secret): off. */
+  oidcIssuer: string | undefined;
+  /** The console's client id at the OpenID provider. */
+  oidcClientId: string | undefined;
+  /** The console's client secret at the OpenID provider. */
+  oidcClientSecret: string | undefined;
+  /** Where the provider sends the browser back; undefined: `<server origin>/console/api/oidc/callback`. */
+  oidcRedirectUrl: string | undefined;
 }
 
 /** One row per setting: environment variable, flag, and how to read it. */
@@ -125,6 +133,10 @@ export const SETTINGS = {
   metricsHost: { env: 'KEYPLANE_METRICS_HOST', flag: '--metrics-host', describe: 'address the metrics listener binds (default: HOST)' },
   accessLog: { env: 'KEYPLANE_ACCESS_LOG', flag: '--access-log', describe: 'on or off: one structured log line per request (info level)' },
   accessLogSample: { env: 'KEYPLANE_ACCESS_LOG_SAMPLE', flag: '--access-log-sample', describe: 'fraction 0..1 of successful requests (status < 400) written to the access log; 4xx and 5xx always are' },
+  oidcIssuer: { env: 'KEYPLANE_OIDC_ISSUER', flag: '--oidc-issuer', describe: 'console: issuer URL of an OpenID Connect provider (https://accounts.example.com) to sign in with; set with the client id and secret, unset: no OpenID Connect sign-in' },
+  oidcClientId: { env: 'KEYPLANE_OIDC_CLIENT_ID', flag: '--oidc-client-id', describe: 'console: the client id keyplane has at the OpenID Connect provider' },
+  oidcClientSecret: { env: 'KEYPLANE_OIDC_CLIENT_SECRET', flag: '--oidc-client-secret', describe: 'console: the client secret keyplane has at the OpenID Connect provider', secret: true },
+  oidcRedirectUrl: { env: 'KEYPLANE_OIDC_REDIRECT_URL', flag: '--oidc-redirect-url', describe: 'console: the redirect URL registered at the provider (default: <server origin>/console/api/oidc/callback, the origin the browser used)' },
 } satisfies Record<keyof Config, SettingSpec>;
 
 export class ConfigError extends Error {
@@ -175,6 +187,19 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
   if (sampleText !== undefined) {
     accessLogSample = /^\s*(0|1|0?\.\d+|1\.0*)\s*$/.test(sampleText) ? Number(sampleText) : NaN;
     if (!(accessLogSample >= 0 && accessLogSample <= 1)) throw new ConfigError(SETTINGS.accessLogSample, 'must be a number from 0 to 1', sampleText);
+  }
+
+  const oidcIssuer = raw('oidcIssuer');
+  const oidcClientId = raw('oidcClientId');
+  const oidcClientSecret = raw('oidcClientSecret');
+  const oidcRedirectUrl = raw('oidcRedirectUrl');
+  if (oidcIssuer !== undefined || oidcClientId !== undefined || oidcClientSecret !== undefined || oidcRedirectUrl !== undefined) {
+    if (oidcIssuer === undefined) throw new ConfigError(SETTINGS.oidcIssuer, 'is needed with the other KEYPLANE_OIDC_ settings (the provider\'s issuer URL)');
+    if (!httpsOrLoopback(oidcIssuer)) throw new ConfigError(SETTINGS.oidcIssuer, 'must be an https:// URL (http:// only on a loopback address)', oidcIssuer);
+    if (oidcClientId === undefined) throw new ConfigError(SETTINGS.oidcClientId, 'is needed with KEYPLANE_OIDC_ISSUER');
+    // never echo the secret
+    if (oidcClientSecret === undefined) throw new ConfigError(SETTINGS.oidcClientSecret, 'is needed with KEYPLANE_OIDC_ISSUER');
+    if (oidcRedirectUrl !== undefined && !httpsOrLoopback(oidcRedirectUrl, true)) throw new ConfigError(SETTINGS.oidcRedirectUrl, 'must be an http:// or https:// URL', oidcRedirectUrl);
   }
 
   const databaseUrl = raw('databaseUrl');
@@ -301,7 +326,25 @@ export function loadConfig(flags: FlagValues = {}, env: NodeJS.ProcessEnv = proc
     metricsHost,
     accessLog: ON.includes(accessLogText),
     accessLogSample,
+    oidcIssuer,
+    oidcClientId,
+    oidcClientSecret,
+    oidcRedirectUrl,
   };
+}
+
+/** An https:// URL, or an http:// one on a loopback host (or any http:// one with `anyHttp`). */
+function httpsOrLoopback(text: string, anyHttp = false): boolean {
+  if (/\s/.test(text)) return false;
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'https:') return true;
+  if (u.protocol !== 'http:') return false;
+  return anyHttp || u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]';
 }
 
 /** `scheme://host[:port]` (http or https, nothing else) in its serialized form (lower case, default port dropped); null if it is not one. */

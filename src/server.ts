@@ -34,7 +34,7 @@ declare module 'fastify' {
 export const FACES: readonly Face[] = [openaiAdminFace, gatewayFace, h2ogpteFace, whylabsFace, iblaiFace, platformFace, consoleFace];
 
 export type ServerConfig = Pick<Config, 'logLevel' | 'rootKey'> &
-  Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins' | 'host' | 'metricsToken' | 'metricsPort' | 'metricsHost' | 'accessLog' | 'accessLogSample' | 'authFailureBurst' | 'authFailureWindowMs' | 'signinFailureBurst' | 'signinAddressBurst' | 'signinFailureWindowMs' | 'sessionIdleMinutes' | 'sessionMaxHours'>>;
+  Partial<Pick<Config, 'role' | 'upstreamTimeoutMs' | 'defaultOutputTokens' | 'upstreamRetries' | 'redisUrl' | 'allowedOrigins' | 'host' | 'metricsToken' | 'metricsPort' | 'metricsHost' | 'accessLog' | 'accessLogSample' | 'authFailureBurst' | 'authFailureWindowMs' | 'signinFailureBurst' | 'signinAddressBurst' | 'signinFailureWindowMs' | 'sessionIdleMinutes' | 'sessionMaxHours' | 'oidcIssuer' | 'oidcClientId' | 'oidcClientSecret' | 'oidcRedirectUrl'>>;
 
 /** The face of the data plane; every other face is an admin face. */
 export const GATEWAY_FACE = gatewayFace.name;
@@ -115,6 +115,7 @@ export async function buildServer(config: ServerConfig, core: Core, opts: BuildO
     allowedOrigins: config.allowedOrigins ?? [],
     authThrottle: authThrottleOf(config),
     console: consoleSettingsOf(config),
+    ...(config.oidcIssuer && config.oidcClientId && config.oidcClientSecret ? { oidc: { issuer: config.oidcIssuer, clientId: config.oidcClientId, clientSecret: config.oidcClientSecret, redirectUrl: config.oidcRedirectUrl } } : {}),
     gateway: { upstreamTimeoutMs: config.upstreamTimeoutMs ?? 600_000, defaultOutputTokens: config.defaultOutputTokens ?? 512, upstreamRetries: config.upstreamRetries ?? 0, redisUrl: config.redisUrl, status: gatewayStatus, ...(metrics ? { observer: metrics.gateway } : {}) },
   };
   const role = config.role ?? 'all';

@@ -1,7 +1,11 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { JSX } from 'preact';
 import { api, ApiError, type Session } from './api.ts';
 import { Field, FormError } from './Field.tsx';
+import { parseHash } from './route.ts';
+
+/** GET /console/api/oidc: whether the server offers OpenID Connect sign-in, and the provider's name. */
+interface OidcInfo { enabled: boolean; name?: string; login_url?: string }
 
 type Errors = Partial<Record<'email' | 'password' | 'org' | 'root_key' | 'form', string>>;
 
@@ -15,6 +19,19 @@ export function SignIn(props: { onSignedIn: (s: Session) => void }): JSX.Element
   const [rootKey, setRootKey] = useState('');
   const [errors, setErrors] = useState<Errors>({});
   const [busy, setBusy] = useState(false);
+  const [oidc, setOidc] = useState<OidcInfo>({ enabled: false });
+  // a failed OpenID Connect sign-in comes back as #/signin?error=<plain words>
+  const [oidcError] = useState(() => parseHash(location.hash).params.get('error') ?? undefined);
+
+  useEffect(() => {
+    let live = true;
+    fetch('/console/api/oidc', { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+      .then((r) => (r.ok ? (r.json() as Promise<OidcInfo>) : { enabled: false }))
+      .then((info) => live && setOidc(info), () => {});
+    return () => {
+      live = false;
+    };
+  }, []);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -57,6 +74,13 @@ export function SignIn(props: { onSignedIn: (s: Session) => void }): JSX.Element
         <FormError id="signin-error" error={errors.form} />
         <button type="submit" class="primary" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
       </form>
+      {oidcError && <p class="error form-error" role="alert" id="signin-oidc-error">{oidcError}</p>}
+      {oidc.enabled && tab === 'user' && (
+        <div class="oidc">
+          <p class="muted or">or</p>
+          <a class="button" id="signin-oidc" href={oidc.login_url ?? '/console/api/oidc/login'}>Sign in with {oidc.name}</a>
+        </div>
+      )}
     </main>
   );
 }

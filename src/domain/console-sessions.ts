@@ -132,6 +132,24 @@ export class ConsoleSessionService {
     return orgs.length ? { userId: row.id, orgs } : null;
   }
 
+  /**
+   * The existing user with this email and the enabled organizations they belong to, or null (no such
+   * user, or a member of none): for a sign-in whose identity was proven elsewhere (OpenID Connect).
+   * Never creates a user.
+   */
+  async memberByEmail(email: string): Promise<{ userId: string; orgs: OrgChoice[] } | null> {
+    let normalized: string;
+    try {
+      normalized = normalizeEmail(email);
+    } catch {
+      return null;
+    }
+    const row = await this.store.db.selectFrom('users').select('id').where('email', '=', normalized).executeTakeFirst();
+    if (!row) return null;
+    const orgs = await this.orgsOf(row.id);
+    return orgs.length ? { userId: row.id, orgs } : null;
+  }
+
   /** The enabled organizations a user belongs to, by name. */
   /**
    * Audits a console sign-in (`console.signed_in`) in the session's organization, or a wrong

@@ -70,6 +70,8 @@ export interface FaceContext {
     /** Failed sign-ins per client address; absent: not throttled. */
     addressThrottle?: AuthFailureThrottle | undefined;
   };
+  /** OpenID Connect sign-in for the console (KEYPLANE_OIDC_*, src/faces/console/oidc.ts); absent: off. */
+  oidc?: { issuer: string; clientId: string; clientSecret: string; redirectUrl?: string | undefined };
   /** The gateway's settings (KEYPLANE_UPSTREAM_TIMEOUT_MS, KEYPLANE_DEFAULT_OUTPUT_TOKENS, REDIS_URL…). */
   gateway: {
     upstreamTimeoutMs: number;

@@ -21,6 +21,7 @@ import { requestContext } from '../request-context.ts';
 import { projectKeyRoutes } from './project-keys.ts';
 import { notSignedIn, requireSession, state, stateOf } from './state.ts';
 export { requireSession } from './state.ts';
+import { oidcRoutes } from './oidc.ts';
 
 export const CONSOLE_PREFIX = '/console/api';
 export { SESSION_COOKIE, SECURE_SESSION_COOKIE } from '../session.ts';
@@ -105,6 +106,19 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
     if (account !== null) ctx.console?.accountThrottle?.fail(account);
     req.log.info({ clientAddress: req.ip }, 'console sign-in failed');
   }
+
+  // OpenID Connect sign-in (src/faces/console/oidc.ts): the same throttles, the same sessions
+  await oidcRoutes(app, ctx, {
+    throttled,
+    failedSignIn,
+    async startSession(req, reply, userId, orgId) {
+      const { secret: old } = stateOf(req);
+      if (old) await sessions.destroy(old);
+      const { secret, session } = await sessions.create(userId, orgId, limits);
+      await sessions.auditSignIn(await sessionActor(session, req, ctx), { userId, orgId, method: 'oidc' });
+      setSessionCookie(req, reply, secret, limits.maxMs);
+    },
+  });
 
   app.post('/session', { schema: { body: SignInBody } }, async (req, reply) => {
     const body = req.body;
