@@ -1,4 +1,5 @@
 // Organizations (tenants). Created by the operator only, each with an owner user and a first admin key.
+import { keysetPage, type Page, type PageQuery } from './paging.ts';
 import type { Store } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import type { Organization, User } from '../store/schema.ts';
@@ -89,6 +90,12 @@ export class OrganizationService {
   async list(actor: Actor): Promise<Organization[]> {
     requireOperator(actor);
     return this.store.db.selectFrom('organizations').selectAll().orderBy('created_at').orderBy('id').execute();
+  }
+
+  /** One page of the organizations, oldest first (keyset: `after` is the last id of the previous page). */
+  async page(actor: Actor, page: PageQuery): Promise<Page<Organization>> {
+    requireOperator(actor);
+    return keysetPage(this.store.db.selectFrom('organizations').selectAll(), 'organizations', page);
   }
 
   async getBySlug(actor: Actor, slug: string): Promise<Organization> {

@@ -112,9 +112,16 @@ export const platformFace = defineFace({
 
 const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
 
-  app.get('/organizations', { schema: { response: R.ok(Type.Object({ object: Type.Literal('list'), data: Type.Array(Org) })) } }, async () => {
-    const orgs = await core.orgs.list(ROOT);
-    return { object: 'list' as const, data: orgs.map(formatOrg) };
+  // without `limit`, every organization (as before); with it, one keyset page (`after`: the last id of the previous page)
+  const OrgListQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })), after: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) });
+  app.get('/organizations', { schema: { querystring: OrgListQuery, response: R.ok(Type.Object({ object: Type.Literal('list'), data: Type.Array(Org), has_more: Type.Boolean(), last_id: R.Nullable(Str) })) } }, async (req) => {
+    const { limit, after } = req.query;
+    if (limit === undefined && after === undefined) {
+      const orgs = await core.orgs.list(ROOT);
+      return { object: 'list' as const, data: orgs.map(formatOrg), has_more: false, last_id: orgs.at(-1)?.id ?? null };
+    }
+    const page = await core.orgs.page(ROOT, { limit: limit ?? 20, after });
+    return { object: 'list' as const, data: page.items.map(formatOrg), has_more: page.hasMore, last_id: page.items.at(-1)?.id ?? null };
   });
 
   app.get('/organizations/:slug', { schema: { params: Type.Object({ slug: Slug }), response: R.ok(Org) } }, async (req) => formatOrg(await core.orgs.getBySlug(ROOT, req.params.slug)));
