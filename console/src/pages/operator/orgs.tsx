@@ -11,24 +11,12 @@ interface CreatedOrg extends PlatformOrg { owner: { id: string; email: string; n
 
 const PAGE = 20;
 
-/**
- * One page of organizations after `after` (an organization id). The request carries the keyset
- * cursor (`after`, `limit`); the platform face answers GET /platform/v1/organizations with the whole
- * list today (no paging there yet), so the page is cut here from the cursor on, in the server's
- * order (creation time, id).
- */
+/** One keyset page of organizations after `after` (an organization id), oldest first. */
 export async function orgPage(after: string | null): Promise<{ items: PlatformOrg[]; next: string | null }> {
   const q = new URLSearchParams({ limit: String(PAGE) });
   if (after) q.set('after', after);
-  const res = await request<{ data: PlatformOrg[]; has_more?: boolean }>('GET', `/platform/v1/organizations?${q}`);
-  let rows = res.data;
-  if (after) {
-    const i = rows.findIndex((o) => o.id === after);
-    if (i >= 0) rows = rows.slice(i + 1);
-  }
-  const items = rows.slice(0, PAGE);
-  const more = res.has_more ?? rows.length > PAGE;
-  return { items, next: more && items.length ? items[items.length - 1]!.id : null };
+  const res = await request<{ data: PlatformOrg[]; has_more: boolean; last_id: string | null }>('GET', `/platform/v1/organizations?${q}`);
+  return { items: res.data, next: res.has_more ? res.last_id : null };
 }
 
 type Errors = Partial<Record<'name' | 'slug' | 'owner_email' | 'form', string>>;
