@@ -18,6 +18,7 @@ import { constantTimeEqual } from '../../crypto/keys.ts';
 import { classifyError, originAccepted } from '../common.ts';
 import { defineFace, JSON_ADMIN_BODY, type FaceContext } from '../kit.ts';
 import { requestContext } from '../request-context.ts';
+import { consoleAuditRoutes } from './audit.ts';
 
 export const CONSOLE_PREFIX = '/console/api';
 export { SESSION_COOKIE, SECURE_SESSION_COOKIE } from '../session.ts';
@@ -213,6 +214,9 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
     const g = a.user.grants;
     return { operator: false, org_role: s.org!.role, org_write: g.orgWrite, org_read: g.orgRead, projects: Object.fromEntries(g.projects) };
   });
+
+  // the organization's audit log, every event type (src/faces/console/audit.ts)
+  await app.register(consoleAuditRoutes, ctx);
 
   app.delete('/session', async (req, reply) => {
     requireSession(req);
