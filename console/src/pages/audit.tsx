@@ -3,7 +3,7 @@
 // actor (id or email), target (resource id) and time range. The filters live in the URL
 // (#/audit?type=…&actor=…), so a filtered view can be linked. Each event expands to its details.
 import { useEffect, useState } from 'preact/hooks';
-import type { JSX } from 'preact';
+import { Fragment, type JSX } from 'preact';
 import type { PageProps } from './index.ts';
 import { request } from '../api.ts';
 import { Field } from '../Field.tsx';
@@ -106,11 +106,11 @@ function EventRows(props: { e: AuditEvent; open: boolean; onToggle: () => void }
   return (
     <>
       <tr class="audit-row" data-event-id={e.id} data-type={e.type}>
-        <td class="nowrap">{when(e.effective_at)}</td>
-        <td><code class="audit-type">{e.type}</code></td>
-        <td>{actorText(e.actor)}</td>
-        <td>{e.target.id ? <><span class="muted">{e.target.type}</span> <code>{e.target.id}</code></> : <span class="muted">—</span>}</td>
-        <td>
+        <td class="nowrap" data-label="When">{when(e.effective_at)}</td>
+        <td data-label="Event"><code class="audit-type">{e.type.split('.').map((part, i) => <Fragment key={i}>{i ? <><wbr />.{part}</> : part}</Fragment>)}</code></td>
+        <td data-label="Actor">{actorText(e.actor)}</td>
+        <td data-label="Target">{e.target.id ? <><span class="muted">{e.target.type}</span> <code>{e.target.id}</code></> : <span class="muted">—</span>}</td>
+        <td class="audit-toggle">
           <button type="button" class="small" id={`audit-toggle-${e.id}`} aria-expanded={props.open} aria-controls={detailsId} onClick={props.onToggle}>{props.open ? 'Hide' : 'Details'}</button>
         </td>
       </tr>

@@ -57,20 +57,22 @@ export function Invites(props: { canWrite: boolean }): JSX.Element {
                   <td><span class={`badge status-${inv.status}`}>{inv.status}</span></td>
                   <td>{inv.status === 'accepted' ? `accepted ${when(inv.accepted_at)}` : when(inv.expires_at)}</td>
                   {props.canWrite && (
-                    <td class="row-actions">
-                      {inv.status === 'pending' && <MakeLink id={`org-invite-link-${inv.id}`} invite={inv} label="Sign-up link" small onLink={(url) => setLink({ invite: inv, url })} />}
-                      {inv.status !== 'accepted' && (
-                        <ConfirmButton
-                          id={`org-invite-delete-${inv.id}`}
-                          label="Delete"
-                          question={`Delete the invitation of ${inv.email}? Its sign-up link stops working.`}
-                          onConfirm={async () => {
-                            await request('DELETE', `/v1/organization/invites/${inv.id}`);
-                            if (link?.invite.id === inv.id) setLink(undefined);
-                            list.reload();
-                          }}
-                        />
-                      )}
+                    <td>
+                      <div class="row-actions">
+                        {inv.status === 'pending' && <MakeLink id={`org-invite-link-${inv.id}`} invite={inv} label="Sign-up link" onLink={(url) => setLink({ invite: inv, url })} />}
+                        {inv.status !== 'accepted' && (
+                          <ConfirmButton
+                            id={`org-invite-delete-${inv.id}`}
+                            label="Delete"
+                            question={`Delete the invitation of ${inv.email}? Its sign-up link stops working.`}
+                            onConfirm={async () => {
+                              await request('DELETE', `/v1/organization/invites/${inv.id}`);
+                              if (link?.invite.id === inv.id) setLink(undefined);
+                              list.reload();
+                            }}
+                          />
+                        )}
+                      </div>
                     </td>
                   )}
                 </tr>

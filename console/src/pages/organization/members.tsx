@@ -22,7 +22,7 @@ export function Members(props: { canWrite: boolean; selfId: string | undefined }
                 <th>Name</th>
                 <th>Email</th>
                 <th>Role</th>
-                <th>Added</th>
+                <th class="hide-narrow">Added</th>
                 {props.canWrite && <th><span class="visually-hidden">Actions</span></th>}
               </tr>
             </thead>
@@ -77,7 +77,7 @@ function MemberRow(props: { m: OrgUser; canWrite: boolean; self: boolean; onChan
           <span class="member-role">{role}</span>
         )}
       </td>
-      <td>{when(m.added_at)}</td>
+      <td class="hide-narrow">{when(m.added_at)}</td>
       {props.canWrite && (
         <td>
           <ConfirmButton

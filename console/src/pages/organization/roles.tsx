@@ -116,21 +116,23 @@ export function Roles(props: { canWrite: boolean }): JSX.Element {
                     <td>{r.description ?? <span class="muted">—</span>}</td>
                     <td><Permissions list={r.permissions} /></td>
                     {props.canWrite && (
-                      <td class="row-actions">
-                        {!r.predefined_role && (
-                          <>
-                            <button type="button" class="small" id={`org-role-edit-${r.id}`} onClick={() => setEditing(r.id)}>Edit</button>
-                            <ConfirmButton
-                              id={`org-role-delete-${r.id}`}
-                              label="Delete"
-                              question={`Delete the role ${r.name}? Everyone it is assigned to loses it.`}
-                              onConfirm={async () => {
-                                await request('DELETE', `/v1/organization/roles/${r.id}`);
-                                list.reload();
-                              }}
-                            />
-                          </>
-                        )}
+                      <td>
+                        <div class="row-actions">
+                          {!r.predefined_role && (
+                            <>
+                              <button type="button" id={`org-role-edit-${r.id}`} onClick={() => setEditing(r.id)}>Edit</button>
+                              <ConfirmButton
+                                id={`org-role-delete-${r.id}`}
+                                label="Delete"
+                                question={`Delete the role ${r.name}? Everyone it is assigned to loses it.`}
+                                onConfirm={async () => {
+                                  await request('DELETE', `/v1/organization/roles/${r.id}`);
+                                  list.reload();
+                                }}
+                              />
+                            </>
+                          )}
+                        </div>
                       </td>
                     )}
                   </tr>
