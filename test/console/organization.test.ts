@@ -199,6 +199,8 @@ for (const dialect of await testDialects()) {
       // and to the member
       await goto(page, `/organization/members/${invitee.id}`);
       await page.locator('#org-member-assign-role').waitFor();
+      await page.locator('#org-member-assign').click();
+      assert.equal(await page.locator('#org-member-assign-role-error').textContent(), 'Choose a role to assign.');
       await page.locator('#org-member-assign-role').selectOption(roleId);
       await page.locator('#org-member-assign').click();
       await page.locator(`#org-member-roles-table tr[data-role-id="${roleId}"]`).waitFor();

@@ -12,6 +12,7 @@ import { SYSTEM } from '../../../src/domain/actor.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const UA = 'keyplane-audit-test/1.0';
+const ROOT_KEY = randomBytes(32).toString('hex');
 
 interface Res {
   status: number;
@@ -65,7 +66,7 @@ for (const dialect of await testDialects()) {
     const list = (query: string, who = owner) => call(s, 'GET', `/console/api/audit_logs${query ? `?${query}` : ''}`, { cookie: who.cookie });
 
     before(async () => {
-      s = await startServer(dialect);
+      s = await startServer(dialect, { rootKey: ROOT_KEY });
       orgId = (await s.rt.store.db.selectFrom('organizations').select('id').where('slug', '=', 'main').executeTakeFirstOrThrow()).id;
       owner = await member('owner');
       reader = await member('reader');
@@ -92,6 +93,13 @@ for (const dialect of await testDialects()) {
       assertError(await call(s, 'GET', '/console/api/audit_logs'), 401, 'not_signed_in');
       assertError(await call(s, 'GET', '/console/api/audit_logs/event_types'), 401, 'not_signed_in');
       assertError(await call(s, 'GET', '/console/api/audit_logs', { cookie: 'kp_session=made-up' }), 401, 'not_signed_in');
+    });
+
+    test('the operator (root key session) has no organization here: 403, not a 5xx', async () => {
+      const res = await fetch(`${s.url}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ root_key: ROOT_KEY }) });
+      assert.equal(res.status, 200);
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+      assertError(await call(s, 'GET', '/console/api/audit_logs', { cookie }), 403, 'insufficient_permissions');
     });
 
     test('the owner sees every event type, newest first, with actor, target, payload and request', async () => {

@@ -106,8 +106,8 @@ export function RoleAssignments(props: { base: string; idPrefix: string; canWrit
   const choices = (roles.data ?? []).filter((r) => !assigned.has(r.id));
   const assign = async (e: Event) => {
     e.preventDefault();
-    const chosen = roleId || choices[0]?.id;
-    if (!chosen) return setErrors({ role_id: 'Choose a role.' });
+    const chosen = roleId;
+    if (!chosen) return setErrors({ role_id: 'Choose a role to assign.' });
     setBusy(true);
     setErrors({});
     try {
@@ -168,9 +168,9 @@ export function RoleAssignments(props: { base: string; idPrefix: string; canWrit
           <SelectField
             id={`${idPrefix}-assign-role`}
             label="Assign a role"
-            value={roleId || choices[0]?.id || ''}
+            value={roleId}
             onChange={setRoleId}
-            options={choices.length ? choices.map((r) => ({ value: r.id, label: r.predefined_role ? `${r.name} (predefined)` : r.name })) : [{ value: '', label: 'No other role to assign' }]}
+            options={[{ value: '', label: choices.length ? 'Choose a role…' : 'No other role to assign' }, ...choices.map((r) => ({ value: r.id, label: r.predefined_role ? `${r.name} (predefined)` : r.name }))]}
             error={errors.role_id ?? roles.error}
           />
           <button type="submit" class="primary" id={`${idPrefix}-assign`} disabled={busy || !choices.length}>{busy ? 'Assigning…' : 'Assign'}</button>
