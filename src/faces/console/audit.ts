@@ -12,8 +12,9 @@ import type { AuditEntry, AuditFilter } from '../../domain/audit.ts';
 import { AUDIT_EVENT_TYPES } from '../../domain/audit-events.ts';
 import { DomainError, invalid } from '../../domain/errors.ts';
 import { toUnixSeconds } from '../common.ts';
+import type { FastifyRequest } from 'fastify';
+import type { SessionView } from '../../domain/console-sessions.ts';
 import type { FaceContext } from '../kit.ts';
-import { requireSession } from './face.ts';
 
 const EventType = Type.String({ pattern: '^[a-z0-9_]+(\\.[a-z0-9_]+)*(\\.\\*)?$', maxLength: 100 });
 const Seconds = Type.Integer({ minimum: 0, maximum: 100_000_000_000 });
@@ -85,9 +86,13 @@ export function formatConsoleAudit(e: AuditEntry) {
   };
 }
 
-export const consoleAuditRoutes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
+/**
+ * The routes, given the console face's `requireSession` (the signed-in session of a request, or 401
+ * not_signed_in; passed in rather than imported: face.ts registers this plugin).
+ */
+export const consoleAuditRoutes = (requireSession: (req: FastifyRequest) => SessionView): FastifyPluginAsyncTypebox<FaceContext> => async (app, ctx) => {
   const { core } = ctx;
-  const orgOf = (req: Parameters<typeof requireSession>[0]): string => {
+  const orgOf = (req: FastifyRequest): string => {
     const s = requireSession(req);
     if (!s.org) throw new DomainError('forbidden', 'Sign in as a member of an organization to see its audit log.', null, 'insufficient_permissions');
     return s.org.id;

@@ -216,7 +216,7 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
   });
 
   // the organization's audit log, every event type (src/faces/console/audit.ts)
-  await app.register(consoleAuditRoutes, ctx);
+  await app.register(consoleAuditRoutes(requireSession), ctx);
 
   app.delete('/session', async (req, reply) => {
     requireSession(req);
