@@ -22,6 +22,7 @@ import { projectKeyRoutes } from './project-keys.ts';
 import { notSignedIn, requireSession, state, stateOf } from './state.ts';
 export { requireSession } from './state.ts';
 import { oidcRoutes } from './oidc.ts';
+import { consoleAuditRoutes } from './audit.ts';
 
 export const CONSOLE_PREFIX = '/console/api';
 export { SESSION_COOKIE, SECURE_SESSION_COOKIE } from '../session.ts';
@@ -222,6 +223,8 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
 
   // project API keys issued from the console (src/faces/console/project-keys.ts)
   await app.register(projectKeyRoutes, ctx);
+  // the organization's audit log, every event type (src/faces/console/audit.ts)
+  await app.register(consoleAuditRoutes(requireSession), ctx);
 
   app.delete('/session', async (req, reply) => {
     requireSession(req);
