@@ -34,13 +34,14 @@ export function ProjectDetail(props: PageProps & { projectId: string; view: stri
   const { projectId, perms } = props;
   const load = useLoad(() => request<Project>('GET', projectUrl(projectId)), [projectId]);
   const [renamed, setRenamed] = useState<Project>();
-  const project = renamed?.id === projectId ? renamed : load.data;
+  // while another project loads (or fails to), the previous one's data must not show
+  const project = renamed?.id === projectId ? renamed : load.data?.id === projectId ? load.data : undefined;
   const level = levelOf(perms, projectId);
   if (!project) {
     return (
       <Page title="Project">
         <p><a href="#/projects">← All projects</a></p>
-        {load.error ? <ErrorNote id="project-error" error={load.error} /> : <p class="muted">Loading…</p>}
+        {load.error && !load.loading ? <ErrorNote id="project-error" error={load.error} /> : <p class="muted">Loading…</p>}
       </Page>
     );
   }
