@@ -227,6 +227,51 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(realProblems(problems), []);
     });
 
+    test('an owner manages service accounts (the key shown once) and the spend limit and alerts', async () => {
+      const { page, problems } = await signIn(owner.email, 1280, `#/projects/${projA}/service-accounts`);
+      await page.locator('#project-sa-name').fill('nightly-batch');
+      await page.locator('#project-sa-create').click();
+      await page.locator('#project-sa-secret-value').waitFor();
+      const secret = await page.locator('#project-sa-secret-value').inputValue();
+      const sa = ((await api('GET', `/v1/organization/projects/${projA}/service_accounts`)).data as Array<{ id: string; name: string }>).find((a) => a.name === 'nightly-batch')!;
+      await page.locator(`[data-sa-id="${sa.id}"]`).waitFor();
+      assert.equal(await occurrences(page, secret), 1);
+      await page.locator('#project-sa-secret-done').click();
+      assert.equal(await occurrences(page, secret), 0, 'gone once the user says it is copied');
+      await page.locator(`#project-sa-delete-${sa.id}`).click();
+      await page.locator(`#project-sa-delete-${sa.id}-yes`).click();
+      await page.locator(`[data-sa-id="${sa.id}"]`).waitFor({ state: 'detached' });
+      assert.equal((await http(s, 'GET', `/v1/organization/projects/${projA}/service_accounts/${sa.id}`, adminKey)).status, 404);
+
+      await page.locator('#project-tab-spend').click();
+      await page.locator('#project-spend-limit-current').waitFor();
+      assert.match((await page.locator('#project-spend-limit-current').textContent())!, /No limit/);
+      await page.locator('#project-spend-limit-amount').fill('twelve');
+      await page.locator('#project-spend-limit-save').click();
+      assert.match((await page.locator('#project-spend-limit-amount-error').textContent())!, /amount in dollars/);
+      await page.locator('#project-spend-limit-amount').fill('250.50');
+      await page.locator('#project-spend-limit-save').click();
+      await page.waitForFunction(() => document.querySelector('#project-spend-limit-current')?.textContent?.startsWith('$250.50 per month'));
+      assert.equal((await api('GET', `/v1/organization/projects/${projA}/spend_limit`)).threshold_amount, 25_050);
+      await page.locator('#project-spend-alert-amount').fill('100');
+      await page.locator('#project-spend-alert-recipients').fill('finance@acme.example, ops@acme.example');
+      await page.locator('#project-spend-alert-create').click();
+      await page.locator('#project-spend-alerts-table tbody tr').waitFor();
+      const alerts = (await api('GET', `/v1/organization/projects/${projA}/spend_alerts`)).data as Array<{ id: string; threshold_amount: number; notification_channel: { recipients: string[] } }>;
+      assert.equal(alerts.length, 1);
+      assert.equal(alerts[0]!.threshold_amount, 10_000);
+      assert.deepEqual(alerts[0]!.notification_channel.recipients, ['finance@acme.example', 'ops@acme.example']);
+      await screenshot(page, `project-spend-1280-${dialect}`);
+      await page.locator(`#project-spend-alert-delete-${alerts[0]!.id}`).click();
+      await page.locator(`#project-spend-alert-delete-${alerts[0]!.id}-yes`).click();
+      await page.locator('#project-spend-alerts-empty').waitFor();
+      await page.locator('#project-spend-limit-delete').click();
+      await page.locator('#project-spend-limit-delete-yes').click();
+      await page.waitForFunction(() => document.querySelector('#project-spend-limit-current')?.textContent?.startsWith('No limit'));
+      assert.equal((await http(s, 'GET', `/v1/organization/projects/${projA}/spend_limit`, adminKey)).status, 404);
+      assert.deepEqual(realProblems(problems), []);
+    });
+
     test('a project member sees only their project, without owner controls; the server refuses their writes elsewhere', async () => {
       const { page, problems } = await signIn(reader.email);
       await page.locator('#projects-table').waitFor();
@@ -308,10 +353,10 @@ for (const dialect of await testDialects()) {
       await page.locator('#projects-table').waitFor();
       await assertFitsWidth(page, 375, 'projects list');
       await screenshot(page, `projects-375-${dialect}`);
-      for (const view of ['keys', 'members', 'limits', 'models', 'spend']) {
+      const shown = { keys: '#project-keys-table, #project-keys-empty', members: '#project-members-table', 'service-accounts': '#project-sa-table, #project-sa-empty', limits: '#project-limits-table', models: '#project-models-form', spend: '#project-spend-limit-current' };
+      for (const [view, selector] of Object.entries(shown)) {
         await page.goto(`${s.url}/console#/projects/${projA}/${view}`);
-        await page.locator('#project-id').waitFor();
-        await page.locator('.panel table, .panel form, .panel p').first().waitFor();
+        await page.locator(selector).first().waitFor();
         await assertFitsWidth(page, 375, `project ${view}`);
       }
       await screenshot(page, `project-spend-375-${dialect}`);
