@@ -94,13 +94,14 @@ for (const dialect of await testDialects()) {
     test('an owner creates, renames and staffs a project, issues a key seen once, sets its expiry and revokes it after confirming', async () => {
       const { page, problems } = await signIn(owner.email);
       await page.locator('#projects-table').waitFor();
+      await screenshot(page, `projects-list-1280-${dialect}`);
       assert.ok(await page.locator(`[data-project-id="${projA}"]`).isVisible());
       assert.ok(await page.locator(`[data-project-id="${projB}"]`).isVisible());
       // an empty name is pointed out next to the field, nothing is sent
       await page.locator('#project-create-submit').click();
       assert.equal(await page.locator('#project-create-name-error').textContent(), 'Give the project a name.');
       await page.locator('#project-create-name').fill('Launch Pad');
-      await screenshot(page, `projects-list-1280-${dialect}`);
+      assert.equal(await page.locator('#project-create-name-error').count(), 0, 'typing clears the error');
       await page.locator('#project-create-submit').click();
       await page.locator('#project-id').waitFor();
       assert.equal(await title(page), 'Launch Pad');
@@ -187,6 +188,21 @@ for (const dialect of await testDialects()) {
       await page.locator(`#project-key-revoke-${key.id}-yes`).click();
       await page.locator(`[data-key-id="${key.id}"]`).waitFor({ state: 'detached' });
       assert.equal((await api('GET', `/v1/organization/projects/${id}/api_keys`)).data.length, 0);
+
+      // archive, after confirming: the project turns read-only and leaves the default list
+      await page.locator('#project-archive').click();
+      assert.equal((await api('GET', `/v1/organization/projects/${id}`)).status, 'active', 'nothing archived before the confirmation');
+      await page.locator('#project-archive-yes').click();
+      await page.locator('#project-archived').waitFor();
+      assert.equal(await page.locator('#project-rename').count(), 0);
+      assert.equal(await page.locator('#project-key-create').count(), 0);
+      assert.equal((await api('GET', `/v1/organization/projects/${id}`)).status, 'archived');
+      await page.locator('a', { hasText: 'All projects' }).click();
+      await page.locator(`[data-project-id="${projA}"]`).waitFor();
+      assert.equal(await page.locator(`[data-project-id="${id}"]`).count(), 0);
+      await page.locator('#projects-include-archived').check();
+      await page.locator(`[data-project-id="${id}"]`).waitFor();
+      assert.match((await page.locator(`[data-project-id="${id}"]`).textContent())!, /Archived/);
       assert.deepEqual(realProblems(problems), []);
     });
 

@@ -103,7 +103,7 @@ function Rename(props: { project: Project; onDone: (p: Project) => void }): JSX.
   };
   return (
     <form class="inline-form" id="project-rename-form" onSubmit={submit} noValidate>
-      <Field id="project-rename-name" label="Project name" value={name} onInput={setName} error={form.errors['name']} />
+      <Field id="project-rename-name" label="Project name" value={name} onInput={(v) => (setName(v), form.setErrors({}))} error={form.errors['name']} />
       <button type="submit" class="primary" id="project-rename-submit" disabled={form.busy}>Save</button>
       <button type="button" id="project-rename-cancel" onClick={() => setOpen(false)}>Cancel</button>
       <ErrorNote id="project-rename-error" error={form.formError} />

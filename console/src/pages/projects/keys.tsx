@@ -40,7 +40,7 @@ export function KeysView(props: ViewProps): JSX.Element {
         />
       )}
       <div class="toolbar">
-        <SelectField id="project-keys-access" label="Show" value={access} options={[['active', 'Active keys'], ['inactive', 'Inactive keys (owner removed or key revoked)']]} onChange={(v) => setAccess(v as 'active' | 'inactive')} />
+        <SelectField id="project-keys-access" label="Show" value={access} options={[['active', 'Active keys'], ['inactive', 'Inactive keys']]} onChange={(v) => setAccess(v as 'active' | 'inactive')} />
       </div>
       <ErrorNote id="project-keys-error" error={pager.error} />
       {pager.loading && !pager.data ? (

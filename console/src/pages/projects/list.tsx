@@ -77,7 +77,7 @@ function CreateProject(): JSX.Element {
   };
   return (
     <form class="panel inline-form" id="project-create-form" onSubmit={submit} noValidate>
-      <Field id="project-create-name" label="New project name" value={name} onInput={setName} error={form.errors['name']} />
+      <Field id="project-create-name" label="New project name" value={name} onInput={(v) => (setName(v), form.setErrors({}))} error={form.errors['name']} />
       <button type="submit" class="primary" id="project-create-submit" disabled={form.busy}>Create project</button>
       <ErrorNote id="project-create-error" error={form.formError} />
     </form>
