@@ -298,6 +298,22 @@ for (const dialect of await testDialects()) {
       await page.getByRole('heading', { name: 'Project Alpha' }).waitFor();
       await page.locator('#project-key-create').waitFor(); // a member creates their own keys
       assert.equal(await page.locator('#project-key-create').textContent(), 'Create a key for me');
+      assert.equal(await page.locator('#project-key-owner').count(), 0, 'a member picks no owner: the key is theirs');
+      await page.locator('#project-key-name').fill('rita-laptop');
+      await page.locator('#project-key-create').click();
+      await page.locator('#project-key-secret-value').waitFor();
+      const mine = ((await api('GET', `/v1/organization/projects/${projA}/api_keys`)).data as Array<{ id: string; name: string; owner: { user?: { id: string } } }>).find((k) => k.name === 'rita-laptop')!;
+      assert.equal(mine.owner.user?.id, reader.id);
+      await page.locator(`#project-key-revoke-${mine.id}`).waitFor(); // their own key: they may revoke it
+      // someone else's key in the same project: no controls
+      const other = await s.rt.core.projectKeys.createForUser(SYSTEM, orgId, projA, owner.id, { name: 'owners-key' }).catch(async () => {
+        await api('POST', `/v1/organization/projects/${projA}/users`, { user_id: owner.id, role: 'owner' });
+        return s.rt.core.projectKeys.createForUser(SYSTEM, orgId, projA, owner.id, { name: 'owners-key' });
+      });
+      await page.reload();
+      await page.locator(`[data-key-id="${other.row.id}"]`).waitFor();
+      assert.equal(await page.locator(`#project-key-revoke-${other.row.id}`).count(), 0);
+      assert.equal(await page.locator(`#project-key-revoke-${mine.id}`).count(), 1);
       assert.equal(await page.locator('#project-rename').count(), 0);
       assert.equal(await page.locator('#project-archive').count(), 0);
       await page.locator('#project-tab-members').click();
