@@ -134,7 +134,9 @@ function CreateKey(props: ViewProps & { onCreated: (k: ProjectKey & { value: str
   const [days, setDays] = useState('');
   const form = useSubmit(['name', 'user_id', 'expires_in_seconds']);
   const members = users.data?.data ?? [];
-  const chosen = owner ? userId || members.find((u) => u.id === me)?.id || members[0]?.id || '' : me;
+  const [typedId, setTypedId] = useState('');
+  const more = !!users.data?.has_more; // over 100 members: the list shows the first ones, an id reaches the rest
+  const chosen = owner ? (more && typedId.trim()) || userId || members.find((u) => u.id === me)?.id || members[0]?.id || '' : me;
   const submit = async (e: Event) => {
     e.preventDefault();
     const errors: Record<string, string> = {};
@@ -165,6 +167,7 @@ function CreateKey(props: ViewProps & { onCreated: (k: ProjectKey & { value: str
       ) : (
         form.errors['user_id'] && <ErrorNote id="project-key-owner-error" error={form.errors['user_id']} />
       )}
+      {owner && more && <Field id="project-key-owner-id" label="Or a member's user id" hint="For members not in the list" value={typedId} onInput={setTypedId} />}
       <NumberField id="project-key-expiry-days" label="Expires in (days)" hint="Empty: never" value={days} onInput={setDays} error={form.errors['expires_in_seconds']} />
       <button type="submit" class="primary" id="project-key-create" disabled={form.busy}>{owner ? 'Create key' : 'Create a key for me'}</button>
       <ErrorNote id="project-key-create-error" error={form.formError} />
