@@ -128,6 +128,7 @@ for (const dialect of await testDialects()) {
       await page.locator('#project-member-add-role').selectOption('member');
       await page.locator('#project-member-add').click();
       await page.locator(`[data-user-id="${reader.id}"]`).waitFor();
+      await screenshot(page, `project-members-1280-${dialect}`);
       await page.locator(`#project-member-role-${reader.id}`).selectOption('owner');
       await page.waitForFunction(async ([u]) => (await fetch(u!, { credentials: 'same-origin' }).then((r) => r.json())).role === 'owner', [`/v1/organization/projects/${id}/users/${reader.id}`]);
       assert.equal((await api('GET', `/v1/organization/projects/${id}/users/${reader.id}`)).role, 'owner');

@@ -62,11 +62,11 @@ export function useSubmit(fields: string[]) {
 }
 
 /** A labelled control (input, select, textarea) with its error under it. */
-export function Labelled(props: { id: string; label: string; error?: string | undefined; hint?: string; children: (attrs: { id: string; name: string; 'aria-invalid'?: 'true'; 'aria-describedby'?: string }) => ComponentChildren }): JSX.Element {
+export function Labelled(props: { id: string; label: string; error?: string | undefined; hint?: string; hideLabel?: boolean; children: (attrs: { id: string; name: string; 'aria-invalid'?: 'true'; 'aria-describedby'?: string }) => ComponentChildren }): JSX.Element {
   const described = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
   return (
     <div class="field">
-      <label for={props.id}>{props.label}</label>
+      <label for={props.id} class={props.hideLabel ? 'sr-only' : undefined}>{props.label}</label>
       {props.hint && <p class="hint" id={`${props.id}-hint`}>{props.hint}</p>}
       {props.children({ id: props.id, name: props.id, ...(props.error ? { 'aria-invalid': 'true' as const } : {}), ...(described ? { 'aria-describedby': described } : {}) })}
       {props.error && <p class="error" id={`${props.id}-error`} role="alert">{props.error}</p>}
@@ -82,9 +82,9 @@ export function NumberField(props: { id: string; label: string; value: string; o
   );
 }
 
-export function SelectField(props: { id: string; label: string; value: string; options: Array<[string, string]>; onChange: (v: string) => void; error?: string | undefined }): JSX.Element {
+export function SelectField(props: { id: string; label: string; value: string; options: Array<[string, string]>; onChange: (v: string) => void; error?: string | undefined; hint?: string; hideLabel?: boolean }): JSX.Element {
   return (
-    <Labelled id={props.id} label={props.label} error={props.error}>
+    <Labelled id={props.id} label={props.label} error={props.error} {...(props.hint ? { hint: props.hint } : {})} hideLabel={!!props.hideLabel}>
       {(a) => (
         <select {...a} value={props.value} onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)}>
           {props.options.map(([v, l]) => (

@@ -9,8 +9,8 @@ import { fetchPage, projectUrl, type ProjectUser, SelectField, useSubmit } from 
 import type { ViewProps } from './detail.tsx';
 
 const ROLES: Array<[string, string]> = [
-  ['member', 'Member (uses the project, manages their own keys)'],
-  ['owner', 'Owner (manages the project)'],
+  ['member', 'Member'],
+  ['owner', 'Owner'],
 ];
 
 export function MembersView(props: ViewProps): JSX.Element {
@@ -66,7 +66,8 @@ function MemberRow(props: { projectId: string; u: ProjectUser; canWrite: boolean
             id={`project-member-role-${u.id}`}
             label={`Role of ${u.email}`}
             value={u.role}
-            options={known ? ROLES.map(([r]) => [r, r === 'owner' ? 'Owner' : 'Member']) : [[u.role, u.role], ...ROLES.map(([r]): [string, string] => [r, r === 'owner' ? 'Owner' : 'Member'])]}
+            options={known ? ROLES : [[u.role, u.role], ...ROLES]}
+            hideLabel
             onChange={(role) => void form.run(() => request('POST', url, { role })).then((ok) => ok && props.onChanged())}
             error={form.errors['role'] ?? form.formError}
           />
@@ -101,7 +102,7 @@ function AddMember(props: { projectId: string; onAdded: () => void }): JSX.Eleme
   return (
     <form class="inline-form" id="project-member-add-form" onSubmit={submit} noValidate>
       <Field id="project-member-add-user" label="Email or user id" hint="A member of the organization" value={who} onInput={setWho} error={form.errors['user_id'] ?? form.errors['email']} />
-      <SelectField id="project-member-add-role" label="Role" value={role} options={ROLES} onChange={setRole} error={form.errors['role']} />
+      <SelectField id="project-member-add-role" label="Role" hint="Members use the project and their own keys; owners manage it" value={role} options={ROLES} onChange={setRole} error={form.errors['role']} />
       <button type="submit" class="primary" id="project-member-add" disabled={form.busy}>Add member</button>
       <ErrorNote id="project-member-add-error" error={form.formError} />
     </form>
