@@ -119,6 +119,23 @@ export const projectMembersRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = a
       return cursorList(page.items.map((k) => formatProjectKey(k, owners)), page.hasMore);
     },
   );
+  // keyplane's extension (OpenAI has no such route): a key for a project member, its secret `value`
+  // returned this once; project owners issue keys to any member, a `member` to themselves
+  app.post(
+    `${base}/api_keys`,
+    {
+      schema: {
+        response: R.ok(Type.Composite([R.ProjectKey, Type.Object({ value: Type.String() })])),
+        params: Type.Object(P),
+        body: Type.Object({ user_id: Id, name: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })), expires_in_seconds: Type.Optional(Type.Union([Expires, Type.Null()])) }),
+      },
+    },
+    async (req) => {
+      const orgId = req.org.id;
+      const { row, secret } = await core.projectKeys.createForUser(req.actor, orgId, req.params.project_id, req.body.user_id, { name: req.body.name, expiresInSeconds: req.body.expires_in_seconds ?? null });
+      return { ...formatProjectKey(row, await core.projectKeys.owners(req.actor, orgId, req.params.project_id, [row])), value: secret };
+    },
+  );
   const KeyParams = Type.Object({ ...P, api_key_id: Id });
   app.get(`${base}/api_keys/:api_key_id`, { schema: { response: R.ok(R.ProjectKey), params: KeyParams } }, async (req) => {
     const orgId = req.org.id;
