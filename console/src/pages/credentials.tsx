@@ -11,8 +11,8 @@ import { ActiveProviders, CredentialList, TenantSwitches } from './credentials/p
 export function CredentialsPage({ session, perms }: PageProps): JSX.Element {
   const slug = session.org?.slug;
   const canWrite = perms.org_write;
-  // the active-provider choices follow the LLM credentials: reload them when those change
-  const [llmVersion, setLlmVersion] = useState(0);
+  // the active-provider choices follow the LLM credentials: reloaded when their names change
+  const [llmNames, setLlmNames] = useState<string[]>([]);
   if (!slug) {
     return (
       <Page title="Credentials">
@@ -32,9 +32,9 @@ export function CredentialsPage({ session, perms }: PageProps): JSX.Element {
       {!canWrite && <p class="notice" id="credentials-read-only">You can see which credentials exist, with their values masked. Only an owner of the organization can change them.</p>}
       <div class="cred-grid">
         <TenantSwitches slug={slug} userId={session.user?.id ?? null} canWrite={canWrite} />
-        <ActiveProviders slug={slug} canWrite={canWrite} version={llmVersion} />
+        <ActiveProviders slug={slug} canWrite={canWrite} llmNames={llmNames} />
       </div>
-      <CredentialList slug={slug} kind="llm" canWrite={canWrite} onChanged={() => setLlmVersion((v) => v + 1)} />
+      <CredentialList slug={slug} kind="llm" canWrite={canWrite} onNames={setLlmNames} />
       <CredentialList slug={slug} kind="integration" canWrite={canWrite} />
     </Page>
   );

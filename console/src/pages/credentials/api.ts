@@ -2,7 +2,7 @@
 // /api/ai-account/orgs/{org}/credential/ (LLM), …/integration-credential/, …/platform-metadata/,
 // …/use-default-llm-key/, …/use-free-trial/, and the per-user reads of those two switches. Values
 // always come back masked from the server; the page never asks for plaintext.
-import { request } from '../../api.ts';
+import { ApiError, request } from '../../api.ts';
 
 export type Kind = 'llm' | 'integration';
 
@@ -31,9 +31,18 @@ export const credentialsApi = {
   create: (slug: string, kind: Kind, name: string, value: unknown) => request<Credential>('POST', `${base(slug)}/${segment(kind)}/`, { name, value, platform: slug }),
   rotate: (slug: string, kind: Kind, name: string, value: unknown) => request<Credential>('PATCH', `${base(slug)}/${segment(kind)}/`, { name, value }),
   remove: (slug: string, kind: Kind, name: string) => request<void>('DELETE', `${base(slug)}/${segment(kind)}/?name=${encodeURIComponent(name)}`),
-  metadata: async (slug: string) => (await request<Array<{ metadata: Metadata }>>('GET', `${base(slug)}/platform-metadata/`))[0]?.metadata ?? null,
+  /** The platform metadata, or null while the organization has none (the face answers 404 until it is created). */
+  async metadata(slug: string): Promise<Metadata | null> {
+    try {
+      return (await request<Array<{ metadata: Metadata }>>('GET', `${base(slug)}/platform-metadata/`))[0]?.metadata ?? null;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    }
+  },
+  /** Sets one active provider (null: none). POST creates the metadata or changes only the fields given. */
   setActive: async (slug: string, field: ActiveField, provider: string | null) =>
-    (await request<Array<{ metadata: Metadata }>>('PUT', `${base(slug)}/platform-metadata/`, { [field]: provider }))[0]?.metadata ?? null,
+    (await request<{ metadata: Metadata }>('POST', `${base(slug)}/platform-metadata/`, { data: { [field]: provider } })).metadata,
   /** The tenant's switches, read through the signed-in member's own per-user answers (the tenant's setting applies to every member). */
   async switches(slug: string, userId: string): Promise<{ defaultKey: boolean; freeTrial: boolean }> {
     const u = encodeURIComponent(userId);

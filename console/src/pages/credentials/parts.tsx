@@ -1,7 +1,7 @@
 // Pieces of the Credentials page: a credential list of one kind (masked values; add, rotate and
 // delete for owners), the active providers of the platform metadata, and the tenant's two switches.
 import { Fragment, type JSX } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, errorText } from '../../api.ts';
 import { Field } from '../../Field.tsx';
 import { ConfirmButton, ErrorNote, useLoad } from '../../ui.tsx';
@@ -119,7 +119,7 @@ function RotateForm(props: { slug: string; kind: Kind; name: string; onDone: (c:
 }
 
 /** The organization's credentials of one kind: masked values; owners add, rotate and delete. */
-export function CredentialList(props: { slug: string; kind: Kind; canWrite: boolean; onChanged?: () => void }): JSX.Element {
+export function CredentialList(props: { slug: string; kind: Kind; canWrite: boolean; onChanged?: () => void; onNames?: (names: string[]) => void }): JSX.Element {
   const { slug, kind, canWrite } = props;
   const p = `credentials-${kind}`;
   const list = useLoad(() => credentialsApi.list(slug, kind), [slug, kind]);
@@ -131,6 +131,9 @@ export function CredentialList(props: { slug: string; kind: Kind; canWrite: bool
     props.onChanged?.();
   };
   const items = list.data ?? [];
+  useEffect(() => {
+    if (list.data) props.onNames?.(list.data.map((c) => c.name));
+  }, [list.data]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
     <section class="panel" aria-labelledby={`${p}-title`} id={`${p}-panel`}>
       <h2 id={`${p}-title`}>{kind === 'llm' ? 'LLM credentials' : 'Integration credentials'}</h2>
@@ -166,8 +169,9 @@ export function CredentialList(props: { slug: string; kind: Kind; canWrite: bool
                     </th>
                     <td><code class="masked" id={`${p}-value-${idOf(c.name)}`}>{maskedText(c.value)}</code></td>
                     {canWrite && (
-                      <td class="row-actions">
-                        <button type="button" class="small" id={`${p}-rotate-${idOf(c.name)}`} aria-expanded={rotating === c.name} onClick={() => (setRotating(rotating === c.name ? null : c.name), setNotice(undefined))}>Rotate</button>
+                      <td>
+                        <div class="row-actions">
+                        <button type="button" id={`${p}-rotate-${idOf(c.name)}`} aria-expanded={rotating === c.name} onClick={() => (setRotating(rotating === c.name ? null : c.name), setNotice(undefined))}>Rotate</button>
                         <ConfirmButton
                           id={`${p}-delete-${idOf(c.name)}`}
                           label="Delete"
@@ -178,6 +182,7 @@ export function CredentialList(props: { slug: string; kind: Kind; canWrite: bool
                             changed(`The ${c.name} credential was deleted.`);
                           }}
                         />
+                        </div>
                       </td>
                     )}
                   </tr>
@@ -206,13 +211,14 @@ const ACTIVE: Array<{ field: ActiveField; label: string; what: string }> = [
 ];
 
 /** The platform metadata's active providers: shown to all, changed by owners (each needs an LLM credential). */
-export function ActiveProviders(props: { slug: string; canWrite: boolean; version: number }): JSX.Element {
+export function ActiveProviders(props: { slug: string; canWrite: boolean; llmNames: string[] }): JSX.Element {
   const { slug, canWrite } = props;
-  const meta = useLoad(() => credentialsApi.metadata(slug), [slug, props.version]);
+  const meta = useLoad(() => credentialsApi.metadata(slug), [slug, props.llmNames.join('\n')]);
   const [errors, setErrors] = useState<Partial<Record<ActiveField | 'form', string>>>({});
   const [busy, setBusy] = useState<ActiveField | null>(null);
   const [saved, setSaved] = useState<string>();
-  const m: Metadata | null | undefined = meta.data;
+  // no metadata yet: every provider with an LLM credential may be chosen, and none is active
+  const m: Metadata | undefined = meta.data === null ? { services: Object.fromEntries(props.llmNames.map((n) => [n, { llm_options: {} }])), active_llm: null, active_stt: null, active_tts: null } : meta.data;
   const providers = m ? Object.keys(m.services) : [];
   const change = async (field: ActiveField, value: string) => {
     setBusy(field);
