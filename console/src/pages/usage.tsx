@@ -36,10 +36,10 @@ export function UsagePage({ perms, route }: PageProps): JSX.Element {
     { label: 'Output tokens', values: data.output, color: '#d9822b' },
   ] : []), [data]);
   const costSeries = useMemo<ChartSeries[]>(() => (data ? [{ label: 'Cost (USD)', values: data.costUsd, color: '#1f8a4c' }] : []), [data]);
-  const table = useMemo(() => (data ? tableOf(data, groupBy) : null), [data, groupBy]);
-  const csvUrl = useCsvUrl(table && table.rows.length ? toCsv(table.header, table.rows) : null);
-  const csvName = `usage-${days}d${groupBy ? `-by-${groupBy}` : '-by-day'}.csv`;
+  const table = useMemo(() => (data ? tableOf(data) : null), [data]);
   const empty = !!data && data.totals.requests === 0 && data.totals.input === 0 && data.totals.output === 0 && data.totals.costNano === 0;
+  const csvUrl = useCsvUrl(table && table.rows.length && !empty ? toCsv(table.header, table.rows) : null);
+  const csvName = data ? `usage-${data.range}d-by-${data.groupBy || 'day'}.csv` : 'usage.csv';
 
   if (!perms.org_read) {
     return (
@@ -103,7 +103,7 @@ export function UsagePage({ perms, route }: PageProps): JSX.Element {
               </figure>
             </div>
           )}
-          {table && table.rows.length > 0 && (
+          {table && table.rows.length > 0 && !empty && (
             <div class="table-wrap">
               <table id="usage-table">
                 <thead>

@@ -81,6 +81,10 @@ export interface Row {
 }
 
 export interface UsageData {
+  /** What the rows are per (the table follows the data it has, not a choice still loading). */
+  groupBy: GroupBy;
+  /** The range in days. */
+  range: number;
   days: number[];
   input: number[];
   output: number[];
@@ -100,7 +104,7 @@ export async function loadUsage(days: number, groupBy: GroupBy): Promise<UsageDa
     allBuckets<CostResult>(`/v1/organization/costs?${base}${costGroup ? `&group_by=${costGroup}` : ''}`),
   ]);
   const dayIndex = new Map<number, number>();
-  const out: UsageData = { days: [], input: [], output: [], costUsd: [], rows: [], totals: { requests: 0, input: 0, output: 0, costNano: 0 } };
+  const out: UsageData = { groupBy, range: days, days: [], input: [], output: [], costUsd: [], rows: [], totals: { requests: 0, input: 0, output: 0, costNano: 0 } };
   const slot = (t: number): number => {
     let i = dayIndex.get(t);
     if (i === undefined) {
@@ -159,8 +163,8 @@ export async function loadUsage(days: number, groupBy: GroupBy): Promise<UsageDa
 }
 
 /** The table's header and rows as text: what the page shows and what the CSV holds, cell for cell. */
-export function tableOf(data: UsageData, groupBy: GroupBy): { header: string[]; rows: string[][] } {
-  const column = GROUPS.find((g) => g.value === groupBy)!.column;
+export function tableOf(data: UsageData): { header: string[]; rows: string[][] } {
+  const column = GROUPS.find((g) => g.value === data.groupBy)!.column;
   return {
     header: [column, 'Requests', 'Input tokens', 'Output tokens', 'Cost (USD)'],
     rows: data.rows.map((r) => [r.label ?? '(none)', String(r.requests), String(r.input), String(r.output), usd(r.costNano)]),
