@@ -5,6 +5,8 @@ import type { JSX } from 'preact';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
+const DAY_LABEL = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+
 export interface ChartSeries {
   label: string;
   values: number[];
@@ -31,8 +33,13 @@ export function Chart(props: { id?: string; label: string; x: number[]; series: 
         cursor: { drag: { x: false, y: false } },
         scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [
-          { size: 36 },
-          { size: 64, values: (_u, splits) => splits.map((v) => (v === null || v === undefined ? '' : fmt(v))) },
+          // days as "Nov 24" (UTC), one line
+          { size: 30, values: (_u, splits) => splits.map((t) => (t === null || t === undefined ? '' : DAY_LABEL.format(new Date(t * 1000)))) },
+          {
+            values: (_u, splits) => splits.map((v) => (v === null || v === undefined ? '' : fmt(v))),
+            // as wide as its longest label
+            size: (_u, values) => 14 + 7.5 * Math.max(3, ...(values ?? []).map((v) => String(v ?? '').length)),
+          },
         ],
         series: [
           { label: 'Day', value: (_u, v) => (v === null || v === undefined ? '—' : new Date(v * 1000).toISOString().slice(0, 10)) },

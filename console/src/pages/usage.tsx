@@ -105,7 +105,7 @@ export function UsagePage({ perms, route }: PageProps): JSX.Element {
           )}
           {table && table.rows.length > 0 && !empty && (
             <div class="table-wrap">
-              <table id="usage-table">
+              <table id="usage-table" class={data.groupBy ? 'by-group' : 'by-day'}>
                 <thead>
                   <tr>{table.header.map((h, i) => <th key={h} scope="col" class={i ? 'num' : undefined}>{h}</th>)}</tr>
                 </thead>
