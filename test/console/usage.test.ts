@@ -95,7 +95,7 @@ for (const dialect of await testDialects()) {
       const out: Array<{ start_time: number; results: any[] }> = [];
       let page: string | null = null;
       do {
-        const res = await fetch(`${s.url}${url}${page ? `&page=${encodeURIComponent(page)}` : ''}`, { headers: { authorization: `Bearer ${s.adminKey}` } });
+        const res: Response = await fetch(`${s.url}${url}${page ? `&page=${encodeURIComponent(page)}` : ''}`, { headers: { authorization: `Bearer ${s.adminKey}` } });
         assert.equal(res.status, 200);
         const body = (await res.json()) as { data: Array<{ start_time: number; results: any[] }>; next_page: string | null };
         out.push(...body.data);
