@@ -57,6 +57,7 @@ for (const dialect of await testDialects()) {
     let b: TestBrowser;
     let mock: MockUpstream;
     let key: string;
+    let projectId: string;
     const owner = { email: `usage-owner-${randomBytes(3).toString('hex')}@example.com`, id: '' };
     const quiet = { email: `quiet-owner-${randomBytes(3).toString('hex')}@example.com`, id: '', slug: `quiet-${randomBytes(3).toString('hex')}` };
 
@@ -72,6 +73,7 @@ for (const dialect of await testDialects()) {
       for (const u of [owner, quiet]) await s.rt.core.consoleSessions.setPassword(u.id, PASSWORD);
       const admin = openaiClient(s, s.adminKey);
       const project = await admin.admin.organization.projects.create({ name: 'Usage project' });
+      projectId = project.id;
       key = (await admin.admin.organization.projects.serviceAccounts.create(project.id, { name: 'usage-bot' })).api_key!.value;
       b = await launchBrowser();
     });
@@ -105,7 +107,7 @@ for (const dialect of await testDialects()) {
     }
 
     /** The API's sums over `days` days ending today: in all, and per group value (model, …). */
-    async function apiSums(days: number, groupBy?: 'model'): Promise<{ total: Sums; groups: Map<string, Sums> }> {
+    async function apiSums(days: number, groupBy?: 'model' | 'project_id'): Promise<{ total: Sums; groups: Map<string, Sums> }> {
       const start = Math.floor(Date.now() / 1000 / DAY) * DAY - (days - 1) * DAY;
       const base = `start_time=${start}&bucket_width=1d&limit=${Math.min(days, 7)}`; // small pages: next_page is followed
       const total: Sums = { requests: 0, input: 0, output: 0, costNano: 0 };
@@ -117,18 +119,20 @@ for (const dialect of await testDialects()) {
           total.input += r.input_tokens;
           total.output += r.output_tokens;
           if (groupBy) {
-            const g = group(r.model);
+            const g = group(r[groupBy]);
             g.requests += r.num_model_requests;
             g.input += r.input_tokens;
             g.output += r.output_tokens;
           }
         }
       }
-      for (const bucket of await buckets(`/v1/organization/costs?${base}${groupBy ? '&group_by=line_item' : ''}`)) {
+      const costGroup = groupBy === 'model' ? 'line_item' : groupBy;
+      for (const bucket of await buckets(`/v1/organization/costs?${base}${costGroup ? `&group_by=${costGroup}` : ''}`)) {
         for (const c of bucket.results) {
           const nano = Math.round(c.amount.value * 1e9);
           total.costNano += nano;
-          if (groupBy) group(String(c.line_item).replace(/, (input|cached input|output)$/, '')).costNano += nano;
+          if (groupBy === 'model') group(String(c.line_item).replace(/, (input|cached input|output)$/, '')).costNano += nano;
+          else if (groupBy) group(c[groupBy]).costNano += nano;
         }
       }
       return { total, groups };
@@ -226,6 +230,16 @@ for (const dialect of await testDialects()) {
       await page.locator('#usage-range').selectOption('30');
       await page.waitForFunction(() => location.hash.includes('days=30'));
       assert.deepEqual(await shown(page), (await apiSums(30)).total);
+
+      // rows per project: the project's name beside its id
+      await page.locator('#usage-group').selectOption('project_id');
+      await page.waitForFunction(() => document.querySelector('#usage-table thead th')?.textContent === 'Project');
+      const byProject = await apiSums(30, 'project_id');
+      const tp = await tableText(page);
+      assert.deepEqual(tp.header, ['Project', 'Project ID', 'Requests', 'Input tokens', 'Output tokens', 'Cost (USD)']);
+      const p = byProject.groups.get(projectId)!;
+      assert.deepEqual(tp.rows, [['Usage project', projectId, String(p.requests), String(p.input), String(p.output), tp.rows[0]![5]!]]);
+      assert.equal(nanoOfText(tp.rows[0]![5]!), p.costNano);
       assert.deepEqual(realProblems(problems), []);
     });
 

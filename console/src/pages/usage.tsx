@@ -107,12 +107,12 @@ export function UsagePage({ perms, route }: PageProps): JSX.Element {
             <div class="table-wrap">
               <table id="usage-table" class={data.groupBy ? 'by-group' : 'by-day'}>
                 <thead>
-                  <tr>{table.header.map((h, i) => <th key={h} scope="col" class={i ? 'num' : undefined}>{h}</th>)}</tr>
+                  <tr>{table.header.map((h, i) => <th key={h} scope="col" class={i >= table.header.length - 4 ? 'num' : undefined}>{h}</th>)}</tr>
                 </thead>
                 <tbody>
                   {table.rows.map((r, i) => (
                     <tr key={data.rows[i]!.key}>
-                      {r.map((c, j) => (j === 0 ? <th key={j} scope="row" class={data.rows[i]!.label === null ? 'muted' : undefined}>{c}</th> : <td key={j} class="num">{c}</td>))}
+                      {r.map((c, j) => (j === 0 ? <th key={j} scope="row" class={data.rows[i]!.label === null ? 'muted' : undefined}>{c}</th> : <td key={j} class={j >= r.length - 4 ? 'num' : 'id'}>{c}</td>))}
                     </tr>
                   ))}
                 </tbody>

@@ -72,6 +72,8 @@ export function modelOfLineItem(item: string | null): string | null {
 
 export interface Row {
   key: string;
+  /** A project's name (rows per project), when it could be read. */
+  name?: string | null;
   /** The group's value (a model, an id), or the day (YYYY-MM-DD) when not grouped; null: none recorded. */
   label: string | null;
   requests: number;
@@ -159,15 +161,42 @@ export async function loadUsage(days: number, groupBy: GroupBy): Promise<UsageDa
   out.rows = [...rows.values()];
   if (groupBy) out.rows = out.rows.filter((r) => r.requests || r.input || r.output || r.costNano).sort((a, c) => c.costNano - a.costNano || c.input + c.output - (a.input + a.output) || (a.label ?? '').localeCompare(c.label ?? ''));
   else out.rows.sort((a, c) => (a.label! < c.label! ? -1 : 1));
+  if (groupBy === 'project_id') await nameProjects(out.rows);
   return out;
+}
+
+/** Most projects named per table (one read each); the rest show their id only. */
+const MAX_NAMED = 50;
+
+/** Reads the names of the rows' projects (GET /v1/organization/projects/{id}); an unreadable one (deleted) keeps its id only. */
+async function nameProjects(rows: Row[]): Promise<void> {
+  await Promise.all(
+    rows
+      .filter((r) => r.label !== null)
+      .slice(0, MAX_NAMED)
+      .map(async (r) => {
+        try {
+          r.name = (await request<{ name: string }>('GET', `/v1/organization/projects/${encodeURIComponent(r.label!)}`)).name;
+        } catch {
+          r.name = null;
+        }
+      }),
+  );
 }
 
 /** The table's header and rows as text: what the page shows and what the CSV holds, cell for cell. */
 export function tableOf(data: UsageData): { header: string[]; rows: string[][] } {
   const column = GROUPS.find((g) => g.value === data.groupBy)!.column;
+  const numbers = (r: Row) => [String(r.requests), String(r.input), String(r.output), usd(r.costNano)];
+  if (data.groupBy === 'project_id') {
+    return {
+      header: ['Project', 'Project ID', 'Requests', 'Input tokens', 'Output tokens', 'Cost (USD)'],
+      rows: data.rows.map((r) => [r.label === null ? '(no project)' : r.name ?? '', r.label ?? '', ...numbers(r)]),
+    };
+  }
   return {
     header: [column, 'Requests', 'Input tokens', 'Output tokens', 'Cost (USD)'],
-    rows: data.rows.map((r) => [r.label ?? '(none)', String(r.requests), String(r.input), String(r.output), usd(r.costNano)]),
+    rows: data.rows.map((r) => [r.label ?? '(none)', ...numbers(r)]),
   };
 }
 
