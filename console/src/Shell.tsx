@@ -1,14 +1,9 @@
 import type { JSX } from 'preact';
 import { api, type Session } from './api.ts';
 import type { Route } from './route.ts';
-import { Sparkline } from './Sparkline.tsx';
+import { HomeUsage } from './pages/usage/HomeUsage.tsx';
 import { PAGES, pageFor } from './pages/index.ts';
 import { ErrorNote, useLoad } from './ui.tsx';
-
-// sample figures for the placeholder chart: 14 days, clearly labelled as sample data
-const DAY = 86_400;
-const SAMPLE_X = Array.from({ length: 14 }, (_, i) => 1_767_225_600 + i * DAY);
-const SAMPLE_Y = [120, 180, 150, 210, 260, 240, 300, 280, 320, 310, 360, 400, 380, 430];
 
 export function Shell(props: { session: Session; route: Route; onSignOut: () => void; signOutError?: string | undefined }): JSX.Element {
   const { session, route } = props;
@@ -38,13 +33,13 @@ export function Shell(props: { session: Session; route: Route; onSignOut: () => 
       </nav>
       <main class="content" id="content">
         {perms.error && <ErrorNote id="permissions-error" error={perms.error} />}
-        {Component ? perms.data ? <Component session={session} perms={perms.data} route={route} /> : <p class="loading">Loading…</p> : <Home session={session} />}
+        {Component ? perms.data ? <Component session={session} perms={perms.data} route={route} /> : <p class="loading">Loading…</p> : <Home session={session} canReadUsage={!!perms.data?.org_read} />}
       </main>
     </div>
   );
 }
 
-function Home(props: { session: Session }): JSX.Element {
+function Home(props: { session: Session; canReadUsage: boolean }): JSX.Element {
   const { user, org, orgs, operator } = props.session;
   return (
     <section aria-labelledby="page-title">
@@ -81,10 +76,7 @@ function Home(props: { session: Session }): JSX.Element {
           </>
         )}
       </dl>
-      <figure class="chart">
-        <figcaption>Requests per day — <strong>sample data</strong>, not your usage (the Usage page is coming soon)</figcaption>
-        <Sparkline label="Sample requests per day" x={SAMPLE_X} y={SAMPLE_Y} />
-      </figure>
+      {org && props.canReadUsage && <HomeUsage />}
     </section>
   );
 }

@@ -158,7 +158,7 @@ for (const dialect of await testDialects()) {
         assert.equal(await page.locator('#org-name').textContent(), org.name);
         const facts = (await page.locator('#whoami').textContent()) ?? '';
         assert.ok(facts.includes(owner.email) && facts.includes(owner.name) && facts.includes('owner'), facts);
-        assert.ok(await page.getByText('sample data').isVisible(), 'the placeholder chart says it is sample data');
+        await page.locator('#home-usage').waitFor(); // the home page's usage chart (real usage: none yet)
         await assertFitsWidth(page, width, 'home');
         await screenshot(page, `home-${width}-${dialect}`);
         // a reload keeps the session (the HttpOnly cookie), which the page itself cannot read
@@ -168,7 +168,7 @@ for (const dialect of await testDialects()) {
         for (const name of ['Organization', 'Projects', 'Credentials', 'Usage', 'Audit log']) {
           await page.getByRole('link', { name, exact: true }).click();
           await page.getByRole('heading', { name, exact: true }).waitFor();
-          assert.ok(await page.getByText('Coming soon.').isVisible(), name);
+          if (!['Credentials', 'Usage'].includes(name)) assert.ok(await page.getByText('Coming soon.').isVisible(), name);
         }
         await screenshot(page, `audit-log-${width}-${dialect}`);
         await page.getByRole('button', { name: 'Sign out' }).click();
