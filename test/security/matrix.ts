@@ -659,6 +659,10 @@ export const ROUTE_INPUTS: Record<string, RouteInput> = {
   'POST /v1/organization/projects/:project_id/service_accounts': { body: () => ({ name: 'matrix sa' }) },
   'POST /v1/organization/projects/:project_id/service_accounts/:service_account_id': { body: () => ({ name: 'matrix renamed' }) },
   'POST /v1/organization/projects/:project_id/service_accounts/:service_account_id/api_keys': { body: () => ({ name: 'matrix key' }) },
+  'POST /v1/organization/projects/:project_id/api_keys': {
+    body: (t) => ({ user_id: t.ownerId, name: 'matrix key' }),
+    foreign: [{ label: "a key in its project for the other tenant's user", body: (_o, x) => ({ user_id: x.ownerId, name: 'matrix key' }), status: 404 }],
+  },
   'POST /v1/organization/projects/:project_id/api_keys/:api_key_id': { body: () => ({ expires_in_seconds: 3600 }) },
 
   // platform face (root key): the organization in the path and the objects it names must match

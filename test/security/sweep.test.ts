@@ -568,6 +568,21 @@ const SWEEP: Record<string, Entry> = {
     rows: (f) => count('api_keys', f.orgId, sql`and kind = 'project'`),
     audit: ['api_key.created'],
   },
+  'POST /v1/organization/projects/:project_id/api_keys': {
+    semantics: 'mint',
+    why: "each call issues a new project key for the member (keyplane's extension of the OpenAI face)",
+    same: async (f) => {
+      const project_id = await f.project();
+      return { params: { project_id }, body: { user_id: await f.projectMember(project_id), name: 'sweep key' } };
+    },
+    distinct: async (f) => {
+      const project_id = await f.project();
+      const user_id = await f.projectMember(project_id);
+      return seq().map((i) => ({ params: { project_id }, body: { user_id, name: `sweep key ${i}` } }));
+    },
+    rows: (f) => count('api_keys', f.orgId, sql`and kind = 'project'`),
+    audit: ['api_key.created'],
+  },
   'POST /platform/v1/organizations/:slug/invites/:invite_id/accept': {
     semantics: 'one',
     why: 'an invite is accepted once',
@@ -620,7 +635,6 @@ const EXCLUDED: Record<string, string> = {
   'POST /console/api/session': 'a console sign-in (cookie session, not a key): every call mints a new session by design; tested in test/faces/console/',
   'POST /console/api/invites/accept': 'accepts an invite by its single-use link token (console; tested in test/faces/console/invites.test.ts)',
   'POST /console/api/invites/:invite_id/link': "replaces an invite's sign-up link (update; console session; tested in test/faces/console/invites.test.ts)",
-  'POST /console/api/projects/:project_id/api_keys': 'mints a new project key on every call (console session): the same domain call as the platform face\'s POST /platform/v1/organizations/:slug/projects/:project_id/api_keys, swept above; tested in test/faces/console/roles.test.ts',
   'POST /console/api/password': 'changes the signed-in user\'s password (update; console session; tested in test/faces/console/invites.test.ts)',
   'POST /v1/organization/projects/:project_id': 'renames a project (update)',
   'POST /v1/organization/projects/:project_id/archive': 'archives a project (idempotent state change)',

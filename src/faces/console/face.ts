@@ -18,7 +18,6 @@ import { constantTimeEqual } from '../../crypto/keys.ts';
 import { classifyError, originAccepted } from '../common.ts';
 import { defineFace, JSON_ADMIN_BODY, type FaceContext } from '../kit.ts';
 import { requestContext } from '../request-context.ts';
-import { projectKeyRoutes } from './project-keys.ts';
 import { notSignedIn, requireSession, state, stateOf } from './state.ts';
 export { requireSession } from './state.ts';
 import { oidcRoutes } from './oidc.ts';
@@ -221,8 +220,6 @@ const routes: FastifyPluginAsyncTypebox<FaceContext> = async (app, ctx) => {
     return { operator: false, org_role: s.org!.role, org_write: g.orgWrite, org_read: g.orgRead, projects: Object.fromEntries(g.projects) };
   });
 
-  // project API keys issued from the console (src/faces/console/project-keys.ts)
-  await app.register(projectKeyRoutes, ctx);
   // the organization's audit log, every event type (src/faces/console/audit.ts)
   await app.register(consoleAuditRoutes(requireSession), ctx);
 

@@ -100,10 +100,10 @@ for (const dialect of await testDialects()) {
       refused(await call(m, 'POST', `/v1/organization/projects/${projA}`, { name: 'Renamed' }), 'rename their project');
       refused(await call(m, 'POST', `/v1/organization/projects/${projA}/archive`), 'archive their project');
       // their own key: issued and revoked by them; another member's: neither
-      const mine = await call(m, 'POST', `/console/api/projects/${projA}/api_keys`, { user_id: m.id, name: 'mine' });
-      assert.equal(mine.status, 201, JSON.stringify(mine.json));
+      const mine = await call(m, 'POST', `/v1/organization/projects/${projA}/api_keys`, { user_id: m.id, name: 'mine' });
+      assert.equal(mine.status, 200, JSON.stringify(mine.json));
       assert.match(mine.json.value, /^sk-proj-/);
-      refused(await call(m, 'POST', `/console/api/projects/${projA}/api_keys`, { user_id: other.id, name: 'theirs' }), "issue another member's key");
+      refused(await call(m, 'POST', `/v1/organization/projects/${projA}/api_keys`, { user_id: other.id, name: 'theirs' }), "issue another member's key");
       const theirs = await s.rt.core.projectKeys.createForUser(SYSTEM, orgId, projA, other.id, { name: 'theirs' });
       refused(await call(m, 'DELETE', `/v1/organization/projects/${projA}/api_keys/${theirs.row.id}`), "revoke another member's key");
       ok(await call(m, 'GET', `/v1/organization/projects/${projA}/api_keys`), 'list the project keys');
