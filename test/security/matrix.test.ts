@@ -15,6 +15,7 @@ import {
   assertNoStackTrace,
   assertUnchanged,
   checkCovered,
+  CONSOLE_PUBLIC_READS,
   CONSOLE_PUBLIC_WRITES,
   consoleEnvelope,
   FACES,
@@ -204,7 +205,7 @@ function casesFor(route: Route, face: FaceName, A: Tenant, B: Tenant, rootKey: s
     // sign-in, CSRF, throttles and fixation are tested in test/faces/console/
     const public_ = CONSOLE_PUBLIC_WRITES.has(name);
     const req = (headers: Record<string, string>): Req => ({ method: route.method, path: route.url.replace(/:[a-z_]+/g, 'x'), ...(route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH' ? { body: {} } : {}), headers });
-    const status = public_ ? 400 : 401;
+    const status = CONSOLE_PUBLIC_READS[name] ?? (public_ ? 400 : 401);
     return [
       { label: 'no credentials', req: req({}), status, noDataOf: [A, B], face },
       { label: 'admin key as bearer', req: req({ authorization: `Bearer ${A.keys.admin}` }), status, noDataOf: [A, B], face },

@@ -109,6 +109,12 @@ export function consoleEnvelope(_status: number, body: any, text: string): void 
  * every other console route without a session is a 401 `not_signed_in`, whatever API key comes with it.
  */
 export const CONSOLE_PUBLIC_WRITES = new Set(['POST /console/api/session', 'POST /console/api/invites/accept']);
+/**
+ * The console's public reads and what they answer a server without OpenID Connect configured (the
+ * matrix's): whether OIDC is on (200 `{enabled:false}`), and its login and callback (404 in the
+ * console's envelope). With OIDC configured they are tested in test/faces/console/oidc.test.ts.
+ */
+export const CONSOLE_PUBLIC_READS: Record<string, number> = { 'GET /console/api/oidc': 200, 'GET /console/api/oidc/login': 404, 'GET /console/api/oidc/callback': 404 };
 
 export const FACES: Record<KeyFaceName, FaceSpec> = {
   // Admin keys only (src/faces/openai/plugin.ts): every other key of the organization is a 403.
