@@ -82,6 +82,13 @@ export class ProjectService {
       await tx.insertInto('projects').values(project).execute();
       await seedPredefinedRoles(tx, orgId, project.id, now);
       await recordAudit(tx, actor, { orgId, type: 'project.created', targetType: 'project', targetId: project.id, projectId: project.id, payload: { name, externalKeyId: project.external_key_id } }, now);
+      // made in the console, the project has its creator as its owner (as OpenAI's dashboard does), so
+      // they can issue themselves a key at once; a project made through an API key has no members
+      if (actor.type === 'console_user') {
+        const userId = actor.user.userId;
+        await tx.insertInto('project_members').values({ project_id: project.id, user_id: userId, org_id: orgId, role: 'owner', created_at: now }).execute();
+        await recordAudit(tx, actor, { orgId, type: 'user.added', targetType: 'user', targetId: userId, projectId: project.id, payload: { role: 'owner', projectId: project.id } }, now);
+      }
     });
     return project;
   }
