@@ -95,6 +95,23 @@ for (const dialect of await testDialects()) {
       }
     });
 
+    test("the console's stylesheet closes every block it opens (a lost brace silently drops every rule after it)", () => {
+      // the source, which pages append to: strings and comments hold no braces here
+      const css = readFileSync(join(import.meta.dirname, '../../console/src/style.css'), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+      let depth = 0;
+      css.split('\n').forEach((line, i) => {
+        for (const c of line) {
+          if (c === '{') depth++;
+          if (c === '}') depth--;
+          assert.ok(depth >= 0, `line ${i + 1}: a } with no block open`);
+          // only @media nests here: a rule opened inside a rule means one was not closed
+          assert.ok(depth <= 2, `line ${i + 1}: blocks nested ${depth} deep (an unclosed @media or rule above)`);
+        }
+        if (depth === 2 && /^\S/.test(line) && !line.startsWith('}')) assert.fail(`line ${i + 1}: a top-level rule inside an unclosed block: ${line}`);
+      });
+      assert.equal(depth, 0, 'every block is closed');
+    });
+
     test('nothing outside dist/console/assets is reachable', async () => {
       const secretish = readFileSync('package.json', 'utf8').slice(0, 40);
       for (const path of [
