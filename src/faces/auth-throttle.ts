@@ -33,7 +33,12 @@ export interface AuthFailureOutcome {
 const ALLOWED: AuthFailureOutcome = { refusal: null, started: false };
 
 export class AuthFailureThrottle {
-  private readonly buckets: LRUCache<string, Bucket>;
+  /**
+   * Made at the first failure: lru-cache sizes its arrays for `max` entries when it is built, which
+   * for the three throttles of a server (authentication, sign-in per account and per address) cost
+   * a start about 100 ms (bench:start) for servers that may never see a failure.
+   */
+  private lru: LRUCache<string, Bucket> | null = null;
   /** Tokens regained per millisecond. */
   private readonly perMs: number;
 
@@ -42,12 +47,15 @@ export class AuthFailureThrottle {
     readonly burst: number,
     /** Time for an empty bucket to refill completely. */
     readonly windowMs: number,
-    max = AUTH_THROTTLE_MAX_ADDRESSES,
+    private readonly max = AUTH_THROTTLE_MAX_ADDRESSES,
     private readonly now: () => number = Date.now,
   ) {
     this.perMs = burst / windowMs;
+  }
+
+  private get buckets(): LRUCache<string, Bucket> {
     // after windowMs without a failure a bucket is full again: forgetting it then changes nothing
-    this.buckets = new LRUCache<string, Bucket>({ max, ttl: windowMs, ttlAutopurge: false, updateAgeOnGet: false });
+    return (this.lru ??= new LRUCache<string, Bucket>({ max: this.max, ttl: this.windowMs, ttlAutopurge: false, updateAgeOnGet: false }));
   }
 
   /** Records one failed authentication from `address` and says whether to refuse it. */
@@ -88,7 +96,7 @@ export class AuthFailureThrottle {
    * before checking a password, so a locked account is refused even with the right password.
    */
   exhausted(key: string): DomainError | null {
-    const b = this.buckets.get(key);
+    const b = this.lru?.get(key);
     if (!b) return null;
     const now = this.now();
     const tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.at) * this.perMs);
@@ -105,6 +113,6 @@ export class AuthFailureThrottle {
 
   /** Addresses currently remembered. */
   get size(): number {
-    return this.buckets.size;
+    return this.lru?.size ?? 0;
   }
 }
