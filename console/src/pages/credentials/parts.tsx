@@ -3,7 +3,7 @@
 import { Fragment, type JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, errorText } from '../../api.ts';
-import { Field } from '../../Field.tsx';
+import { Field, TextAreaField } from '../../Field.tsx';
 import { ConfirmButton, ErrorNote, useLoad } from '../../ui.tsx';
 import { credentialsApi, maskedText, parseValue, type ActiveField, type Credential, type Kind, type Metadata } from './api.ts';
 
@@ -21,28 +21,8 @@ function splitError(e: unknown, fields: string[]): { field?: string; message: st
   return { message: errorText(e) };
 }
 
-/** A labelled value box (a textarea) with its error under it. */
-function ValueField(props: { id: string; label: string; value: string; onInput: (v: string) => void; error?: string | undefined; hint?: string }): JSX.Element {
-  const described = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
-  return (
-    <div class="field">
-      <label for={props.id}>{props.label}</label>
-      {props.hint && <p class="hint" id={`${props.id}-hint`}>{props.hint}</p>}
-      <textarea
-        id={props.id}
-        name={props.id}
-        rows={3}
-        spellcheck={false}
-        autoComplete="off"
-        value={props.value}
-        onInput={(e) => props.onInput((e.currentTarget as HTMLTextAreaElement).value)}
-        aria-invalid={props.error ? 'true' : undefined}
-        aria-describedby={described || undefined}
-      />
-      {props.error && <p class="error" id={`${props.id}-error`} role="alert">{props.error}</p>}
-    </div>
-  );
-}
+/** A labelled value box (a textarea for JSON or a key) with its error under it. */
+const ValueField = (props: { id: string; label: string; value: string; onInput: (v: string) => void; error?: string | undefined; hint?: string }): JSX.Element => <TextAreaField {...props} code />;
 
 const VALUE_HINT = 'An API key, or JSON such as {"key": "sk-…", "base_url": "https://…"}. It is stored encrypted and never shown again: only its last four characters.';
 

@@ -63,26 +63,7 @@ export function SelectField(props: { id: string; label: string; value: string; o
   );
 }
 
-/** A labelled textarea with its hint and error. */
-export function TextAreaField(props: { id: string; label: string; value: string; onInput: (v: string) => void; hint?: string; error?: string | undefined; rows?: number }): JSX.Element {
-  const described = [props.hint ? `${props.id}-hint` : '', props.error ? `${props.id}-error` : ''].filter(Boolean).join(' ');
-  return (
-    <div class="field">
-      <label for={props.id}>{props.label}</label>
-      {props.hint && <p class="hint" id={`${props.id}-hint`}>{props.hint}</p>}
-      <textarea
-        id={props.id}
-        name={props.id}
-        rows={props.rows ?? 3}
-        value={props.value}
-        aria-invalid={props.error ? 'true' : undefined}
-        aria-describedby={described || undefined}
-        onInput={(e) => props.onInput((e.currentTarget as HTMLTextAreaElement).value)}
-      />
-      {props.error && <p class="error" id={`${props.id}-error`} role="alert">{props.error}</p>}
-    </div>
-  );
-}
+export { TextAreaField } from '../../Field.tsx';
 
 export const ORG_ROLE_OPTIONS = [
   { value: 'reader', label: 'Reader' },
