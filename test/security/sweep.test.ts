@@ -118,6 +118,21 @@ const spendLimit = (cents: number) => ({ threshold_amount: cents, currency: 'USD
 const spendAlert = (cents: number) => ({ ...spendLimit(cents), notification_channel: { type: 'email', recipients: ['sweep@example.com'] } });
 const credential = (f: Fx, name: string) => ({ name, value: { key: `sk-sweep-${name}` }, platform: f.slug });
 
+/** A project key issued to a project member (the operator's route and the OpenAI face's extension alike). */
+const memberKey: Pick<Entry, 'same' | 'distinct' | 'rows' | 'audit'> = {
+  same: async (f) => {
+    const project_id = await f.project();
+    return { params: { project_id }, body: { user_id: await f.projectMember(project_id), name: 'sweep key' } };
+  },
+  distinct: async (f) => {
+    const project_id = await f.project();
+    const user_id = await f.projectMember(project_id);
+    return seq().map((i) => ({ params: { project_id }, body: { user_id, name: `sweep key ${i}` } }));
+  },
+  rows: (f) => count('api_keys', f.orgId, sql`and kind = 'project'`),
+  audit: ['api_key.created'],
+};
+
 const SWEEP: Record<string, Entry> = {
   // ----- OpenAI Admin API face -----
   'POST /v1/organization/admin_api_keys': {
@@ -556,32 +571,12 @@ const SWEEP: Record<string, Entry> = {
     why: "each call issues a new project key for the user (OpenAI's API has no such call: the operator's)",
     ok: 201,
     root: true,
-    same: async (f) => {
-      const project_id = await f.project();
-      return { params: { project_id }, body: { user_id: await f.projectMember(project_id), name: 'sweep key' } };
-    },
-    distinct: async (f) => {
-      const project_id = await f.project();
-      const user_id = await f.projectMember(project_id);
-      return seq().map((i) => ({ params: { project_id }, body: { user_id, name: `sweep key ${i}` } }));
-    },
-    rows: (f) => count('api_keys', f.orgId, sql`and kind = 'project'`),
-    audit: ['api_key.created'],
+    ...memberKey,
   },
   'POST /v1/organization/projects/:project_id/api_keys': {
     semantics: 'mint',
     why: "each call issues a new project key for the member (keyplane's extension of the OpenAI face)",
-    same: async (f) => {
-      const project_id = await f.project();
-      return { params: { project_id }, body: { user_id: await f.projectMember(project_id), name: 'sweep key' } };
-    },
-    distinct: async (f) => {
-      const project_id = await f.project();
-      const user_id = await f.projectMember(project_id);
-      return seq().map((i) => ({ params: { project_id }, body: { user_id, name: `sweep key ${i}` } }));
-    },
-    rows: (f) => count('api_keys', f.orgId, sql`and kind = 'project'`),
-    audit: ['api_key.created'],
+    ...memberKey,
   },
   'POST /platform/v1/organizations/:slug/invites/:invite_id/accept': {
     semantics: 'one',
